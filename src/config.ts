@@ -14,7 +14,10 @@ export const SHOPIFY_SCOPES_DEFAULT = 'read_customers,write_customers,read_order
 
 export const envSchema = z
   .object({
-    NODE_ENV: z.preprocess(emptyToUndefined, z.enum(['development', 'production', 'test']).default('development')),
+    NODE_ENV: z.preprocess(
+      emptyToUndefined,
+      z.enum(['development', 'production', 'test']).default('development'),
+    ),
     PORT: intInRange(0, 65535, 3000),
     HOST: z.preprocess(emptyToUndefined, z.string().default('0.0.0.0')),
     LOG_LEVEL: z.preprocess(
@@ -38,7 +41,10 @@ export const envSchema = z
     ),
 
     SHOPIFY_API_KEY: z.preprocess(emptyToUndefined, z.string({ error: 'is required' })),
-    SHOPIFY_API_SECRET: z.preprocess(emptyToUndefined, z.string({ error: 'is required' }).min(8, 'too short')),
+    SHOPIFY_API_SECRET: z.preprocess(
+      emptyToUndefined,
+      z.string({ error: 'is required' }).min(8, 'too short'),
+    ),
     SHOPIFY_APP_URL: z.preprocess(emptyToUndefined, z.url({ error: 'must be an absolute URL' })),
     SHOPIFY_API_VERSION: z.preprocess(
       emptyToUndefined,
@@ -174,7 +180,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   let defaultCredentials: ITRetailCredentials | undefined;
   if (env.ITRETAIL_API_TOKEN) defaultCredentials = { kind: 'token', token: env.ITRETAIL_API_TOKEN };
   else if (env.ITRETAIL_USERNAME && env.ITRETAIL_PASSWORD)
-    defaultCredentials = { kind: 'password', username: env.ITRETAIL_USERNAME, password: env.ITRETAIL_PASSWORD };
+    defaultCredentials = {
+      kind: 'password',
+      username: env.ITRETAIL_USERNAME,
+      password: env.ITRETAIL_PASSWORD,
+    };
 
   return {
     nodeEnv: env.NODE_ENV,

@@ -1,0 +1,167 @@
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { ITRetailCredentials } from './config.js';
+import { decrypt, encrypt } from './crypto.js';
+import type { Keys } from './store/keys.js';
+
+/** Per-shop settings and install state. Credentials are stored encrypted and never leave the server. */
+export interface ShopSettings {
+  pointsPerDollar: string;
+  includeTestOrders: boolean;
+  paused: boolean;
+  itretail?: { baseUrl?: string; credentials: ITRetailCredentials };
+  installed: boolean;
+  uninstalledAt?: string;
+  updatedAt?: string;
+}
+
+export type PublicSettings = Omit<ShopSettings, 'itretail'> & {
+  itretail: {
+    configured: boolean;
+    source: 'shop' | 'environment' | 'none';
+    username?: string;
+    baseUrl?: string;
+  };
+};
+
+const rate = z
+  .union([z.string(), z.number()])
+  .transform((v) => String(v).trim())
+  .refine((v) => /^\d{1,4}(\.\d{1,3})?$/.test(v), 'must be a number from 0 to 9999 with at most 3 decimals')
+  .transform((v) => normalizeDecimal(v));
+
+const baseUrl = z
+  .string()
+  .trim()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return (
+        u.protocol === 'https:' ||
+        (u.protocol === 'http:' && /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(u.hostname))
+      );
+    } catch {
+      return false;
+    }
+  }, 'must be an https:// URL (http:// only for localhost)')
+  .transform((v) => v.replace(/\/+$/, ''));
+
+export const itretailSettingsSchema = z.union([
+  z.strictObject({
+    baseUrl: baseUrl.optional(),
+    username: z.string().trim().min(1, 'is required').max(200),
+    password: z.string().min(1, 'is required').max(500),
+  }),
+  z.strictObject({
+    baseUrl: baseUrl.optional(),
+    token: z.string().trim().min(10, 'looks too short for an IT Retail token').max(5000),
+  }),
+]);
+
+export const settingsPatchSchema = z.strictObject({
+  pointsPerDollar: rate.optional(),
+  includeTestOrders: z.boolean({ error: 'must be true or false' }).optional(),
+  paused: z.boolean({ error: 'must be true or false' }).optional(),
+  /** null removes the shop's own credentials (the environment's are used, if any). */
+  itretail: itretailSettingsSchema.nullable().optional(),
+});
+export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
+
+function normalizeDecimal(v: string): string {
+  const [i = '0', f = ''] = v.split('.');
+  const int = i.replace(/^0+(?=\d)/, '');
+  const frac = f.replace(/0+$/, '');
+  return frac ? `${int}.${frac}` : int;
+}
+
+export class SettingsStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly encryptionKey: Buffer,
+    private readonly defaults: { pointsPerDollar: string; environmentCredentials?: boolean },
+  ) {}
+
+  private key(shop: string) {
+    return this.keys.shop(shop, 'settings');
+  }
+
+  async get(shop: string): Promise<ShopSettings> {
+    const h = await this.redis.hgetall(this.key(shop));
+    const settings: ShopSettings = {
+      pointsPerDollar: h.pointsPerDollar ?? this.defaults.pointsPerDollar,
+      includeTestOrders: h.includeTestOrders === '1',
+      paused: h.paused === '1',
+      installed: h.installed !== '0',
+      uninstalledAt: h.uninstalledAt || undefined,
+      updatedAt: h.updatedAt || undefined,
+    };
+    if (h.itretailCredentials) {
+      const creds = JSON.parse(decrypt(this.encryptionKey, h.itretailCredentials)) as ITRetailCredentials;
+      settings.itretail = { baseUrl: h.itretailBaseUrl || undefined, credentials: creds };
+    }
+    return settings;
+  }
+
+  async update(shop: string, patch: SettingsPatch): Promise<ShopSettings> {
+    const p = settingsPatchSchema.parse(patch);
+    const fields: Record<string, string> = { updatedAt: new Date().toISOString() };
+    const remove: string[] = [];
+    if (p.pointsPerDollar !== undefined) fields.pointsPerDollar = p.pointsPerDollar;
+    if (p.includeTestOrders !== undefined) fields.includeTestOrders = p.includeTestOrders ? '1' : '0';
+    if (p.paused !== undefined) fields.paused = p.paused ? '1' : '0';
+    if (p.itretail === null) remove.push('itretailCredentials', 'itretailBaseUrl');
+    else if (p.itretail) {
+      const creds: ITRetailCredentials =
+        'token' in p.itretail
+          ? { kind: 'token', token: p.itretail.token }
+          : { kind: 'password', username: p.itretail.username, password: p.itretail.password };
+      fields.itretailCredentials = encrypt(this.encryptionKey, JSON.stringify(creds));
+      if (p.itretail.baseUrl) fields.itretailBaseUrl = p.itretail.baseUrl;
+      else remove.push('itretailBaseUrl');
+    }
+    const tx = this.redis.multi().hset(this.key(shop), fields).sadd(this.keys.global('shops'), shop);
+    if (remove.length) tx.hdel(this.key(shop), ...remove);
+    await tx.exec();
+    return this.get(shop);
+  }
+
+  async publicView(shop: string): Promise<PublicSettings> {
+    const { itretail, ...rest } = await this.get(shop);
+    const source = itretail ? 'shop' : this.defaults.environmentCredentials ? 'environment' : 'none';
+    return {
+      ...rest,
+      itretail: {
+        configured: source !== 'none',
+        source,
+        username: itretail?.credentials.kind === 'password' ? itretail.credentials.username : undefined,
+        baseUrl: itretail?.baseUrl,
+      },
+    };
+  }
+
+  async markInstalled(shop: string): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(this.key(shop), { installed: '1' })
+      .hdel(this.key(shop), 'uninstalledAt')
+      .sadd(this.keys.global('shops'), shop)
+      .exec();
+  }
+
+  async markUninstalled(shop: string): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(this.key(shop), { installed: '0', uninstalledAt: new Date().toISOString() })
+      .sadd(this.keys.global('shops'), shop)
+      .exec();
+  }
+
+  async listShops(): Promise<string[]> {
+    return (await this.redis.smembers(this.keys.global('shops'))).sort();
+  }
+
+  async erase(shop: string): Promise<void> {
+    await this.redis.multi().del(this.key(shop)).srem(this.keys.global('shops'), shop).exec();
+  }
+}

@@ -1,0 +1,95 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decrypt, encrypt } from '../../src/crypto.js';
+import { SettingsStore, settingsPatchSchema } from '../../src/settings.js';
+import { createKeys } from '../../src/store/keys.js';
+import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
+
+const key = Buffer.alloc(32, 7);
+const prefix = uniquePrefix('settings');
+let redis: Redis;
+let store: SettingsStore;
+
+beforeAll(() => {
+  redis = testRedis();
+  store = new SettingsStore(redis, createKeys(prefix), key, { pointsPerDollar: '1' });
+});
+afterAll(async () => {
+  await dropPrefix(redis, prefix);
+  redis.disconnect();
+});
+
+describe('encryption at rest', () => {
+  it('round-trips and refuses a tampered value or a wrong key', () => {
+    const sealed = encrypt(key, 'shpat_secret');
+    expect(sealed).not.toContain('shpat_secret');
+    expect(decrypt(key, sealed)).toBe('shpat_secret');
+    expect(encrypt(key, 'same')).not.toBe(encrypt(key, 'same'));
+    const parts = sealed.split(':');
+    parts[3] = Buffer.from('tampered').toString('base64');
+    expect(() => decrypt(key, parts.join(':'))).toThrow(/tampered/);
+    expect(() => decrypt(Buffer.alloc(32, 8), sealed)).toThrow(/wrong key/);
+  });
+});
+
+describe('SettingsStore', () => {
+  const shop = 'settings-shop.myshopify.com';
+
+  it('answers defaults for a shop with nothing stored', async () => {
+    expect(await store.get(shop)).toMatchObject({
+      pointsPerDollar: '1',
+      includeTestOrders: false,
+      paused: false,
+      installed: true,
+    });
+  });
+
+  it('stores credentials encrypted and never shows the secret in the public view', async () => {
+    await store.update(shop, {
+      pointsPerDollar: '2.50',
+      paused: true,
+      itretail: { username: 'owner', password: 'hunter2' },
+    });
+    const raw = JSON.stringify(await redis.hgetall(createKeys(prefix).shop(shop, 'settings')));
+    expect(raw).not.toContain('hunter2');
+    const s = await store.get(shop);
+    expect(s.pointsPerDollar).toBe('2.5');
+    expect(s.itretail?.credentials).toEqual({ kind: 'password', username: 'owner', password: 'hunter2' });
+    const view = await store.publicView(shop);
+    expect(JSON.stringify(view)).not.toContain('hunter2');
+    expect(view.itretail).toEqual({
+      configured: true,
+      source: 'shop',
+      username: 'owner',
+      baseUrl: undefined,
+    });
+    await store.update(shop, { itretail: null });
+    expect((await store.publicView(shop)).itretail.source).toBe('none');
+  });
+
+  it('rejects bad input with a message per field', () => {
+    const r = settingsPatchSchema.safeParse({
+      pointsPerDollar: '-1',
+      paused: 'yes',
+      itretail: { username: 'x' },
+      extra: 1,
+    });
+    expect(r.success).toBe(false);
+    const paths = r.error!.issues.map((i) => i.path.join('.') || i.message);
+    expect(paths).toEqual(expect.arrayContaining(['pointsPerDollar', 'paused']));
+    expect(
+      settingsPatchSchema.safeParse({ itretail: { token: 'abcdefghijkl', baseUrl: 'http://evil.example' } })
+        .success,
+    ).toBe(false);
+  });
+
+  it('tracks install state', async () => {
+    await store.markUninstalled(shop);
+    expect((await store.get(shop)).installed).toBe(false);
+    await store.markInstalled(shop);
+    expect((await store.get(shop)).installed).toBe(true);
+    expect(await store.listShops()).toContain(shop);
+    await store.erase(shop);
+    expect(await store.listShops()).not.toContain(shop);
+  });
+});
