@@ -1,0 +1,119 @@
+/**
+ * Typed errors of the IT Retail client. Every error carries a stable `code`, the HTTP `status` when there
+ * was one, the service's own `Message` (`serviceMessage`), the `call` it belongs to, and whether a later
+ * retry may succeed (`retryable`). Messages never contain the bearer token or the password.
+ */
+
+export type CallName =
+  | 'token'
+  | 'GetAllCustomers'
+  | 'GetCustomerProductPurchases'
+  | 'CreateCustomer'
+  | 'GetCustomer'
+  | 'UpdateCustomer';
+
+export type ITRetailErrorCode =
+  | 'ITR_AUTH'
+  | 'ITR_NOT_FOUND'
+  | 'ITR_EMAIL_TAKEN'
+  | 'ITR_INVALID'
+  | 'ITR_UNAVAILABLE'
+  | 'ITR_MALFORMED'
+  | 'ITR_WRITE_UNKNOWN';
+
+export interface ITRetailErrorInit {
+  call: CallName;
+  status?: number;
+  serviceMessage?: string;
+  cause?: unknown;
+}
+
+export abstract class ITRetailError extends Error {
+  abstract readonly code: ITRetailErrorCode;
+  abstract readonly retryable: boolean;
+  readonly status?: number;
+  readonly serviceMessage?: string;
+  readonly call: CallName;
+
+  constructor(message: string, init: ITRetailErrorInit) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = new.target.name;
+    this.call = init.call;
+    if (init.status !== undefined) this.status = init.status;
+    if (init.serviceMessage !== undefined) this.serviceMessage = init.serviceMessage;
+  }
+
+  /** A plain object for logs and job results (no cause chain, no secrets). */
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      call: this.call,
+      status: this.status,
+      serviceMessage: this.serviceMessage,
+      retryable: this.retryable,
+    };
+  }
+}
+
+/** Bad credentials, a refused static token, or a 401 again after one token renewal. */
+export class AuthenticationError extends ITRetailError {
+  readonly code = 'ITR_AUTH' as const;
+  readonly retryable = false;
+}
+
+/** The service says the thing does not exist (404, or a Put of an unknown Id). */
+export class NotFoundError extends ITRetailError {
+  readonly code = 'ITR_NOT_FOUND' as const;
+  readonly retryable = false;
+}
+
+/** Create or Put refused because another live customer already has the email. */
+export class EmailTakenError extends ITRetailError {
+  readonly code = 'ITR_EMAIL_TAKEN' as const;
+  readonly retryable = false;
+}
+
+/** Any other refusal of the input (400/422), or input the client refuses to send. */
+export class InvalidInputError extends ITRetailError {
+  readonly code = 'ITR_INVALID' as const;
+  readonly retryable = false;
+}
+
+/** 5xx, 429, network failures or timeouts that outlasted the retries. */
+export class UnavailableError extends ITRetailError {
+  readonly code = 'ITR_UNAVAILABLE' as const;
+  readonly retryable = true;
+  /** When the service asked (Retry-After) for a longer wait than the retry budget allowed. */
+  readonly retryAfterMs?: number;
+  constructor(message: string, init: ITRetailErrorInit & { retryAfterMs?: number }) {
+    super(message, init);
+    if (init.retryAfterMs !== undefined) this.retryAfterMs = init.retryAfterMs;
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), retryAfterMs: this.retryAfterMs };
+  }
+}
+
+/**
+ * The answer could not be read: an HTML page, truncated JSON, or JSON of the wrong shape. Not retried by
+ * the client. For a write, a 2xx `status` means the service accepted the write; re-read before retrying.
+ */
+export class MalformedResponseError extends ITRetailError {
+  readonly code = 'ITR_MALFORMED' as const;
+  readonly retryable = false;
+}
+
+/**
+ * A Create or Put was sent and its answer was lost (5xx, a timeout after sending, a dropped connection):
+ * it may or may not have been applied. The client never resends it; the caller must re-read and decide.
+ */
+export class WriteOutcomeUnknownError extends ITRetailError {
+  readonly code = 'ITR_WRITE_UNKNOWN' as const;
+  readonly retryable = true;
+}
+
+export function isITRetailError(e: unknown): e is ITRetailError {
+  return e instanceof ITRetailError;
+}
