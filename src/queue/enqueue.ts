@@ -1,0 +1,116 @@
+import type { JobsOptions, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Keys } from '../store/keys.js';
+import { type AdminJobData, jobIdFor, type SyncJobData, type WebhookJobData } from './jobs.js';
+
+/** How long a webhook's event id is remembered for deduplication (Shopify retries for ~4 h, may be a day late). */
+export const DEDUPE_TTL_SECONDS = 48 * 3600;
+
+/** How long a request waits on Redis before answering 503 (Shopify gives up after 5 s). */
+export const QUEUE_TIMEOUT_MS = 2_000;
+
+/** Redis (or the queue's connection to it) cannot take the job now; the caller answers 503. */
+export class QueueUnavailableError extends Error {
+  readonly code = 'QUEUE_UNAVAILABLE';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'QueueUnavailableError';
+  }
+}
+
+/** Rejects with QueueUnavailableError when `promise` has not settled within `ms`. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new QueueUnavailableError(`${what} timed out after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface EnqueueContext {
+  /** The fail-fast 'request' connection, used for the dedupe keys and to tell whether Redis is up. */
+  redis: Redis;
+  keys: Keys;
+  queue: Queue<SyncJobData>;
+  timeoutMs?: number;
+}
+
+function assertRedisReady(redis: Redis): void {
+  if (redis.status !== 'ready') throw new QueueUnavailableError(`Redis is not available (${redis.status})`);
+}
+
+async function guarded<T>(ctx: EnqueueContext, what: string, fn: () => Promise<T>): Promise<T> {
+  assertRedisReady(ctx.redis);
+  try {
+    return await withTimeout(fn(), ctx.timeoutMs ?? QUEUE_TIMEOUT_MS, what);
+  } catch (err) {
+    if (err instanceof QueueUnavailableError) throw err;
+    // Connection refused, stream not writeable, command timeout: Redis cannot take it now.
+    throw new QueueUnavailableError(`${what} failed: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Redis key remembering that one event of one shop and topic was queued. */
+export function dedupeKey(keys: Keys, shop: string, topic: string, eventKey: string): string {
+  return keys.shop(shop, 'webhook-seen', encodeURIComponent(topic), encodeURIComponent(eventKey));
+}
+
+export type EnqueueWebhookResult =
+  | { status: 'queued'; jobId: string }
+  | { status: 'duplicate'; jobId: string };
+
+/**
+ * Puts one verified webhook on the queue, at most once per (shop, topic, event id).
+ * Order matters for crash safety: check the dedupe key; add the job under its deterministic id (BullMQ
+ * ignores an add whose id already exists); only then set the dedupe key. A crash between the two steps
+ * leaves a job without a key, and the redelivery collapses onto the same job id — nothing is lost and
+ * nothing is doubled. Throws QueueUnavailableError when Redis cannot take it.
+ */
+export async function enqueueWebhook(
+  ctx: EnqueueContext,
+  data: WebhookJobData,
+): Promise<EnqueueWebhookResult> {
+  const eventKey = data.eventId ?? data.webhookId;
+  const jobId = jobIdFor(data.shop, data.topic, eventKey);
+  const seenKey = dedupeKey(ctx.keys, data.shop, data.topic, eventKey);
+  return guarded(ctx, 'enqueue webhook', async () => {
+    if (await ctx.redis.exists(seenKey)) return { status: 'duplicate', jobId };
+    await ctx.queue.add(data.topic, data, { jobId });
+    await ctx.redis.set(seenKey, data.receivedAt, 'EX', DEDUPE_TTL_SECONDS);
+    return { status: 'queued', jobId };
+  });
+}
+
+/** Puts an admin action (resync a customer, link existing customers) on the queue. */
+export async function enqueueAdminJob(
+  ctx: EnqueueContext,
+  data: AdminJobData,
+  opts: Pick<JobsOptions, 'jobId' | 'delay' | 'priority'> = {},
+): Promise<{ jobId: string }> {
+  if (opts.jobId?.includes(':')) throw new TypeError('job ids must not contain ":"');
+  return guarded(ctx, 'enqueue admin job', async () => {
+    const job = await ctx.queue.add(data.kind, data, opts);
+    return { jobId: String(job.id) };
+  });
+}
+
+/** Counts of the sync queue, or QueueUnavailableError when Redis cannot answer now. */
+export async function queueCounts(
+  ctx: Pick<EnqueueContext, 'redis' | 'queue' | 'timeoutMs'>,
+): Promise<{ waiting: number; active: number; delayed: number; failed: number; completed: number }> {
+  const c = await guarded(ctx as EnqueueContext, 'queue counts', () =>
+    ctx.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized'),
+  );
+  return {
+    // Prioritised jobs are waiting too, as far as a merchant is concerned.
+    waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+    active: c.active ?? 0,
+    delayed: c.delayed ?? 0,
+    failed: c.failed ?? 0,
+    completed: c.completed ?? 0,
+  };
+}

@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto';
+import { type DefaultJobOptions, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Keys } from '../store/keys.js';
+import { SYNC_QUEUE } from './names.js';
+
+/** A verified Shopify webhook, as the web process put it on the queue. */
+export interface WebhookJobData {
+  kind: 'webhook';
+  /** From X-Shopify-Shop-Domain (lower-case `<name>.myshopify.com`). */
+  shop: string;
+  /** `orders/paid` form: lower-case with a slash, as in X-Shopify-Topic. */
+  topic: string;
+  webhookId: string;
+  eventId?: string;
+  apiVersion?: string;
+  triggeredAt?: string;
+  receivedAt: string;
+  /** The parsed JSON body; the worker validates it per topic. */
+  payload: unknown;
+}
+
+export interface AdminJobData {
+  kind: 'resync-customer' | 'link-existing';
+  shop: string;
+  requestedAt: string;
+  /** resync-customer */
+  email?: string;
+  /** link-existing: resume point */
+  cursor?: string;
+}
+
+export type SyncJobData = WebhookJobData | AdminJobData;
+
+/** Topics the bridge acts on; any other verified webhook is acknowledged and ignored. */
+export const HANDLED_TOPICS: readonly string[] = Object.freeze([
+  'customers/create',
+  'customers/update',
+  'orders/paid',
+  'orders/cancelled',
+  'refunds/create',
+  'app/uninstalled',
+  'customers/redact',
+  'shop/redact',
+  'customers/data_request',
+]);
+
+const HANDLED = new Set(HANDLED_TOPICS);
+export function isHandledTopic(topic: string): boolean {
+  return HANDLED.has(topic);
+}
+
+/**
+ * Retry and retention policy of every sync job.
+ * - 12 attempts with exponential backoff from 2 s (2 s, 4 s, … ≈ 68 min for the last), with 50 % jitter so
+ *   a burst that failed together (IT Retail down) does not retry in lock-step.
+ * - Completed jobs kept 24 h (at most 10 000) for the admin page; failed ones 14 days so they can be retried.
+ */
+export const SYNC_JOB_OPTIONS: DefaultJobOptions = Object.freeze({
+  attempts: 12,
+  backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 },
+  removeOnComplete: { age: 24 * 3600, count: 10_000 },
+  removeOnFail: { age: 14 * 24 * 3600 },
+});
+
+/**
+ * The sync queue. The connection may be shared (the web process passes its fail-fast 'request' connection;
+ * BullMQ leaves a passed-in connection open on close, so its owner closes it).
+ */
+export function createSyncQueue(connection: Redis, keys: Keys): Queue<SyncJobData> {
+  return new Queue<SyncJobData>(SYNC_QUEUE, {
+    connection,
+    prefix: keys.bullPrefix,
+    defaultJobOptions: { ...SYNC_JOB_OPTIONS },
+  });
+}
+
+const MAX_JOB_ID_LENGTH = 200;
+
+/**
+ * Deterministic job id of one event of one shop and topic, so a repeat delivery collapses onto the same job.
+ * Each part is percent-encoded (never contains ':' — BullMQ refuses it in custom ids — nor the '|'
+ * separator), so two different triples never give the same id; over-long ids are hashed.
+ */
+export function jobIdFor(shop: string, topic: string, eventKey: string): string {
+  const id = ['wh', shop, topic, eventKey].map(encodeURIComponent).join('|');
+  if (id.length <= MAX_JOB_ID_LENGTH) return id;
+  const digest = createHash('sha256').update(`${shop}\n${topic}\n${eventKey}`).digest('hex');
+  return `wh|${encodeURIComponent(shop)}|${encodeURIComponent(topic)}|sha256-${digest}`;
+}

@@ -1,0 +1,2 @@
+/** The one queue every sync job goes through (webhooks and admin actions alike). */
+export const SYNC_QUEUE = 'sync';
