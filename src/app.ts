@@ -1,0 +1,139 @@
+import type { Queue } from 'bullmq';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import { type Logger, scrubSecrets } from './logger.js';
+import type { Metrics } from './metrics.js';
+import { QUEUE_TIMEOUT_MS, QueueUnavailableError, queueCounts, withTimeout } from './queue/enqueue.js';
+import type { SyncJobData } from './queue/jobs.js';
+import { logOf, requestLogger } from './request-logger.js';
+import type { SettingsStore } from './settings.js';
+import type { Shopify } from './shopify/api.js';
+import { requireSessionToken, shopOf } from './shopify/session-token.js';
+import { webhookRouter } from './shopify/webhooks.js';
+import type { Keys } from './store/keys.js';
+import type { SyncEventStore } from './sync/events.js';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  /** The fail-fast 'request' connection (no offline queue). */
+  redis: Redis;
+  keys: Keys;
+  queue: Queue<SyncJobData>;
+  shopify: Shopify;
+  events: SyncEventStore;
+  settings: SettingsStore;
+  metrics: Metrics;
+  /** Mounts further routers (admin API, install, embedded page) before the 404 handler. */
+  extraRoutes?: (app: express.Express) => void;
+}
+
+/** Latest sync events shown by GET /api/status. */
+export const STATUS_EVENT_LIMIT = 20;
+
+/** Routes with a fixed label for the request histogram; anything else is 'other' (bounded cardinality). */
+function routeLabel(req: Request): string {
+  const path = req.route?.path;
+  return typeof path === 'string' ? `${req.baseUrl}${path}` : 'other';
+}
+
+/** The Express app, without listen(), so tests mount it with supertest. */
+export function createApp(deps: AppDeps): express.Express {
+  const { logger, metrics, redis, queue } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', true);
+
+  app.use(
+    requestLogger(logger, (req, res, seconds) => {
+      metrics.httpRequestDuration.observe(
+        { method: req.method, route: routeLabel(req), status: String(res.statusCode) },
+        seconds,
+      );
+    }),
+  );
+
+  // Before any JSON parser: the webhook route needs the raw bytes.
+  app.use(
+    webhookRouter({
+      apiSecret: deps.config.shopify.apiSecret,
+      bodyLimitBytes: deps.config.webhookBodyLimitBytes,
+      logger,
+      redis,
+      keys: deps.keys,
+      queue,
+      metrics,
+    }),
+  );
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    try {
+      if (redis.status !== 'ready') throw new QueueUnavailableError(`Redis is ${redis.status}`);
+      await withTimeout(redis.ping(), QUEUE_TIMEOUT_MS, 'Redis PING');
+      res.json({ status: 'ready', redis: 'ok' });
+    } catch (err) {
+      logOf(res, logger).warn({ err: (err as Error).message }, 'not ready: Redis unavailable');
+      res.status(503).json({ status: 'unavailable', redis: 'down' });
+    }
+  });
+
+  metrics.trackQueue(() =>
+    redis.status === 'ready'
+      ? queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized')
+      : Promise.reject(new Error(`Redis is ${redis.status}`)),
+  );
+  app.get('/metrics', async (_req, res) => {
+    res.set('Content-Type', metrics.registry.contentType);
+    res.send(await metrics.registry.metrics());
+  });
+
+  // The admin API takes JSON bodies; the embedded page's routers mount under /api too.
+  app.use('/api', express.json({ limit: '100kb' }));
+  app.get('/api/status', requireSessionToken(deps.shopify, { logger }), async (_req, res) => {
+    const shop = shopOf(res);
+    try {
+      const [counts, events] = await Promise.all([
+        queueCounts({ redis, queue }),
+        withTimeout(deps.events.latest(shop, STATUS_EVENT_LIMIT), QUEUE_TIMEOUT_MS, 'latest events'),
+      ]);
+      res.json({ shop, queue: counts, events });
+    } catch (err) {
+      if (err instanceof QueueUnavailableError) {
+        res.status(503).json({ error: 'Redis unavailable, try again shortly' });
+        return;
+      }
+      throw err;
+    }
+  });
+
+  deps.extraRoutes?.(app);
+
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not found' });
+  });
+
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const e = err as {
+      status?: number;
+      statusCode?: number;
+      type?: string;
+      message?: string;
+      expose?: boolean;
+    };
+    const status = e.status ?? e.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      res.status(status).json({ error: e.expose && e.message ? scrubSecrets(e.message) : 'bad request' });
+      return;
+    }
+    logOf(res, logger).error({ err }, 'unhandled error');
+    if (res.headersSent) return;
+    res.status(500).json({ error: 'internal error', requestId: res.locals.requestId });
+  });
+
+  return app;
+}

@@ -1,0 +1,58 @@
+import { randomUUID } from 'node:crypto';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Logger } from './logger.js';
+
+export const REQUEST_ID_HEADER = 'X-Request-Id';
+
+/** Query parameters that carry credentials (the embedded page's id_token, OAuth codes, HMACs). */
+const SECRET_PARAMS = /^(id_token|session|hmac|signature|code|state|token|access_token|password)$/i;
+const VALID_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Probes that would flood the log at info level. */
+const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** The URL with credential-bearing query values blanked. */
+export function safeUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const params = new URLSearchParams(url.slice(q + 1));
+  for (const key of [...params.keys()]) if (SECRET_PARAMS.test(key)) params.set(key, '[redacted]');
+  return `${url.slice(0, q)}?${params.toString()}`;
+}
+
+/** The request's child logger (with its request id), set by requestLogger. */
+export function logOf(res: Response, fallback: Logger): Logger {
+  return (res.locals.log as Logger | undefined) ?? fallback;
+}
+
+/**
+ * Gives every request an id (a sane incoming X-Request-Id, else a new UUID) echoed in the answer, a child
+ * logger on `res.locals.log`, and one log line when it finishes. Headers are never logged whole.
+ */
+export function requestLogger(
+  logger: Logger,
+  onFinish?: (req: Request, res: Response, seconds: number) => void,
+): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const incoming = req.get(REQUEST_ID_HEADER);
+    const reqId = incoming && VALID_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const log = logger.child({ reqId });
+    res.locals.requestId = reqId;
+    res.locals.log = log;
+    res.setHeader(REQUEST_ID_HEADER, reqId);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      onFinish?.(req, res, seconds);
+      const line = {
+        req: { method: req.method, url: safeUrl(req.originalUrl), userAgent: req.get('user-agent') },
+        res: { statusCode: res.statusCode },
+        responseTimeMs: Math.round(seconds * 1e4) / 10,
+      };
+      const quiet = QUIET_PATHS.has(req.path) && res.statusCode < 400;
+      if (res.statusCode >= 500) log.error(line, 'request failed');
+      else if (quiet) log.debug(line, 'request completed');
+      else log.info(line, 'request completed');
+    });
+    next();
+  };
+}

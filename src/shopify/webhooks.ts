@@ -1,0 +1,172 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Queue } from 'bullmq';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+import type { Metrics, WebhookOutcome } from '../metrics.js';
+import { enqueueWebhook, QueueUnavailableError } from '../queue/enqueue.js';
+import { isHandledTopic, type SyncJobData, type WebhookJobData } from '../queue/jobs.js';
+import type { Keys } from '../store/keys.js';
+
+export const WEBHOOK_PATH = '/webhooks';
+
+/** Header names as Shopify sends them; Node lower-cases names, and `req.get` matches them in any case. */
+export const WEBHOOK_HEADERS = {
+  hmac: 'X-Shopify-Hmac-Sha256',
+  topic: 'X-Shopify-Topic',
+  shop: 'X-Shopify-Shop-Domain',
+  webhookId: 'X-Shopify-Webhook-Id',
+  eventId: 'X-Shopify-Event-Id',
+  apiVersion: 'X-Shopify-API-Version',
+  triggeredAt: 'X-Shopify-Triggered-At',
+} as const;
+
+const SHOP_DOMAIN = /^[a-z0-9][a-z0-9-]*\.myshopify\.com$/;
+const MAX_ID_LENGTH = 200;
+
+export interface WebhookRouteDeps {
+  apiSecret: string;
+  bodyLimitBytes: number;
+  logger: Logger;
+  redis: Redis;
+  keys: Keys;
+  queue: Queue<SyncJobData>;
+  metrics: Metrics;
+}
+
+/**
+ * True when `hmacHeader` is the base64 HMAC-SHA256 of the exact body bytes under `secret`. Compared in
+ * constant time on the decoded digests (the library's `webhooks.validate` takes the body as a string,
+ * which would not be the raw bytes for a body that is not valid UTF-8).
+ */
+export function verifyWebhookHmac(secret: string, rawBody: Buffer, hmacHeader: string | undefined): boolean {
+  if (!hmacHeader) return false;
+  const given = hmacHeader.trim();
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(given)) return false;
+  const expected = createHmac('sha256', secret).update(rawBody).digest();
+  const actual = Buffer.from(given, 'base64');
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+/**
+ * `POST /webhooks`, one route for every topic: verify the HMAC over the raw bytes, parse, deduplicate,
+ * enqueue, answer. A 200 means the job is in Redis; no other service is called in the request.
+ */
+export function webhookRouter(deps: WebhookRouteDeps): Router {
+  const router = express.Router();
+  const logOf = (res: Response): Logger => (res.locals.log as Logger | undefined) ?? deps.logger;
+
+  const answer = (
+    res: Response,
+    topic: string | undefined,
+    outcome: WebhookOutcome,
+    status: number,
+    body: Record<string, unknown>,
+  ) => {
+    deps.metrics.webhooksReceived.inc({ topic: topic && isHandledTopic(topic) ? topic : 'other', outcome });
+    res.status(status).json(body);
+  };
+
+  // Refuse an unsigned delivery before reading its body at all.
+  const requireHmacHeader = (req: Request, res: Response, next: NextFunction) => {
+    if (req.get(WEBHOOK_HEADERS.hmac)) return next();
+    logOf(res).warn({ topic: req.get(WEBHOOK_HEADERS.topic) }, 'webhook without HMAC refused');
+    answer(res, undefined, 'unauthorized', 401, { error: 'missing X-Shopify-Hmac-Sha256 header' });
+  };
+
+  // Raw bytes, whatever the content type; body-parser stops at the limit (Content-Length checked up front).
+  const rawBody = express.raw({ type: () => true, limit: deps.bodyLimitBytes, inflate: false });
+
+  const handle = async (req: Request, res: Response) => {
+    const log = logOf(res);
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    if (!verifyWebhookHmac(deps.apiSecret, raw, req.get(WEBHOOK_HEADERS.hmac))) {
+      log.warn({ topic: req.get(WEBHOOK_HEADERS.topic) }, 'webhook with an invalid HMAC refused');
+      return answer(res, undefined, 'unauthorized', 401, { error: 'invalid HMAC' });
+    }
+
+    const header = (name: string) => req.get(name)?.trim() || undefined;
+    const shop = header(WEBHOOK_HEADERS.shop)?.toLowerCase();
+    const topic = header(WEBHOOK_HEADERS.topic)?.toLowerCase();
+    const webhookId = header(WEBHOOK_HEADERS.webhookId);
+    const eventId = header(WEBHOOK_HEADERS.eventId);
+    const missing = [
+      !shop && WEBHOOK_HEADERS.shop,
+      !topic && WEBHOOK_HEADERS.topic,
+      !webhookId && WEBHOOK_HEADERS.webhookId,
+    ].filter(Boolean);
+    if (missing.length || !shop || !topic || !webhookId) {
+      return answer(res, topic, 'bad_request', 400, { error: `missing header(s): ${missing.join(', ')}` });
+    }
+    if (!SHOP_DOMAIN.test(shop)) {
+      return answer(res, topic, 'bad_request', 400, {
+        error: `${WEBHOOK_HEADERS.shop} must be a <name>.myshopify.com domain`,
+      });
+    }
+    if (webhookId.length > MAX_ID_LENGTH || (eventId && eventId.length > MAX_ID_LENGTH)) {
+      return answer(res, topic, 'bad_request', 400, {
+        error: `webhook and event ids must be at most ${MAX_ID_LENGTH} characters`,
+      });
+    }
+
+    let payload: unknown;
+    try {
+      payload = JSON.parse(raw.toString('utf8'));
+    } catch {
+      log.warn({ shop, topic, webhookId }, 'signed webhook with a body that is not JSON');
+      return answer(res, topic, 'bad_request', 400, { error: 'body is not valid JSON' });
+    }
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+      return answer(res, topic, 'bad_request', 400, { error: 'body must be a JSON object' });
+    }
+
+    if (!isHandledTopic(topic)) {
+      log.info({ shop, topic, webhookId }, 'webhook topic not handled; acknowledged and ignored');
+      return answer(res, topic, 'ignored', 200, { status: 'ignored' });
+    }
+
+    const data: WebhookJobData = {
+      kind: 'webhook',
+      shop,
+      topic,
+      webhookId,
+      eventId,
+      apiVersion: header(WEBHOOK_HEADERS.apiVersion),
+      triggeredAt: header(WEBHOOK_HEADERS.triggeredAt),
+      receivedAt: new Date().toISOString(),
+      payload,
+    };
+    try {
+      const result = await enqueueWebhook(deps, data);
+      log.info(
+        { shop, topic, webhookId, eventId, jobId: result.jobId, status: result.status },
+        'webhook accepted',
+      );
+      return answer(res, topic, result.status, 200, result);
+    } catch (err) {
+      if (err instanceof QueueUnavailableError) {
+        log.warn({ shop, topic, webhookId, err: err.message }, 'webhook not queued: Redis unavailable');
+        res.set('Retry-After', '5');
+        return answer(res, topic, 'unavailable', 503, { error: 'queue unavailable, retry later' });
+      }
+      log.error({ shop, topic, webhookId, err }, 'webhook not queued');
+      return answer(res, topic, 'error', 500, { error: 'internal error' });
+    }
+  };
+
+  // body-parser's errors (too large, aborted, unsupported encoding) for this route only.
+  const bodyErrors = (err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    const e = err as { type?: string; status?: number; message?: string };
+    if (e.type === 'entity.too.large') {
+      logOf(res).warn({ limit: deps.bodyLimitBytes }, 'webhook body over the limit refused');
+      return answer(res, undefined, 'too_large', 413, { error: `body exceeds ${deps.bodyLimitBytes} bytes` });
+    }
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+      return answer(res, undefined, 'bad_request', e.status, { error: e.message ?? 'bad request' });
+    }
+    next(err);
+  };
+
+  router.post(WEBHOOK_PATH, requireHmacHeader, rawBody, handle, bodyErrors);
+  return router;
+}
