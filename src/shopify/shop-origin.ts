@@ -1,0 +1,43 @@
+import { abstractFetch, setAbstractFetchFunc } from '@shopify/shopify-api/runtime';
+
+/**
+ * Sends the Shopify library's requests for chosen shops to another origin (a local stand-in for
+ * Shopify in tests and in the demo). The library builds every URL as `https://<shop>/admin/...` and
+ * makes every request through one replaceable fetch function; this wraps that function and rewrites
+ * only the origin of requests whose host is a shop the resolver knows. Nothing else changes: the
+ * library still validates the shop, signs nothing differently and parses the same answers.
+ *
+ * Process-wide by nature (the library keeps one fetch function). Production never calls this.
+ */
+export type ShopOriginResolver = (shop: string) => string | undefined;
+
+let installed: ShopOriginResolver[] | undefined;
+
+export function routeShopRequests(resolver: ShopOriginResolver): () => void {
+  if (!installed) {
+    installed = [];
+    const resolvers = installed;
+    const original = abstractFetch as unknown as typeof fetch;
+    const routed = (input: string | URL | Request, init?: RequestInit) => {
+      const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
+      // The most recently added resolver wins, so a narrower override can sit on top of a broad one.
+      for (let i = resolvers.length - 1; i >= 0; i--) {
+        const origin = resolvers[i]?.(url.hostname);
+        if (origin) {
+          const target = new URL(`${url.pathname}${url.search}`, origin);
+          return original(
+            typeof input === 'string' || input instanceof URL ? target : new Request(target, input),
+            init,
+          );
+        }
+      }
+      return original(input, init);
+    };
+    setAbstractFetchFunc(routed as never);
+  }
+  installed.push(resolver);
+  return () => {
+    const i = installed?.indexOf(resolver) ?? -1;
+    if (i >= 0) installed?.splice(i, 1);
+  };
+}

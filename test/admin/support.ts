@@ -1,0 +1,109 @@
+import '@shopify/shopify-api/adapters/node';
+import { createHmac, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApiVersion, type Shopify, shopifyApi } from '@shopify/shopify-api';
+
+export const API_KEY = 'test-api-key';
+export const API_SECRET = 'test-api-secret-0123456789';
+export const BROWSER_UA =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130 Safari/537.36';
+
+export function testShopify(opts: { apiKey?: string; apiSecret?: string } = {}): Shopify {
+  return shopifyApi({
+    apiKey: opts.apiKey ?? API_KEY,
+    apiSecretKey: opts.apiSecret ?? API_SECRET,
+    scopes: ['read_customers', 'write_customers', 'read_orders'],
+    hostName: 'app.example.com',
+    hostScheme: 'https',
+    apiVersion: ApiVersion.July26,
+    isEmbeddedApp: true,
+    logger: { level: 0, httpRequests: false, timestamps: false, log: async () => {} },
+  }) as unknown as Shopify;
+}
+
+const b64url = (v: Buffer | string) => Buffer.from(v).toString('base64url');
+
+/** A session token as App Bridge would mint it (HS256 with the app's secret). */
+export function sessionToken(
+  shop: string,
+  o: { secret?: string; aud?: string; expOffset?: number; nbfOffset?: number; dest?: string } = {},
+): string {
+  const now = Math.floor(Date.now() / 1000);
+  const header = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+  const payload = b64url(
+    JSON.stringify({
+      iss: `https://${shop}/admin`,
+      dest: o.dest ?? `https://${shop}`,
+      aud: o.aud ?? API_KEY,
+      sub: '42',
+      exp: now + (o.expOffset ?? 60),
+      nbf: now + (o.nbfOffset ?? -5),
+      iat: now - 5,
+      jti: randomBytes(8).toString('hex'),
+      sid: randomBytes(8).toString('hex'),
+    }),
+  );
+  const sig = createHmac('sha256', o.secret ?? API_SECRET)
+    .update(`${header}.${payload}`)
+    .digest('base64url');
+  return `${header}.${payload}.${sig}`;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** A local HTTP stand-in for Shopify; the handler decides the answers. */
+export async function fakeShopify(
+  handler: (
+    req: RecordedRequest,
+  ) => { status?: number; json: unknown } | Promise<{ status?: number; json: unknown }>,
+): Promise<{ origin: string; requests: RecordedRequest[]; close: () => Promise<void> }> {
+  const requests: RecordedRequest[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', async () => {
+      const rec = {
+        method: req.method ?? 'GET',
+        path: req.url ?? '/',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
+      requests.push(rec);
+      try {
+        const out = await handler(rec);
+        res.writeHead(out.status ?? 200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(out.json));
+      } catch (err) {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: String(err) }));
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    requests,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+import { type Config, loadConfig } from '../../src/config.js';
+
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    SHOPIFY_API_KEY: API_KEY,
+    SHOPIFY_API_SECRET: API_SECRET,
+    SHOPIFY_APP_URL: 'https://app.example.com',
+    ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    ...env,
+  });
+}
