@@ -256,7 +256,7 @@ export class ITRetailClient {
       call: 'GetCustomerProductPurchases',
       kind: 'read',
       method: 'GET',
-      path: `/api/CustomersData/GetCustomerProductPurchases?date=${encodeURIComponent(q)}`,
+      path: `/api/CustomersData/GetCustomerProductPurchases?date=${q}`,
       auth: true,
     };
     return this.run(spec, async (res) => {
