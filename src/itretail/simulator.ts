@@ -506,6 +506,15 @@ export class ITRetailSimulator {
   private cardSeq = 100000;
   private incSeq = 40000;
   private stopped = false;
+  private readonly streams = {
+    active: 0,
+    completed: 0,
+    aborted: 0,
+    lastBytes: 0,
+    lastChunks: 0,
+    maxPendingBytes: 0,
+    drainWaits: 0,
+  };
   readonly tenantId: string;
 
   private constructor(server: Server, url: string, opts: SimulatorOptions) {
@@ -1204,18 +1213,34 @@ export class ITRetailSimulator {
 
   /** Streams every customer as a summary record, in chunks, waiting for the socket to drain. */
   private async streamAllCustomers(res: ServerResponse): Promise<number> {
-    res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
-    let buf = '[';
-    let first = true;
-    for (const c of this.customers.values()) {
-      if (!first) buf += ',';
-      first = false;
-      buf += serializeSummary(c);
-      if (buf.length >= STREAM_CHUNK_CHARS) {
-        if (res.destroyed) return 200;
-        const ok = res.write(buf);
+    const st = this.streams;
+    st.active++;
+    st.lastBytes = 0;
+    st.lastChunks = 0;
+    const write = (text: string): boolean => {
+      st.lastBytes += Buffer.byteLength(text);
+      st.lastChunks++;
+      const ok = res.write(text);
+      if (res.writableLength > st.maxPendingBytes) st.maxPendingBytes = res.writableLength;
+      return ok;
+    };
+    try {
+      res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
+      let buf = '[';
+      let first = true;
+      for (const c of this.customers.values()) {
+        if (!first) buf += ',';
+        first = false;
+        buf += serializeSummary(c);
+        if (buf.length < STREAM_CHUNK_CHARS) continue;
+        if (res.destroyed) {
+          st.aborted++;
+          return 200;
+        }
+        const ok = write(buf);
         buf = '';
         if (!ok) {
+          st.drainWaits++;
           const open = await new Promise<boolean>((resolve) => {
             const onDrain = () => {
               res.off('close', onClose);
@@ -1228,13 +1253,38 @@ export class ITRetailSimulator {
             res.once('drain', onDrain);
             res.once('close', onClose);
           });
-          if (!open) return 200;
+          if (!open) {
+            st.aborted++;
+            return 200;
+          }
         }
       }
+      buf += ']';
+      if (res.destroyed) {
+        st.aborted++;
+        return 200;
+      }
+      st.lastBytes += Buffer.byteLength(buf);
+      st.lastChunks++;
+      res.end(buf);
+      st.completed++;
+      return 200;
+    } finally {
+      st.active--;
     }
-    buf += ']';
-    if (!res.destroyed) res.end(buf);
-    return 200;
+  }
+
+  /** How GetAllCustomers streams went: bytes and chunks of the latest, the most ever queued unsent. */
+  streamStats(): {
+    active: number;
+    completed: number;
+    aborted: number;
+    lastBytes: number;
+    lastChunks: number;
+    maxPendingBytes: number;
+    drainWaits: number;
+  } {
+    return { ...this.streams };
   }
 
   private purchasesFor(params: URLSearchParams): string {
@@ -1360,6 +1410,7 @@ export class ITRetailSimulator {
       tokens: this.tokens.size,
       faults: this.faults,
       calls: this.callCounts(),
+      streams: this.streamStats(),
     };
   }
 
