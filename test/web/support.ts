@@ -32,12 +32,12 @@ export interface WebHarness {
 /** The real app on real Redis, under a key prefix of its own. */
 export async function webHarness(
   name: string,
-  opts: { env?: Record<string, string>; logger?: Logger } = {},
+  opts: { env?: Record<string, string>; logger?: Logger; waitForRedis?: boolean } = {},
 ): Promise<WebHarness> {
   const prefix = uniquePrefix(name);
   const config = loadConfig(testEnv({ REDIS_KEY_PREFIX: prefix, ...opts.env }));
   const deps = buildDeps(config, { logger: opts.logger ?? pino({ level: 'silent' }) });
-  await waitForRedis(deps.redis);
+  if (opts.waitForRedis !== false) await waitForRedis(deps.redis);
   const app = createApp(deps);
   return {
     deps,
