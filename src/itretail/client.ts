@@ -224,9 +224,13 @@ export class ITRetailClient {
   async getAllCustomers(): Promise<CustomerSummary[]> {
     return this.run(this.getAllSpec(), async (res) => {
       const out: CustomerSummary[] = [];
-      await this.streamSummaries(res, (c) => {
-        out.push(c);
-      });
+      await this.streamSummaries(
+        res,
+        (c) => {
+          out.push(c);
+        },
+        true,
+      );
       return out;
     });
   }
@@ -239,7 +243,7 @@ export class ITRetailClient {
    */
   async forEachCustomer(onCustomer: (c: CustomerSummary) => void | Promise<void>): Promise<number> {
     if (typeof onCustomer !== 'function') throw new TypeError('forEachCustomer: a callback is required');
-    return this.run(this.getAllSpec(), (res) => this.streamSummaries(res, onCustomer));
+    return this.run(this.getAllSpec(), (res) => this.streamSummaries(res, onCustomer, false));
   }
 
   /** Purchases of one calendar day (local calendar parts of `date`, see formatPurchaseDate). */
@@ -696,10 +700,14 @@ export class ITRetailClient {
     return json as CustomerRecord;
   }
 
-  /** Parses a top-level JSON array element by element, validating each as it arrives. */
+  /**
+   * Parses a top-level JSON array element by element, validating each as it arrives. `replayable`: the
+   * records go to a collector that a retry starts afresh, so a broken-off body may be retried at any point.
+   */
   private async streamSummaries(
     res: Dispatcher.ResponseData,
     onItem: (c: CustomerSummary) => void | Promise<void>,
+    replayable: boolean,
   ): Promise<number> {
     const call: CallName = 'GetAllCustomers';
     const parser = streamArray.withParserAsStream();
@@ -724,7 +732,7 @@ export class ITRetailClient {
       parser.destroy();
       if (err instanceof CallbackFailure || err instanceof ITRetailError) throw err;
       if (isNetworkError(err)) {
-        if (delivered === 0) throw err; // nothing handed over yet: the run loop may retry
+        if (delivered === 0 || replayable) throw err; // nothing handed over yet: the run loop may retry
         throw new UnavailableError(
           `${call}: the answer broke off after ${delivered} records (${errorCodeOf(err)})`,
           { call, status: res.statusCode },
