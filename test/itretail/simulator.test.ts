@@ -2,6 +2,7 @@
  * The IT Retail simulator over raw HTTP: every wire rule of shared/itretail/API.md, every fault kind,
  * the /__sim control routes, and clean shutdown with held sockets.
  */
+import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -761,9 +762,54 @@ describe('/__sim control routes', () => {
     expect((await getOne(ctx, '00000000-0000-4000-8000-000000000000')).status).toBe(401);
   });
 
+  it('records purchases and deletes customers', async () => {
+    const [c, d] = ctx.sim.seedCustomers([{ FirstName: 'Buyer' }, { FirstName: 'Leaver' }]);
+    const bought = await ctl('POST', `/customers/${c!.Id}/purchases`, {
+      upcs: ['0000000004015'],
+      date: '2021-03-08T12:00:00',
+    });
+    expect(bought.status).toBe(200);
+    const r = await http(ctx.sim, 'GET', '/api/CustomersData/GetCustomerProductPurchases?date=03/08/2021', {
+      token: (await tokenFor(ctx.sim)).json.access_token as string,
+    });
+    expect(r.json).toEqual([{ Id: c!.Id, CardNumber: c!.CardNo, ProductsPurchased: ['0000000004015'] }]);
+    await ctl('POST', `/customers/${d!.Id}/delete`);
+    expect(ctx.sim.getCustomer(d!.Id)!.Deleted).toBe(true);
+    await ctl('POST', `/customers/${d!.Id}/delete`, { hard: true });
+    expect(ctx.sim.getCustomer(d!.Id)).toBeUndefined();
+    expect((await ctl('POST', `/customers/${d!.Id}/delete`)).status).toBe(404);
+  });
+
   it('refuses bad bodies and unknown routes', async () => {
     expect((await http(ctx.sim, 'POST', '/__sim/faults', { raw: '{nope' })).status).toBe(400);
     expect((await ctl('POST', '/seed', { something: 1 })).status).toBe(400);
     expect((await ctl('GET', '/nothing')).status).toBe(404);
+  });
+});
+
+describe('npm run simulator', () => {
+  it('starts with generated customers, prints the URL and demo credentials, and stops on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/itretail/simulator-cli.ts'], {
+      env: { ...process.env, SIMULATOR_PORT: '0', SIMULATOR_SEED_CUSTOMERS: '12' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let out = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        const m = /listening on (http:\/\/\S+)/.exec(out);
+        if (m && out.includes('demo')) resolve(m[1]!);
+      });
+      child.once('exit', () => reject(new Error(`simulator exited early: ${out}`)));
+    });
+    try {
+      expect(out).toMatch(/username "demo" \/ password "demo"/);
+      const state = (await (await request(`${url}/__sim/state`)).body.json()) as Json;
+      expect(state.customers).toBe(12);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
   });
 });
