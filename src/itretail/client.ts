@@ -114,6 +114,14 @@ const NETWORK_CODES = new Set([
   'ECONNABORTED',
 ]);
 
+/** undici codes that mean a bad request or a bug rather than a transport failure. */
+const NOT_TRANSPORT_CODES = new Set([
+  'UND_ERR_INVALID_ARG',
+  'UND_ERR_NOT_SUPPORTED',
+  'UND_ERR_ABORTED',
+  'UND_ERR_ABORT',
+]);
+
 function errorCodeOf(err: unknown): string | undefined {
   let e: unknown = err;
   for (let depth = 0; depth < 4 && e && typeof e === 'object'; depth++) {
@@ -131,7 +139,8 @@ function errorCodeOf(err: unknown): string | undefined {
 
 function isNetworkError(err: unknown): boolean {
   const code = errorCodeOf(err);
-  return code !== undefined && (NETWORK_CODES.has(code) || code.startsWith('UND_ERR_'));
+  if (code === undefined || NOT_TRANSPORT_CODES.has(code)) return false;
+  return NETWORK_CODES.has(code) || code.startsWith('UND_ERR_');
 }
 
 /** Retry-After as milliseconds: delta-seconds (fractions tolerated) or an HTTP date. */
