@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { type Logger, scrubSecrets } from './logger.js';
 import type { Metrics } from './metrics.js';
-import { QUEUE_TIMEOUT_MS, QueueUnavailableError, queueCounts, withTimeout } from './queue/enqueue.js';
+import { QueueUnavailableError, queueCounts, withRedis } from './queue/enqueue.js';
 import type { SyncJobData } from './queue/jobs.js';
 import { logOf, requestLogger } from './request-logger.js';
 import type { SettingsStore } from './settings.js';
@@ -43,7 +43,6 @@ export function createApp(deps: AppDeps): express.Express {
   const { logger, metrics, redis, queue } = deps;
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', true);
 
   app.use(
     requestLogger(logger, (req, res, seconds) => {
@@ -73,8 +72,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.get('/readyz', async (_req, res) => {
     try {
-      if (redis.status !== 'ready') throw new QueueUnavailableError(`Redis is ${redis.status}`);
-      await withTimeout(redis.ping(), QUEUE_TIMEOUT_MS, 'Redis PING');
+      await withRedis(redis, 'Redis PING', () => redis.ping());
       res.json({ status: 'ready', redis: 'ok' });
     } catch (err) {
       logOf(res, logger).warn({ err: (err as Error).message }, 'not ready: Redis unavailable');
@@ -99,7 +97,7 @@ export function createApp(deps: AppDeps): express.Express {
     try {
       const [counts, events] = await Promise.all([
         queueCounts({ redis, queue }),
-        withTimeout(deps.events.latest(shop, STATUS_EVENT_LIMIT), QUEUE_TIMEOUT_MS, 'latest events'),
+        withRedis(redis, 'latest events', () => deps.events.latest(shop, STATUS_EVENT_LIMIT)),
       ]);
       res.json({ shop, queue: counts, events });
     } catch (err) {

@@ -39,14 +39,19 @@ export interface EnqueueContext {
   timeoutMs?: number;
 }
 
-function assertRedisReady(redis: Redis): void {
+/**
+ * Runs `fn` against Redis for a request: fails at once with QueueUnavailableError when the connection is not
+ * ready, after `timeoutMs` when Redis does not answer, and maps any Redis error to QueueUnavailableError.
+ */
+export async function withRedis<T>(
+  redis: Redis,
+  what: string,
+  fn: () => Promise<T>,
+  timeoutMs = QUEUE_TIMEOUT_MS,
+): Promise<T> {
   if (redis.status !== 'ready') throw new QueueUnavailableError(`Redis is not available (${redis.status})`);
-}
-
-async function guarded<T>(ctx: EnqueueContext, what: string, fn: () => Promise<T>): Promise<T> {
-  assertRedisReady(ctx.redis);
   try {
-    return await withTimeout(fn(), ctx.timeoutMs ?? QUEUE_TIMEOUT_MS, what);
+    return await withTimeout(fn(), timeoutMs, what);
   } catch (err) {
     if (err instanceof QueueUnavailableError) throw err;
     // Connection refused, stream not writeable, command timeout: Redis cannot take it now.
@@ -77,33 +82,46 @@ export async function enqueueWebhook(
   const eventKey = data.eventId ?? data.webhookId;
   const jobId = jobIdFor(data.shop, data.topic, eventKey);
   const seenKey = dedupeKey(ctx.keys, data.shop, data.topic, eventKey);
-  return guarded(ctx, 'enqueue webhook', async () => {
-    if (await ctx.redis.exists(seenKey)) return { status: 'duplicate', jobId };
-    await ctx.queue.add(data.topic, data, { jobId });
-    await ctx.redis.set(seenKey, data.receivedAt, 'EX', DEDUPE_TTL_SECONDS);
-    return { status: 'queued', jobId };
-  });
+  return withRedis(
+    ctx.redis,
+    'enqueue webhook',
+    async () => {
+      if (await ctx.redis.exists(seenKey)) return { status: 'duplicate', jobId };
+      await ctx.queue.add(data.topic, data, { jobId });
+      await ctx.redis.set(seenKey, data.receivedAt, 'EX', DEDUPE_TTL_SECONDS);
+      return { status: 'queued', jobId };
+    },
+    ctx.timeoutMs,
+  );
 }
 
 /** Puts an admin action (resync a customer, link existing customers) on the queue. */
 export async function enqueueAdminJob(
-  ctx: EnqueueContext,
+  ctx: Pick<EnqueueContext, 'redis' | 'queue' | 'timeoutMs'>,
   data: AdminJobData,
   opts: Pick<JobsOptions, 'jobId' | 'delay' | 'priority'> = {},
 ): Promise<{ jobId: string }> {
   if (opts.jobId?.includes(':')) throw new TypeError('job ids must not contain ":"');
-  return guarded(ctx, 'enqueue admin job', async () => {
-    const job = await ctx.queue.add(data.kind, data, opts);
-    return { jobId: String(job.id) };
-  });
+  return withRedis(
+    ctx.redis,
+    'enqueue admin job',
+    async () => {
+      const job = await ctx.queue.add(data.kind, data, opts);
+      return { jobId: String(job.id) };
+    },
+    ctx.timeoutMs,
+  );
 }
 
 /** Counts of the sync queue, or QueueUnavailableError when Redis cannot answer now. */
 export async function queueCounts(
   ctx: Pick<EnqueueContext, 'redis' | 'queue' | 'timeoutMs'>,
 ): Promise<{ waiting: number; active: number; delayed: number; failed: number; completed: number }> {
-  const c = await guarded(ctx as EnqueueContext, 'queue counts', () =>
-    ctx.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized'),
+  const c = await withRedis(
+    ctx.redis,
+    'queue counts',
+    () => ctx.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized'),
+    ctx.timeoutMs,
   );
   return {
     // Prioritised jobs are waiting too, as far as a merchant is concerned.
