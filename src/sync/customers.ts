@@ -1,0 +1,143 @@
+import { EmailTakenError } from '../itretail/errors.js';
+import { type CustomerRecord, normalizePhone } from '../itretail/schemas.js';
+import type { SyncClient } from './matching.js';
+import { isLiveWithEmail } from './matching.js';
+import { type CustomerPayload, normalizeEmail } from './payloads.js';
+import { type ReconcileDeps, withCustomer } from './reconcile.js';
+
+/**
+ * customers/create and customers/update: make sure the Shopify customer has its IT Retail customer (found by
+ * email, or created), and on update carry Shopify's non-empty names, phone and email over to it. A field
+ * Shopify leaves empty is never blanked in IT Retail; nothing but those four fields is changed.
+ */
+
+export type CustomerOutcome =
+  | { status: 'applied'; reason: string; itrCustomerId: string; cardNo?: string; changed: string[] }
+  | { status: 'skipped'; reason: string; itrCustomerId?: string; cardNo?: string };
+
+type Fields = Partial<Pick<CustomerRecord, 'FirstName' | 'LastName' | 'Phone' | 'Email'>>;
+
+/** The fields of `rec` that differ from Shopify's non-empty values. */
+export function customerFieldChanges(rec: CustomerRecord, c: CustomerPayload): Fields {
+  const out: Fields = {};
+  if (c.firstName && c.firstName !== (rec.FirstName ?? '').trim()) out.FirstName = c.firstName;
+  if (c.lastName && c.lastName !== (rec.LastName ?? '').trim()) out.LastName = c.lastName;
+  const phone = normalizePhone(c.phone);
+  if (phone && phone !== (rec.Phone ?? '').replace(/\D/g, '')) out.Phone = phone;
+  if (c.email && c.rawEmail && c.email !== normalizeEmail(rec.Email)) out.Email = c.rawEmail;
+  return out;
+}
+
+export async function syncCustomer(
+  d: ReconcileDeps,
+  shop: string,
+  client: SyncClient,
+  c: CustomerPayload,
+  mode: 'create' | 'update',
+): Promise<CustomerOutcome> {
+  if (!c.email) return { status: 'skipped', reason: 'customer has no email' };
+
+  // 1. Which IT Retail customer: the one this Shopify customer is linked to (it keeps its points when the
+  //    email changes), else the one matched or created by email.
+  let itrId: string | undefined;
+  let created = false;
+  let oldEmail: string | undefined;
+  const linked = await d.matcher.linkedByCustomer(shop, c.id);
+  if (linked) {
+    const rec = await client.getCustomer(linked);
+    if (rec && rec.Deleted !== true) {
+      const recEmail = normalizeEmail(rec.Email);
+      if (recEmail === c.email) itrId = linked;
+      else if (mode === 'update') {
+        // The email changed in Shopify. If another live IT Retail customer already has the new email, that
+        // one is the match; otherwise the linked record's email is updated below.
+        const holder = await d.matcher.linkedByEmail(shop, c.email);
+        const holderRec = holder && holder !== linked ? await client.getCustomer(holder) : null;
+        const hit = holderRec ? undefined : await d.matcher.indexLookup(shop, c.email);
+        const hitRec = hit && hit.id !== linked ? await client.getCustomer(hit.id) : null;
+        const other = [holderRec, hitRec].find((r) => isLiveWithEmail(r, c.email!));
+        if (other) itrId = other.Id;
+        else {
+          itrId = linked;
+          oldEmail = recEmail;
+        }
+      }
+    } else {
+      await d.matcher.unlinkCustomer(shop, linked, { shopifyCustomerId: c.id });
+    }
+  }
+  if (!itrId) {
+    const m = await d.matcher.findOrCreate(shop, client, {
+      email: c.rawEmail ?? c.email,
+      firstName: c.firstName,
+      lastName: c.lastName,
+      phone: c.phone,
+      shopifyCustomerId: c.id,
+    });
+    itrId = m.id;
+    created = m.created;
+  }
+  await d.matcher.link(shop, itrId, { email: c.email, shopifyCustomerId: c.id });
+
+  // 2. Fields (update only: a create that found an existing register customer leaves its data alone).
+  const id = itrId;
+  if (mode === 'create') {
+    const rec = created ? undefined : await client.getCustomer(id);
+    return {
+      status: 'applied',
+      reason: created ? 'customer created in IT Retail' : 'linked to the existing IT Retail customer',
+      itrCustomerId: id,
+      cardNo: rec?.CardNo ?? undefined,
+      changed: [],
+    };
+  }
+  return withCustomer(d, shop, client, id, async (lock): Promise<CustomerOutcome> => {
+    const rec = await client.getCustomer(id);
+    if (!rec)
+      return { status: 'skipped', reason: 'the IT Retail customer no longer exists', itrCustomerId: id };
+    const changes = customerFieldChanges(rec, c);
+    const changed = Object.keys(changes);
+    if (changed.length === 0) {
+      return created
+        ? {
+            status: 'applied',
+            reason: 'customer created in IT Retail',
+            itrCustomerId: id,
+            cardNo: rec.CardNo ?? undefined,
+            changed,
+          }
+        : {
+            status: 'skipped',
+            reason: 'already up to date',
+            itrCustomerId: id,
+            cardNo: rec.CardNo ?? undefined,
+          };
+    }
+    await lock.ensure();
+    try {
+      await client.updateCustomer({ ...rec, ...changes });
+    } catch (e) {
+      if (e instanceof EmailTakenError && changes.Email) {
+        // Another live customer holds the new email after all: leave the email, take the other fields.
+        const { Email: _drop, ...rest } = changes;
+        if (Object.keys(rest).length) await client.updateCustomer({ ...rec, ...rest });
+        return {
+          status: 'applied',
+          reason: 'updated; the new email belongs to another IT Retail customer and was left unchanged',
+          itrCustomerId: id,
+          cardNo: rec.CardNo ?? undefined,
+          changed: Object.keys(rest),
+        };
+      }
+      throw e;
+    }
+    if (oldEmail && changes.Email) await d.matcher.unlinkCustomer(shop, id, { email: oldEmail });
+    return {
+      status: 'applied',
+      reason: `updated ${changed.join(', ')}`,
+      itrCustomerId: id,
+      cardNo: rec.CardNo ?? undefined,
+      changed,
+    };
+  });
+}

@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/**
+ * A Redis lock held by one owner at a time, across every worker process: SET NX PX with a random token;
+ * extend and release only when the token still matches (Lua compare-and-set / compare-and-delete), so a
+ * holder whose lock expired can never extend or free someone else's. While held, the lock is extended in
+ * the background every ttl/3; a holder checks `ensure()` right before an irreversible step.
+ */
+
+export class LockBusyError extends Error {
+  readonly code = 'LOCK_BUSY' as const;
+  constructor(
+    readonly key: string,
+    waitedMs: number,
+  ) {
+    super(`another job holds ${describeKey(key)} (waited ${waitedMs} ms)`);
+    this.name = 'LockBusyError';
+  }
+}
+
+export class LockLostError extends Error {
+  readonly code = 'LOCK_LOST' as const;
+  constructor(readonly key: string) {
+    super(`lost ${describeKey(key)} before finishing`);
+    this.name = 'LockLostError';
+  }
+}
+
+function describeKey(key: string): string {
+  // Keys end in "...:lock:<kind>:<id>"; say which kind of lock without printing emails.
+  const m = /:lock:([^:]+):/.exec(key);
+  return m ? `the ${m[1]} lock` : 'the lock';
+}
+
+const EXTEND = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+export interface LockOptions {
+  /** Time to live of the lock key; renewed every ttl/3 while held (default 30 000 ms). */
+  ttlMs?: number;
+  /** How long acquire waits for a busy lock before giving up with LockBusyError (default 10 000 ms). */
+  waitMs?: number;
+  /** Pause between attempts while waiting, with jitter (default 25 ms, growing to 250 ms). */
+  retryMs?: number;
+  /** Extend in the background while held (default true). */
+  autoExtend?: boolean;
+}
+
+export interface Lock {
+  readonly key: string;
+  readonly token: string;
+  /** Renews the TTL; false when the lock is no longer ours. */
+  extend(ttlMs?: number): Promise<boolean>;
+  /** Renews the TTL and throws LockLostError when the lock is no longer ours. */
+  ensure(ttlMs?: number): Promise<void>;
+  /** Frees the lock if it is still ours (compare-and-delete); true when it was. */
+  release(): Promise<boolean>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function acquireLock(redis: Redis, key: string, opts: LockOptions = {}): Promise<Lock> {
+  const ttlMs = opts.ttlMs ?? 30_000;
+  const waitMs = opts.waitMs ?? 10_000;
+  const baseRetry = opts.retryMs ?? 25;
+  const token = randomBytes(16).toString('hex');
+  const started = Date.now();
+  let pause = baseRetry;
+  for (;;) {
+    const ok = await redis.set(key, token, 'PX', ttlMs, 'NX');
+    if (ok === 'OK') break;
+    const waited = Date.now() - started;
+    if (waited >= waitMs) throw new LockBusyError(key, waited);
+    await sleep(Math.min(pause, waitMs - waited) * (0.5 + Math.random()));
+    pause = Math.min(pause * 2, Math.max(baseRetry, 250));
+  }
+
+  let released = false;
+  let lost = false;
+  const extend = async (ms = ttlMs) => {
+    if (released) return false;
+    const r = (await redis.eval(EXTEND, 1, key, token, String(ms))) as number;
+    if (r !== 1) lost = true;
+    return r === 1;
+  };
+  let timer: NodeJS.Timeout | undefined;
+  if (opts.autoExtend !== false) {
+    timer = setInterval(
+      () => {
+        extend().catch(() => {
+          // A failed renewal is caught by ensure() before the next irreversible step.
+        });
+      },
+      Math.max(50, Math.floor(ttlMs / 3)),
+    );
+    timer.unref();
+  }
+  return {
+    key,
+    token,
+    extend,
+    async ensure(ms = ttlMs) {
+      if (lost || !(await extend(ms))) throw new LockLostError(key);
+    },
+    async release() {
+      if (timer) clearInterval(timer);
+      if (released) return false;
+      released = true;
+      return ((await redis.eval(RELEASE, 1, key, token)) as number) === 1;
+    },
+  };
+}
+
+/** Runs fn while holding the lock; always releases it (a release failure is ignored: the TTL frees it). */
+export async function withLock<T>(
+  redis: Redis,
+  key: string,
+  opts: LockOptions,
+  fn: (lock: Lock) => Promise<T>,
+): Promise<T> {
+  const lock = await acquireLock(redis, key, opts);
+  try {
+    return await fn(lock);
+  } finally {
+    await lock.release().catch(() => false);
+  }
+}

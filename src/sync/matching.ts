@@ -1,0 +1,406 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { ITRetailClient } from '../itretail/client.js';
+import {
+  EmailTakenError,
+  InvalidInputError,
+  MalformedResponseError,
+  UnavailableError,
+  WriteOutcomeUnknownError,
+} from '../itretail/errors.js';
+import { type CustomerRecord, normalizePhone } from '../itretail/schemas.js';
+import type { Keys } from '../store/keys.js';
+import { acquireLock, type LockOptions, withLock } from './locks.js';
+import { normalizeEmail } from './payloads.js';
+
+/**
+ * Matching Shopify customers to IT Retail customers by email.
+ *
+ * IT Retail has no search by email, so the bridge keeps an index built from GetAllCustomers:
+ *   idx       hash  email → "<Id>|<CardNo>"   (live records only; the chosen one when several share an email)
+ *   idx:meta  hash  startedAt, builtAt, count, durationMs
+ *   dups      hash  email → JSON [{id, cardNo}] of every live record carrying that email
+ * Rule for several live records with one email: the lowest CardNo wins (string order; no CardNo last),
+ * then the lowest Id. Deterministic, so every worker picks the same record; the rest are listed in `dups`.
+ *
+ * Links remember what was matched: link:email (email → Id), link:customer (Shopify customer id → Id).
+ * findOrCreate runs under a per-email lock and checks again after taking it, so two jobs for one new email
+ * (customers/create and orders/paid at the same moment) create one IT Retail customer, not two.
+ */
+
+/** The part of the IT Retail client the sync engine uses. */
+export type SyncClient = Pick<
+  ITRetailClient,
+  'getCustomer' | 'updateCustomer' | 'createCustomer' | 'forEachCustomer'
+>;
+
+export class MatchError extends Error {
+  readonly code = 'MATCH_FAILED' as const;
+  readonly retryable: boolean;
+  constructor(message: string, retryable: boolean) {
+    super(message);
+    this.name = 'MatchError';
+    this.retryable = retryable;
+  }
+}
+
+export interface MatcherOptions {
+  /** A miss refreshes the index unless it was (re)started less than this ago (default 60 000 ms). */
+  missRefreshAfterMs?: number;
+  /** Lock settings of the per-email lock (default ttl 60 s, wait 20 s). */
+  emailLock?: LockOptions;
+  /** How long a caller waits for another worker's index refresh (default 120 000 ms). */
+  refreshWaitMs?: number;
+  /** Entries written to Redis per round trip while building the index (default 500). */
+  batchSize?: number;
+}
+
+export interface MatchInput {
+  email: string;
+  firstName?: string;
+  lastName?: string;
+  phone?: string;
+  shopifyCustomerId?: string;
+}
+
+export type MatchVia = 'link' | 'index' | 'refresh' | 'created' | 'email-taken' | 'write-unknown';
+
+export interface MatchResult {
+  id: string;
+  record: CustomerRecord;
+  via: MatchVia;
+  created: boolean;
+}
+
+export interface IndexMeta {
+  startedAt: number;
+  builtAt: number;
+  count: number;
+  emails: number;
+  durationMs: number;
+}
+
+const BUILD_SCRIPT = `
+local added = 0
+for i = 1, #ARGV, 3 do
+  local email, id, card = ARGV[i], ARGV[i+1], ARGV[i+2]
+  local val = id .. '|' .. card
+  local cur = redis.call('HGET', KEYS[1], email)
+  if not cur then
+    redis.call('HSET', KEYS[1], email, val)
+    added = added + 1
+  else
+    local sep = string.find(cur, '|', 1, true)
+    local cid = string.sub(cur, 1, sep - 1)
+    local ccard = string.sub(cur, sep + 1)
+    local better
+    if card == ccard then better = id < cid
+    elseif card == '' then better = false
+    elseif ccard == '' then better = true
+    else better = card < ccard end
+    if better then redis.call('HSET', KEYS[1], email, val) end
+    local d = redis.call('HGET', KEYS[2], email)
+    local list
+    if d then list = cjson.decode(d) else list = { { id = cid, cardNo = ccard } } end
+    table.insert(list, { id = id, cardNo = card })
+    redis.call('HSET', KEYS[2], email, cjson.encode(list))
+  end
+end
+return added
+`;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function emailHash(email: string): string {
+  return createHash('sha256').update(email).digest('hex').slice(0, 32);
+}
+
+/** A record the bridge may link an email to: it exists, is not deleted, and carries that email. */
+export function isLiveWithEmail(record: CustomerRecord | null, email: string): record is CustomerRecord {
+  return !!record && record.Deleted !== true && normalizeEmail(record.Email) === email;
+}
+
+export class CustomerMatcher {
+  private readonly missRefreshAfterMs: number;
+  private readonly emailLock: LockOptions;
+  private readonly refreshWaitMs: number;
+  private readonly batchSize: number;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly logger?: Logger,
+    opts: MatcherOptions = {},
+  ) {
+    this.missRefreshAfterMs = opts.missRefreshAfterMs ?? 60_000;
+    this.emailLock = { ttlMs: 60_000, waitMs: 20_000, ...opts.emailLock };
+    this.refreshWaitMs = opts.refreshWaitMs ?? 120_000;
+    this.batchSize = opts.batchSize ?? 500;
+  }
+
+  private k(shop: string, ...parts: string[]) {
+    return this.keys.shop(shop, ...parts);
+  }
+
+  // ----- links ---------------------------------------------------------------------------------------------
+
+  async linkedByEmail(shop: string, email: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.k(shop, 'link', 'email'), email)) ?? undefined;
+  }
+
+  async linkedByCustomer(shop: string, shopifyCustomerId: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.k(shop, 'link', 'customer'), shopifyCustomerId)) ?? undefined;
+  }
+
+  async link(
+    shop: string,
+    itrId: string,
+    ids: { email?: string; shopifyCustomerId?: string },
+  ): Promise<void> {
+    const tx = this.redis.multi();
+    if (ids.email) tx.hset(this.k(shop, 'link', 'email'), ids.email, itrId);
+    if (ids.shopifyCustomerId) tx.hset(this.k(shop, 'link', 'customer'), ids.shopifyCustomerId, itrId);
+    await tx.exec();
+  }
+
+  /** Drops every link that points at an IT Retail customer that is gone (hard-deleted) or deleted. */
+  async unlinkCustomer(
+    shop: string,
+    itrId: string,
+    hints: { email?: string; shopifyCustomerId?: string } = {},
+  ) {
+    const script = `if redis.call('hget', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('hdel', KEYS[1], ARGV[1]) end`;
+    if (hints.email) await this.redis.eval(script, 1, this.k(shop, 'link', 'email'), hints.email, itrId);
+    if (hints.shopifyCustomerId) {
+      await this.redis.eval(script, 1, this.k(shop, 'link', 'customer'), hints.shopifyCustomerId, itrId);
+    }
+    // The index may still name it until the next refresh; lookups verify with GetOne anyway.
+  }
+
+  // ----- index ---------------------------------------------------------------------------------------------
+
+  async indexLookup(shop: string, email: string): Promise<{ id: string; cardNo: string } | undefined> {
+    const v = await this.redis.hget(this.k(shop, 'idx'), email);
+    if (!v) return undefined;
+    const sep = v.indexOf('|');
+    return { id: v.slice(0, sep), cardNo: v.slice(sep + 1) };
+  }
+
+  async duplicates(shop: string, email: string): Promise<{ id: string; cardNo: string }[]> {
+    const v = await this.redis.hget(this.k(shop, 'dups'), email);
+    return v ? (JSON.parse(v) as { id: string; cardNo: string }[]) : [];
+  }
+
+  async indexMeta(shop: string): Promise<IndexMeta | undefined> {
+    const h = await this.redis.hgetall(this.k(shop, 'idx:meta'));
+    if (!h.builtAt) return undefined;
+    return {
+      startedAt: Number(h.startedAt),
+      builtAt: Number(h.builtAt),
+      count: Number(h.count),
+      emails: Number(h.emails),
+      durationMs: Number(h.durationMs),
+    };
+  }
+
+  /**
+   * Makes sure the index was built from a download started no earlier than `notBefore` (ms). One refresh
+   * per shop at a time across all workers: a caller that finds another refresh running waits for it and
+   * uses its result when it is recent enough.
+   */
+  async ensureIndex(shop: string, client: SyncClient, notBefore: number): Promise<IndexMeta> {
+    const deadline = Date.now() + this.refreshWaitMs;
+    for (;;) {
+      const meta = await this.indexMeta(shop);
+      if (meta && meta.startedAt >= notBefore) return meta;
+      let lock: Awaited<ReturnType<typeof acquireLock>> | undefined;
+      try {
+        lock = await acquireLock(this.redis, this.k(shop, 'lock', 'idx'), { ttlMs: 60_000, waitMs: 0 });
+      } catch {
+        lock = undefined;
+      }
+      if (lock) {
+        try {
+          const again = await this.indexMeta(shop);
+          if (again && again.startedAt >= notBefore) return again;
+          return await this.buildIndex(shop, client);
+        } finally {
+          await lock.release().catch(() => false);
+        }
+      }
+      if (Date.now() > deadline)
+        throw new MatchError('timed out waiting for the customer index refresh', true);
+      await sleep(100 + Math.random() * 150);
+    }
+  }
+
+  private async buildIndex(shop: string, client: SyncClient): Promise<IndexMeta> {
+    const startedAt = Date.now();
+    const suffix = randomBytes(6).toString('hex');
+    const tmpIdx = this.k(shop, 'idx:tmp', suffix);
+    const tmpDups = this.k(shop, 'dups:tmp', suffix);
+    let batch: string[] = [];
+    let emails = 0;
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const args = batch;
+      batch = [];
+      emails += (await this.redis.eval(BUILD_SCRIPT, 2, tmpIdx, tmpDups, ...args)) as number;
+    };
+    try {
+      const count = await client.forEachCustomer(async (c) => {
+        if (c.Deleted) return;
+        const email = normalizeEmail(c.Email);
+        if (!email) return;
+        batch.push(email, c.Id, c.CardNo ?? '');
+        if (batch.length >= this.batchSize * 3) await flush();
+      });
+      await flush();
+      const builtAt = Date.now();
+      const meta: IndexMeta = { startedAt, builtAt, count, emails, durationMs: builtAt - startedAt };
+      const tx = this.redis.multi();
+      if (emails > 0) tx.rename(tmpIdx, this.k(shop, 'idx'));
+      else tx.del(this.k(shop, 'idx'));
+      tx.del(this.k(shop, 'dups'));
+      // RENAME of a missing key fails; dups exist only when some email repeats.
+      if ((await this.redis.exists(tmpDups)) === 1) tx.rename(tmpDups, this.k(shop, 'dups'));
+      tx.hset(this.k(shop, 'idx:meta'), {
+        startedAt: String(startedAt),
+        builtAt: String(builtAt),
+        count: String(count),
+        emails: String(emails),
+        durationMs: String(meta.durationMs),
+      });
+      await tx.exec();
+      this.logger?.info(
+        { shop, count, emails, durationMs: meta.durationMs },
+        'IT Retail customer index rebuilt',
+      );
+      return meta;
+    } finally {
+      await this.redis.del(tmpIdx, tmpDups).catch(() => 0);
+    }
+  }
+
+  // ----- find or create ------------------------------------------------------------------------------------
+
+  /**
+   * The IT Retail customer for this email: the linked one, else the index's, else (after a refresh) a new
+   * one. Runs under the per-email lock. Errors: MatchError, or the client's retryable errors.
+   */
+  async findOrCreate(shop: string, client: SyncClient, input: MatchInput): Promise<MatchResult> {
+    const email = normalizeEmail(input.email);
+    if (!email) throw new MatchError('the email address is not usable', false);
+    return withLock(this.redis, this.k(shop, 'lock', 'email', emailHash(email)), this.emailLock, async () => {
+      const found = await this.findExisting(shop, client, email, input.shopifyCustomerId);
+      if (found) return found;
+      return this.create(shop, client, email, input);
+    });
+  }
+
+  /** Link → index → refreshed index; each candidate verified with GetOne. Call under the email lock. */
+  private async findExisting(
+    shop: string,
+    client: SyncClient,
+    email: string,
+    shopifyCustomerId?: string,
+  ): Promise<MatchResult | undefined> {
+    const linked = await this.linkedByEmail(shop, email);
+    if (linked) {
+      const rec = await client.getCustomer(linked);
+      if (isLiveWithEmail(rec, email)) {
+        if (shopifyCustomerId) await this.link(shop, rec.Id, { shopifyCustomerId });
+        return { id: rec.Id, record: rec, via: 'link', created: false };
+      }
+      await this.unlinkCustomer(shop, linked, { email });
+    }
+    const fromIndex = await this.verifiedIndexHit(shop, client, email);
+    if (fromIndex) {
+      await this.link(shop, fromIndex.Id, { email, shopifyCustomerId });
+      return { id: fromIndex.Id, record: fromIndex, via: 'index', created: false };
+    }
+    await this.ensureIndex(shop, client, Date.now() - this.missRefreshAfterMs);
+    const refreshed = await this.verifiedIndexHit(shop, client, email);
+    if (refreshed) {
+      await this.link(shop, refreshed.Id, { email, shopifyCustomerId });
+      return { id: refreshed.Id, record: refreshed, via: 'refresh', created: false };
+    }
+    return undefined;
+  }
+
+  private async verifiedIndexHit(
+    shop: string,
+    client: SyncClient,
+    email: string,
+  ): Promise<CustomerRecord | null> {
+    const hit = await this.indexLookup(shop, email);
+    if (!hit) return null;
+    const rec = await client.getCustomer(hit.id);
+    if (isLiveWithEmail(rec, email)) return rec;
+    // The index is stale for this email (deleted since, or the email changed at the register).
+    await this.redis.hdel(this.k(shop, 'idx'), email);
+    return null;
+  }
+
+  private async create(
+    shop: string,
+    client: SyncClient,
+    email: string,
+    input: MatchInput,
+  ): Promise<MatchResult> {
+    const rawEmail = input.email.trim();
+    const firstName = input.firstName?.trim() || rawEmail.split('@')[0] || 'Online';
+    // IT Retail requires a last name; a Shopify customer may have none.
+    const lastName = input.lastName?.trim() || '(online)';
+    const phone = normalizePhone(input.phone);
+    try {
+      let rec: CustomerRecord;
+      try {
+        rec = await client.createCustomer({
+          FirstName: firstName,
+          LastName: lastName,
+          Email: rawEmail,
+          Phone: phone,
+        });
+      } catch (e) {
+        // The register's own phone rules may be stricter than ours: a refused phone is left out.
+        if (e instanceof InvalidInputError && phone && /phone/i.test(e.serviceMessage ?? e.message)) {
+          rec = await client.createCustomer({ FirstName: firstName, LastName: lastName, Email: rawEmail });
+        } else throw e;
+      }
+      await this.link(shop, rec.Id, { email, shopifyCustomerId: input.shopifyCustomerId });
+      this.logger?.info({ shop, itretailCustomerId: rec.Id }, 'IT Retail customer created');
+      return { id: rec.Id, record: rec, via: 'created', created: true };
+    } catch (e) {
+      const takenOrUnknown =
+        e instanceof EmailTakenError ||
+        e instanceof WriteOutcomeUnknownError ||
+        e instanceof MalformedResponseError;
+      if (!takenOrUnknown) throw e;
+      // Someone has this email after all (the register, or our own create whose answer was lost): find it.
+      await this.ensureIndex(shop, client, Date.now());
+      const rec = await this.verifiedIndexHit(shop, client, email);
+      if (rec) {
+        await this.link(shop, rec.Id, { email, shopifyCustomerId: input.shopifyCustomerId });
+        return {
+          id: rec.Id,
+          record: rec,
+          via: e instanceof EmailTakenError ? 'email-taken' : 'write-unknown',
+          created: false,
+        };
+      }
+      if (e instanceof EmailTakenError) {
+        throw new MatchError(
+          'IT Retail says the email is taken, but no live customer with it was found yet',
+          true,
+        );
+      }
+      throw e instanceof MalformedResponseError
+        ? new UnavailableError('IT Retail answered a customer create unreadably; will check again', {
+            call: 'CreateCustomer',
+          })
+        : e;
+    }
+  }
+}

@@ -1,0 +1,216 @@
+import { z } from 'zod';
+import { MoneyFormatError, parseCents } from './money.js';
+
+/**
+ * Per-topic schemas of the webhook bodies the worker acts on. Tolerant: unknown fields are kept, ids may be
+ * JSON numbers or strings (always handled as strings), fields Shopify may leave out are nullish. Money is
+ * parsed here, once, into integer cents; a payload whose amounts cannot be read is refused with a plain
+ * reason naming the field.
+ */
+
+/** Ids as strings. A JSON number id is converted with String() (exact for ids below 2^53). */
+const id = z.union([z.string().trim().min(1), z.number().int().nonnegative(), z.bigint()]).transform(String);
+const optId = id.nullish().transform((v) => v ?? undefined);
+const str = z
+  .string()
+  .nullish()
+  .transform((v) => (typeof v === 'string' && v.trim() !== '' ? v : undefined));
+
+const cents = (what: string) =>
+  z.unknown().transform((v, ctx): number | undefined => {
+    if (v === null || v === undefined || (typeof v === 'string' && v.trim() === '')) return undefined;
+    try {
+      return parseCents(v, { what });
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: e instanceof MoneyFormatError ? e.message : String(e) });
+      return z.NEVER;
+    }
+  });
+
+const moneySet = z
+  .looseObject({ shop_money: z.looseObject({ amount: z.unknown() }).nullish() })
+  .nullish()
+  .transform((v) => v?.shop_money?.amount);
+
+const refundLineItem = z
+  .looseObject({
+    id: optId,
+    line_item_id: optId,
+    quantity: z.number().nullish(),
+    subtotal: z.unknown(),
+    subtotal_set: moneySet,
+  })
+  .transform((li, ctx): { lineItemId?: string; subtotalCents: number } => {
+    // The shop-currency amount is the one the order's subtotal is in; `subtotal` is the fallback.
+    const raw = li.subtotal_set ?? li.subtotal;
+    if (raw === null || raw === undefined || raw === '')
+      return { lineItemId: li.line_item_id, subtotalCents: 0 };
+    try {
+      return {
+        lineItemId: li.line_item_id,
+        subtotalCents: parseCents(raw, { what: 'refund line subtotal' }),
+      };
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  });
+
+export const refundSchema = z
+  .looseObject({
+    id,
+    order_id: optId,
+    created_at: str,
+    refund_line_items: z.array(refundLineItem).nullish(),
+  })
+  .transform((r) => ({
+    id: r.id,
+    orderId: r.order_id,
+    createdAt: r.created_at,
+    /** Σ refunded line-item subtotals, in cents. */
+    subtotalCents: (r.refund_line_items ?? []).reduce((s, li) => s + li.subtotalCents, 0),
+  }));
+export type RefundPayload = z.output<typeof refundSchema>;
+
+const orderCustomer = z
+  .looseObject({
+    id: optId,
+    email: str,
+    first_name: str,
+    last_name: str,
+    phone: str,
+  })
+  .nullish()
+  .transform((c) => c ?? undefined);
+
+export const orderSchema = z
+  .looseObject({
+    id,
+    name: str,
+    email: str,
+    contact_email: str,
+    customer: orderCustomer,
+    current_subtotal_price: cents('current_subtotal_price'),
+    subtotal_price: cents('subtotal_price'),
+    test: z.boolean().nullish(),
+    cancelled_at: str,
+    financial_status: str,
+    processed_at: str,
+    created_at: str,
+    updated_at: str,
+    refunds: z.array(refundSchema).nullish(),
+  })
+  .transform((o) => ({
+    id: o.id,
+    name: o.name,
+    email: normalizeEmail(o.customer?.email ?? o.email ?? o.contact_email),
+    customer: o.customer,
+    /** The subtotal as it stands in this payload (after edits and any refunds it lists), in cents. */
+    currentSubtotalCents: o.current_subtotal_price ?? o.subtotal_price,
+    test: o.test === true,
+    cancelledAt: o.cancelled_at,
+    financialStatus: o.financial_status,
+    paidAt: o.processed_at ?? o.created_at ?? o.updated_at,
+    refunds: o.refunds ?? [],
+  }));
+export type OrderPayload = z.output<typeof orderSchema>;
+
+export const customerSchema = z
+  .looseObject({
+    id,
+    email: str,
+    phone: str,
+    first_name: str,
+    last_name: str,
+    default_address: z.looseObject({ phone: str }).nullish(),
+  })
+  .transform((c) => ({
+    id: c.id,
+    email: normalizeEmail(c.email),
+    rawEmail: c.email?.trim(),
+    phone: c.phone ?? c.default_address?.phone,
+    firstName: c.first_name?.trim(),
+    lastName: c.last_name?.trim(),
+  }));
+export type CustomerPayload = z.output<typeof customerSchema>;
+
+const redactCustomer = z
+  .looseObject({ id: optId, email: str, phone: str })
+  .nullish()
+  .transform((c) => ({ id: c?.id, email: normalizeEmail(c?.email) }));
+
+export const customersRedactSchema = z
+  .looseObject({
+    shop_domain: str,
+    customer: redactCustomer,
+    orders_to_redact: z.array(id).nullish(),
+  })
+  .transform((r) => ({
+    shopDomain: r.shop_domain,
+    customer: r.customer,
+    orderIds: r.orders_to_redact ?? [],
+  }));
+
+export const dataRequestSchema = z
+  .looseObject({
+    shop_domain: str,
+    customer: redactCustomer,
+    orders_requested: z.array(id).nullish(),
+    data_request: z.looseObject({ id }).nullish(),
+  })
+  .transform((r) => ({
+    shopDomain: r.shop_domain,
+    customer: r.customer,
+    orderIds: r.orders_requested ?? [],
+    requestId: r.data_request?.id,
+  }));
+
+export const shopRedactSchema = z
+  .looseObject({ shop_domain: str })
+  .transform((r) => ({ shopDomain: r.shop_domain }));
+
+export const appUninstalledSchema = z.unknown().transform(() => ({}));
+
+const SCHEMAS = {
+  'orders/paid': orderSchema,
+  'orders/cancelled': orderSchema,
+  'refunds/create': refundSchema,
+  'customers/create': customerSchema,
+  'customers/update': customerSchema,
+  'customers/redact': customersRedactSchema,
+  'customers/data_request': dataRequestSchema,
+  'shop/redact': shopRedactSchema,
+  'app/uninstalled': appUninstalledSchema,
+} as const;
+
+export type HandledTopic = keyof typeof SCHEMAS;
+export type PayloadOf<T extends HandledTopic> = z.output<(typeof SCHEMAS)[T]>;
+
+export type ParsedPayload = { [T in HandledTopic]: { topic: T; data: PayloadOf<T> } }[HandledTopic];
+
+export type ParseResult = ({ ok: true } & ParsedPayload) | { ok: false; error: string };
+
+export function isHandledTopic(topic: string): topic is HandledTopic {
+  return Object.hasOwn(SCHEMAS, topic);
+}
+
+/** Validates a webhook body for its topic; a refusal says, in plain words, what is wrong and where. */
+export function parsePayload(topic: string, payload: unknown): ParseResult {
+  if (!isHandledTopic(topic)) return { ok: false, error: `topic ${topic} is not handled` };
+  const res = SCHEMAS[topic].safeParse(payload);
+  if (!res.success) {
+    const first = res.error.issues.slice(0, 3).map((i) => {
+      const where = i.path.length ? i.path.join('.') : 'body';
+      return `${where}: ${i.message}`;
+    });
+    return { ok: false, error: `invalid ${topic} payload (${first.join('; ')})` };
+  }
+  return { ok: true, topic, data: res.data } as ParseResult;
+}
+
+/** The matching key of an email: trimmed, lower-case; undefined when there is none or it has no '@'. */
+export function normalizeEmail(email: string | null | undefined): string | undefined {
+  if (typeof email !== 'string') return undefined;
+  const e = email.trim().toLowerCase();
+  return e.includes('@') ? e : undefined;
+}

@@ -1,0 +1,556 @@
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import {
+  AuthenticationError,
+  isITRetailError,
+  UnavailableError,
+  WriteOutcomeUnknownError,
+} from '../itretail/errors.js';
+import { scrubSecrets } from '../logger.js';
+import type { AdminJobData, SyncJobData, WebhookJobData } from '../queue/jobs.js';
+import type { ShopSettings } from '../settings.js';
+import type { Keys } from '../store/keys.js';
+import { CredentialsMissingError } from './clients.js';
+import { type CustomerOutcome, syncCustomer } from './customers.js';
+import type { NewSyncEvent, SyncEvent } from './events.js';
+import { LockBusyError, LockLostError, type LockOptions } from './locks.js';
+import { CustomerMatcher, MatchError, type MatcherOptions, type SyncClient } from './matching.js';
+import { MoneyFormatError, parseRateMilli } from './money.js';
+import {
+  factsFromCancelled,
+  factsFromPaid,
+  factsFromRefund,
+  InvalidOrderError,
+  mergeOrderFacts,
+  orderKey,
+  ordersByCustomerKey,
+  ordersByEmailKey,
+  readOrderState,
+} from './order-state.js';
+import { type CustomerPayload, normalizeEmail, type OrderPayload, parsePayload } from './payloads.js';
+import { type ReconcileDeps, type ReconcileOutcome, reconcileOrder } from './reconcile.js';
+
+/**
+ * Turns one queued job into exactly one recorded sync event: applied, skipped with a reason, or (once no
+ * retry is left, or the failure is permanent) failed with a plain-words error. Retryable trouble throws so
+ * BullMQ retries with backoff; waiting that is nobody's fault (a paused shop, a lock held by another job,
+ * IT Retail asking for a pause with Retry-After) moves the job to delayed without using up an attempt.
+ */
+
+export interface SyncDeps {
+  redis: Redis;
+  keys: Keys;
+  logger: Logger;
+  settings: {
+    get(shop: string): Promise<ShopSettings>;
+    markUninstalled(shop: string): Promise<void>;
+    erase(shop: string): Promise<void>;
+  };
+  events: {
+    record(e: NewSyncEvent): Promise<SyncEvent>;
+    eraseCustomer(shop: string, shopifyCustomerId: string): Promise<void>;
+    eraseShop(shop: string): Promise<void>;
+    forCustomer?(shop: string, ids: { shopifyCustomerId?: string }, limit?: number): Promise<SyncEvent[]>;
+  };
+  /** The IT Retail client for a shop (see ClientRegistry.clientFor); throws CredentialsMissingError. */
+  clientFor(shop: string, settings: ShopSettings): SyncClient;
+  /** Called after app/uninstalled (e.g. to close the shop's client). */
+  onUninstalled?(shop: string): Promise<void>;
+  matcher?: CustomerMatcher;
+  matcherOptions?: MatcherOptions;
+  customerLock?: LockOptions;
+  orderLock?: LockOptions;
+  /** A paused shop's jobs are put back this far in the future (default 60 000 ms). */
+  pausedDelayMs?: number;
+  /** A job that found a lock busy is put back this far (jittered ×0.5–1.5; default 500 ms). */
+  lockBusyDelayMs?: number;
+  /** Delays without an attempt used, at most this many per job before they count as failures (default 100). */
+  maxDeferrals?: number;
+}
+
+export type JobOutcome = Omit<NewSyncEvent, 'shop' | 'topic' | 'jobId' | 'attempts'> & {
+  status: 'applied' | 'skipped';
+};
+
+export type AdminJobHandler = (job: Job<AdminJobData>, ctx: ProcessorContext) => Promise<JobOutcome>;
+
+export interface ProcessorContext {
+  deps: SyncDeps;
+  reconcile: ReconcileDeps;
+  matcher: CustomerMatcher;
+  settings: ShopSettings;
+  client(): SyncClient;
+}
+
+const adminHandlers = new Map<string, AdminJobHandler>();
+
+/** Lets another part of the app handle an admin job kind (e.g. 'link-existing'). */
+export function registerAdminJobHandler(kind: AdminJobData['kind'], fn: AdminJobHandler): void {
+  adminHandlers.set(kind, fn);
+}
+
+/** Thrown for failures no retry can fix: the job fails at once, with this message shown to the merchant. */
+export class PermanentJobError extends Error {
+  readonly code: string;
+  constructor(message: string, code = 'PERMANENT') {
+    super(message);
+    this.name = 'PermanentJobError';
+    this.code = code;
+  }
+}
+
+/** Topics that still run after the app was uninstalled (privacy duties outlive the install). */
+const AFTER_UNINSTALL = new Set([
+  'app/uninstalled',
+  'customers/redact',
+  'shop/redact',
+  'customers/data_request',
+]);
+/** Topics a paused shop holds back. */
+const PAUSABLE = new Set([
+  'orders/paid',
+  'orders/cancelled',
+  'refunds/create',
+  'customers/create',
+  'customers/update',
+]);
+
+interface Classified {
+  permanent: boolean;
+  message: string;
+  code?: string;
+  deferMs?: number;
+}
+
+/** Plain words for the admin page; never a token or a password. */
+export function classifyError(e: unknown): Classified {
+  const msg = (m: string) => scrubSecrets(m);
+  if (e instanceof PermanentJobError) return { permanent: true, message: msg(e.message), code: e.code };
+  if (e instanceof CredentialsMissingError) return { permanent: true, message: e.message, code: e.code };
+  if (e instanceof MoneyFormatError || e instanceof InvalidOrderError) {
+    return { permanent: true, message: msg(e.message), code: e.code };
+  }
+  if (e instanceof LockBusyError) return { permanent: false, message: e.message, code: e.code };
+  if (e instanceof LockLostError) return { permanent: false, message: e.message, code: e.code };
+  if (e instanceof MatchError) return { permanent: !e.retryable, message: msg(e.message), code: e.code };
+  if (isITRetailError(e)) {
+    if (e instanceof AuthenticationError) {
+      return {
+        permanent: true,
+        code: e.code,
+        message: 'IT Retail refused the credentials; check them in Settings',
+      };
+    }
+    if (e instanceof WriteOutcomeUnknownError) {
+      return {
+        permanent: false,
+        code: e.code,
+        message: 'IT Retail did not confirm a change; it is checked before anything else is written',
+      };
+    }
+    if (e instanceof UnavailableError) {
+      return {
+        permanent: false,
+        code: e.code,
+        message: `IT Retail is not answering (${msg(e.message)})`,
+        deferMs: e.retryAfterMs,
+      };
+    }
+    const detail = e.serviceMessage ? `: ${msg(e.serviceMessage)}` : ` (${msg(e.message)})`;
+    return { permanent: !e.retryable, code: e.code, message: `IT Retail refused the request${detail}` };
+  }
+  const m = e instanceof Error ? e.message : String(e);
+  return { permanent: false, message: msg(m), code: 'INTERNAL' };
+}
+
+export function createProcessor(deps: SyncDeps) {
+  const matcher =
+    deps.matcher ?? new CustomerMatcher(deps.redis, deps.keys, deps.logger, deps.matcherOptions);
+  const reconcile: ReconcileDeps = {
+    redis: deps.redis,
+    keys: deps.keys,
+    matcher,
+    logger: deps.logger,
+    customerLock: deps.customerLock,
+    orderLock: deps.orderLock,
+  };
+  const maxDeferrals = deps.maxDeferrals ?? 100;
+
+  return async function process(job: Job<SyncJobData>, token?: string): Promise<SyncEvent | undefined> {
+    const started = Date.now();
+    const data = job.data;
+    const topic = data.kind === 'webhook' ? data.topic : `admin/${data.kind}`;
+    const base = { shop: data.shop, topic, jobId: job.id };
+    const defer = async (ms: number): Promise<never> => {
+      await job.moveToDelayed(Date.now() + Math.max(1, Math.round(ms)), token);
+      throw new DelayedError();
+    };
+    let context: Partial<NewSyncEvent> = {};
+    try {
+      const settings = await deps.settings.get(data.shop);
+      if (!settings.installed && !(data.kind === 'webhook' && AFTER_UNINSTALL.has(data.topic))) {
+        return await finish({ status: 'skipped', reason: 'app uninstalled' });
+      }
+      if (settings.paused && (data.kind !== 'webhook' || PAUSABLE.has(data.topic))) {
+        await defer(deps.pausedDelayMs ?? 60_000);
+      }
+      const ctx: ProcessorContext = {
+        deps,
+        reconcile,
+        matcher,
+        settings,
+        client: () => deps.clientFor(data.shop, settings),
+      };
+      const outcome =
+        data.kind === 'webhook'
+          ? await handleWebhook(data, ctx, job.id, (c) => {
+              context = { ...context, ...c };
+            })
+          : await handleAdmin(job as Job<AdminJobData>, ctx);
+      return await finish({ ...context, ...outcome });
+    } catch (e) {
+      if (e instanceof DelayedError) throw e;
+      const c = classifyError(e);
+      const attempts = job.opts.attempts ?? 1;
+      const deferrable = !c.permanent && (c.deferMs !== undefined || e instanceof LockBusyError);
+      if (deferrable && job.attemptsStarted <= maxDeferrals + attempts) {
+        const ms = c.deferMs ?? (deps.lockBusyDelayMs ?? 500) * (0.5 + Math.random());
+        deps.logger.debug({ ...base, ms, code: c.code }, 'job put back without using an attempt');
+        await defer(ms);
+      }
+      const final = c.permanent || job.attemptsMade + 1 >= attempts;
+      if (final) {
+        const ev = await deps.events.record({
+          ...base,
+          ...context,
+          status: 'failed',
+          error: c.message,
+          errorCode: c.code,
+          attempts: job.attemptsMade + 1,
+        });
+        logOutcome(ev, started, e);
+      } else {
+        deps.logger.warn(
+          {
+            ...base,
+            ...pick(context),
+            attempt: job.attemptsMade + 1,
+            of: attempts,
+            code: c.code,
+            error: c.message,
+          },
+          'sync job will be retried',
+        );
+      }
+      if (c.permanent) throw new UnrecoverableError(c.message);
+      throw e instanceof Error ? e : new Error(c.message);
+    }
+
+    async function finish(o: JobOutcome): Promise<SyncEvent> {
+      const ev = await deps.events.record({ ...base, ...o, attempts: job.attemptsMade + 1 });
+      logOutcome(ev, started);
+      return ev;
+    }
+  };
+
+  function logOutcome(ev: SyncEvent, started: number, err?: unknown) {
+    const line = {
+      shop: ev.shop,
+      topic: ev.topic,
+      jobId: ev.jobId,
+      status: ev.status,
+      reason: ev.reason,
+      error: ev.error,
+      order: ev.shopifyOrderId,
+      orderName: ev.orderName,
+      customer: ev.shopifyCustomerId,
+      itretailCustomerId: ev.itretailCustomerId,
+      pointsDelta: ev.pointsDelta,
+      durationMs: Date.now() - started,
+    };
+    if (ev.status === 'failed')
+      deps.logger.error({ ...line, errorCode: ev.errorCode, err }, 'sync job failed');
+    else deps.logger.info(line, `sync job ${ev.status}`);
+  }
+}
+
+function pick(c: Partial<NewSyncEvent>) {
+  return { order: c.shopifyOrderId, customer: c.shopifyCustomerId };
+}
+
+// ----- webhooks --------------------------------------------------------------------------------------------
+
+async function handleWebhook(
+  data: WebhookJobData,
+  ctx: ProcessorContext,
+  jobId: string | undefined,
+  setContext: (c: Partial<NewSyncEvent>) => void,
+): Promise<JobOutcome> {
+  const parsed = parsePayload(data.topic, data.payload);
+  if (!parsed.ok) {
+    if (parsed.error.startsWith('topic '))
+      return { status: 'skipped', reason: `topic ${data.topic} is not handled` };
+    throw new PermanentJobError(parsed.error, 'INVALID_PAYLOAD');
+  }
+  const { redis, keys } = ctx.deps;
+  switch (parsed.topic) {
+    case 'orders/paid':
+    case 'orders/cancelled': {
+      const order = parsed.data;
+      setContext(orderContext(order));
+      if (parsed.topic === 'orders/paid') {
+        const rate = parseRateMilli(ctx.settings.pointsPerDollar);
+        await mergeOrderFacts(redis, keys, data.shop, order.id, factsFromPaid(order, rate));
+      } else {
+        await mergeOrderFacts(redis, keys, data.shop, order.id, factsFromCancelled(order));
+      }
+      return reconcileJob(ctx, data.shop, order.id, jobId, {
+        firstName: order.customer?.first_name,
+        lastName: order.customer?.last_name,
+        phone: order.customer?.phone,
+      });
+    }
+    case 'refunds/create': {
+      const refund = parsed.data;
+      if (!refund.orderId)
+        throw new PermanentJobError('invalid refunds/create payload (order_id is missing)');
+      setContext({ shopifyOrderId: refund.orderId });
+      await mergeOrderFacts(redis, keys, data.shop, refund.orderId, factsFromRefund(refund));
+      const state = await readOrderState(redis, keys, data.shop, refund.orderId);
+      setContext({ orderName: state.name, shopifyCustomerId: state.shopifyCustomerId });
+      return reconcileJob(ctx, data.shop, refund.orderId, jobId, {});
+    }
+    case 'customers/create':
+    case 'customers/update': {
+      const c = parsed.data;
+      setContext(customerContext(c));
+      const mode = parsed.topic === 'customers/create' ? 'create' : 'update';
+      const out: CustomerOutcome = await syncCustomer(ctx.reconcile, data.shop, ctx.client(), c, mode);
+      return {
+        status: out.status,
+        reason: out.reason,
+        itretailCustomerId: out.itrCustomerId,
+        cardNo: out.cardNo,
+      };
+    }
+    case 'app/uninstalled': {
+      await ctx.deps.settings.markUninstalled(data.shop);
+      const removed = await deleteMatching(redis, keys.shop(data.shop, 'session', '*'));
+      await ctx.deps.onUninstalled?.(data.shop);
+      return { status: 'applied', reason: `app uninstalled; sync stopped (${removed} sessions removed)` };
+    }
+    case 'customers/redact': {
+      const r = parsed.data;
+      setContext({ shopifyCustomerId: r.customer.id });
+      const n = await redactCustomer(ctx, data.shop, r.customer, r.orderIds);
+      return { status: 'applied', reason: `customer data erased (${n} orders)` };
+    }
+    case 'shop/redact': {
+      await deleteMatching(redis, keys.shopPattern(data.shop));
+      await ctx.deps.events.eraseShop(data.shop);
+      await ctx.deps.settings.erase(data.shop);
+      return { status: 'applied', reason: 'shop data erased' };
+    }
+    case 'customers/data_request': {
+      const r = parsed.data;
+      setContext({ shopifyCustomerId: r.customer.id });
+      const reportKey = keys.shop(data.shop, 'data-request', r.requestId ?? `job-${jobId}`);
+      const report = await dataReport(ctx, data.shop, r.customer, r.orderIds);
+      await redis.set(reportKey, JSON.stringify(report), 'EX', 30 * 86_400);
+      return { status: 'applied', reason: 'data request report prepared' };
+    }
+  }
+}
+
+function orderContext(o: OrderPayload): Partial<NewSyncEvent> {
+  const name = [o.customer?.first_name, o.customer?.last_name].filter(Boolean).join(' ');
+  return {
+    shopifyOrderId: o.id,
+    orderName: o.name,
+    shopifyCustomerId: o.customer?.id,
+    customerName: name || undefined,
+  };
+}
+
+function customerContext(c: CustomerPayload): Partial<NewSyncEvent> {
+  const name = [c.firstName, c.lastName].filter(Boolean).join(' ');
+  return { shopifyCustomerId: c.id, customerName: name || undefined };
+}
+
+async function reconcileJob(
+  ctx: ProcessorContext,
+  shop: string,
+  orderId: string,
+  jobId: string | undefined,
+  customer: { firstName?: string; lastName?: string; phone?: string },
+): Promise<JobOutcome> {
+  const state = await readOrderState(ctx.deps.redis, ctx.deps.keys, shop, orderId);
+  // No IT Retail call at all for an order that owes nothing and was never applied.
+  const out: ReconcileOutcome = await reconcileOrder(ctx.reconcile, shop, lazyClient(ctx), orderId, {
+    includeTestOrders: ctx.settings.includeTestOrders,
+    jobId,
+    customer,
+  });
+  const common = {
+    shopifyOrderId: orderId,
+    orderName: state.name,
+    itretailCustomerId: out.itrCustomerId,
+    cardNo: out.cardNo,
+  };
+  if (out.status === 'skipped') return { status: 'skipped', reason: out.reason, ...common };
+  return {
+    status: 'applied',
+    ...common,
+    pointsBefore: out.pointsBefore,
+    pointsDelta: out.pointsDelta,
+    pointsAfter: out.pointsAfter,
+    shortfall: out.shortfall || undefined,
+    reason: out.shortfall ? `balance stopped at 0; ${out.shortfall} points could not be deducted` : undefined,
+  };
+}
+
+/** A client resolved on first use, so a job that needs no IT Retail call needs no credentials either. */
+function lazyClient(ctx: ProcessorContext): SyncClient {
+  let c: SyncClient | undefined;
+  const get = () => {
+    c ??= ctx.client();
+    return c;
+  };
+  return {
+    getCustomer: (id) => get().getCustomer(id),
+    updateCustomer: (r) => get().updateCustomer(r),
+    createCustomer: (n) => get().createCustomer(n),
+    forEachCustomer: (f) => get().forEachCustomer(f),
+  };
+}
+
+// ----- privacy ----------------------------------------------------------------------------------------------
+
+async function deleteMatching(redis: Redis, pattern: string): Promise<number> {
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (found.length) n += await redis.unlink(...found);
+  } while (cursor !== '0');
+  return n;
+}
+
+async function customerOrderIds(
+  ctx: ProcessorContext,
+  shop: string,
+  customer: { id?: string; email?: string },
+  extra: string[],
+): Promise<string[]> {
+  const { redis, keys } = ctx.deps;
+  const ids = new Set(extra);
+  if (customer.id)
+    for (const o of await redis.smembers(ordersByCustomerKey(keys, shop, customer.id))) ids.add(o);
+  if (customer.email)
+    for (const o of await redis.smembers(ordersByEmailKey(keys, shop, customer.email))) ids.add(o);
+  return [...ids];
+}
+
+/** Erases what identifies the customer; the points ledger (numbers and the IT Retail id) stays. */
+async function redactCustomer(
+  ctx: ProcessorContext,
+  shop: string,
+  customer: { id?: string; email?: string },
+  orderIds: string[],
+): Promise<number> {
+  const { redis, keys } = ctx.deps;
+  const orders = await customerOrderIds(ctx, shop, customer, orderIds);
+  const tx = redis.multi();
+  for (const o of orders) tx.hdel(orderKey(keys, shop, o), 'email', 'name', 'shopifyCustomerId');
+  if (customer.id) {
+    tx.hdel(keys.shop(shop, 'link', 'customer'), customer.id);
+    tx.del(ordersByCustomerKey(keys, shop, customer.id));
+  }
+  if (customer.email) {
+    tx.hdel(keys.shop(shop, 'link', 'email'), customer.email);
+    tx.del(ordersByEmailKey(keys, shop, customer.email));
+  }
+  await tx.exec();
+  if (customer.id) await ctx.deps.events.eraseCustomer(shop, customer.id);
+  return orders.length;
+}
+
+async function dataReport(
+  ctx: ProcessorContext,
+  shop: string,
+  customer: { id?: string; email?: string },
+  orderIds: string[],
+) {
+  const { redis, keys } = ctx.deps;
+  const orders = [];
+  for (const id of await customerOrderIds(ctx, shop, customer, orderIds)) {
+    const h = await redis.hgetall(orderKey(keys, shop, id));
+    if (Object.keys(h).length === 0) continue;
+    orders.push({
+      orderId: id,
+      name: h.name,
+      email: h.email,
+      pointsApplied: Number(h.appliedPoints ?? 0),
+      itretailCustomerId: h.itrCustomerId,
+      cancelled: h.cancelled === '1',
+    });
+  }
+  const itretailCustomerIds = new Set<string>();
+  if (customer.id) {
+    const v = await redis.hget(keys.shop(shop, 'link', 'customer'), customer.id);
+    if (v) itretailCustomerIds.add(v);
+  }
+  if (customer.email) {
+    const v = await redis.hget(
+      keys.shop(shop, 'link', 'email'),
+      normalizeEmail(customer.email) ?? customer.email,
+    );
+    if (v) itretailCustomerIds.add(v);
+  }
+  const events =
+    customer.id && ctx.deps.events.forCustomer
+      ? await ctx.deps.events.forCustomer(shop, { shopifyCustomerId: customer.id }, 1000)
+      : [];
+  return {
+    generatedAt: new Date().toISOString(),
+    shop,
+    customer: { shopifyCustomerId: customer.id, email: customer.email },
+    itretailCustomerIds: [...itretailCustomerIds],
+    orders,
+    syncEvents: events,
+  };
+}
+
+// ----- admin jobs ---------------------------------------------------------------------------------------------
+
+async function handleAdmin(job: Job<AdminJobData>, ctx: ProcessorContext): Promise<JobOutcome> {
+  const data = job.data;
+  const custom = adminHandlers.get(data.kind);
+  if (custom) return custom(job, ctx);
+  if (data.kind !== 'resync-customer') return { status: 'skipped', reason: `${data.kind} is not available` };
+  const email = normalizeEmail(data.email);
+  if (!email) throw new PermanentJobError('resync needs a valid email address', 'INVALID_INPUT');
+  const client = ctx.client();
+  const m = await ctx.matcher.findOrCreate(data.shop, client, { email });
+  const orders = await ctx.deps.redis.smembers(ordersByEmailKey(ctx.deps.keys, data.shop, email));
+  let delta = 0;
+  let applied = 0;
+  for (const id of orders.sort()) {
+    const out = await reconcileOrder(ctx.reconcile, data.shop, client, id, {
+      includeTestOrders: ctx.settings.includeTestOrders,
+    });
+    if (out.status === 'applied') {
+      applied++;
+      delta += out.pointsDelta;
+    }
+  }
+  return {
+    status: applied ? 'applied' : 'skipped',
+    reason: `${orders.length} orders checked, ${applied} corrected (${delta >= 0 ? '+' : ''}${delta} points)`,
+    itretailCustomerId: m.id,
+    cardNo: m.record.CardNo ?? undefined,
+    pointsDelta: applied ? delta : undefined,
+  };
+}

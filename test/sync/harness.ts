@@ -1,0 +1,233 @@
+import { randomBytes } from 'node:crypto';
+import { type JobsOptions, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import pino from 'pino';
+import { ITRetailSimulator, type SimulatorOptions } from '../../src/itretail/simulator.js';
+import type { SyncJobData, WebhookJobData } from '../../src/queue/jobs.js';
+import { SettingsStore } from '../../src/settings.js';
+import { createKeys, type Keys } from '../../src/store/keys.js';
+import { SyncEventStore } from '../../src/sync/events.js';
+import { type RunningWorker, type StartWorkerDeps, startWorker } from '../../workers/sync-worker.js';
+import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
+
+export const SHOP = 'test-shop.myshopify.com';
+
+/** Short timeouts and backoffs so fault tests finish quickly. */
+export const FAST_CLIENT = {
+  timeouts: { connectMs: 500, headersMs: 600, bodyMs: 600 },
+  retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 40, maxTotalMs: 1500 },
+};
+
+export const JOB_OPTS: JobsOptions = {
+  attempts: 40,
+  backoff: { type: 'fixed', delay: 30 },
+  removeOnComplete: false,
+  removeOnFail: false,
+};
+
+export interface Harness {
+  prefix: string;
+  keys: Keys;
+  redis: Redis;
+  sim: ITRetailSimulator;
+  settings: SettingsStore;
+  events: SyncEventStore;
+  queue: Queue<SyncJobData>;
+  running?: RunningWorker;
+  start(extra?: Partial<StartWorkerDeps>): Promise<RunningWorker>;
+  /** Adds webhook jobs and waits until every one of them is completed or failed. */
+  run(jobs: { topic: string; payload: unknown; id?: string }[], opts?: JobsOptions): Promise<JobEnd[]>;
+  add(topic: string, payload: unknown, id?: string, opts?: JobsOptions): Promise<string>;
+  waitFor(ids: string[], timeoutMs?: number): Promise<JobEnd[]>;
+  close(): Promise<void>;
+}
+
+export interface JobEnd {
+  id: string;
+  state: string;
+  returnvalue: unknown;
+  failedReason?: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function createHarness(name: string, simOpts: SimulatorOptions = {}): Promise<Harness> {
+  const prefix = uniquePrefix(name);
+  const keys = createKeys(prefix);
+  const redis = testRedis();
+  const sim = await ITRetailSimulator.start({ randomSeed: 42, ...simOpts });
+  const settings = new SettingsStore(redis, keys, randomBytes(32), { pointsPerDollar: '1' });
+  const events = new SyncEventStore(redis, keys);
+  const queue = new Queue<SyncJobData>('sync', { connection: redis, prefix: keys.bullPrefix });
+  let seq = 0;
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+  const h: Harness = {
+    prefix,
+    keys,
+    redis,
+    sim,
+    settings,
+    events,
+    queue,
+    async start(extra = {}) {
+      h.running = await startWorker({
+        redis,
+        connection: redis,
+        keys,
+        logger,
+        settings,
+        events,
+        itretail: {
+          baseUrl: sim.url,
+          defaultCredentials: { kind: 'password', username: 'demo', password: 'demo' },
+          clientOptions: FAST_CLIENT,
+        },
+        concurrency: 8,
+        customerLock: { ttlMs: 5_000, waitMs: 3_000 },
+        orderLock: { ttlMs: 5_000, waitMs: 3_000 },
+        lockBusyDelayMs: 50,
+        matcherOptions: { missRefreshAfterMs: 60_000, refreshWaitMs: 10_000 },
+        workerOptions: { stalledInterval: 1000, lockDuration: 3000 },
+        ...extra,
+      });
+      return h.running;
+    },
+    async add(topic, payload, id, opts) {
+      seq += 1;
+      const jobId = id ?? `j${seq}-${randomBytes(3).toString('hex')}`;
+      const data: WebhookJobData = {
+        kind: 'webhook',
+        shop: SHOP,
+        topic,
+        webhookId: jobId,
+        receivedAt: new Date().toISOString(),
+        payload,
+      };
+      await queue.add(topic, data, { ...JOB_OPTS, ...opts, jobId });
+      return jobId;
+    },
+    async run(jobs, opts) {
+      const ids: string[] = [];
+      for (const j of jobs) ids.push(await h.add(j.topic, j.payload, j.id, opts));
+      return h.waitFor(ids);
+    },
+    async waitFor(ids, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const ends: JobEnd[] = [];
+        let pending = 0;
+        for (const id of ids) {
+          const job = await queue.getJob(id);
+          const state = job ? await job.getState() : 'missing';
+          if (state === 'completed' || state === 'failed') {
+            ends.push({ id, state, returnvalue: job?.returnvalue, failedReason: job?.failedReason });
+          } else pending++;
+        }
+        if (pending === 0) return ends;
+        if (Date.now() > deadline) throw new Error(`${pending} of ${ids.length} jobs still unfinished`);
+        await sleep(50);
+      }
+    },
+    async close() {
+      await h.running?.close();
+      await queue.obliterate({ force: true }).catch(() => undefined);
+      await queue.close();
+      await sim.stop();
+      await dropPrefix(redis, prefix);
+      await redis.quit();
+    },
+  };
+  return h;
+}
+
+// ----- payload builders ---------------------------------------------------------------------------------------
+
+let orderSeq = 5_000_000_000;
+
+export function nextOrderId(): string {
+  orderSeq += 1;
+  return String(orderSeq);
+}
+
+export interface OrderSpec {
+  id: string;
+  email?: string | null;
+  subtotal: string;
+  customerId?: string;
+  firstName?: string;
+  lastName?: string;
+  test?: boolean;
+  refunds?: { id: string; subtotal: string }[];
+  currentSubtotal?: string;
+}
+
+export function orderPayload(o: OrderSpec) {
+  return {
+    id: Number(o.id),
+    admin_graphql_api_id: `gid://shopify/Order/${o.id}`,
+    name: `#${o.id.slice(-4)}`,
+    email: o.email ?? null,
+    contact_email: o.email ?? null,
+    customer:
+      o.email === null
+        ? null
+        : {
+            id: Number(o.customerId ?? `7${o.id.slice(-6)}`),
+            email: o.email,
+            first_name: o.firstName ?? 'Ada',
+            last_name: o.lastName ?? 'Lovelace',
+            phone: null,
+          },
+    currency: 'USD',
+    financial_status: 'paid',
+    test: o.test ?? false,
+    cancelled_at: null,
+    subtotal_price: o.subtotal,
+    current_subtotal_price: o.currentSubtotal ?? o.subtotal,
+    total_price: o.subtotal,
+    line_items: [],
+    refunds: (o.refunds ?? []).map((r) => refundPayload(o.id, r.id, r.subtotal)),
+  };
+}
+
+export function cancelledPayload(o: OrderSpec) {
+  return { ...orderPayload(o), cancelled_at: '2026-04-01T10:00:00-04:00', cancel_reason: 'customer' };
+}
+
+export function refundPayload(orderId: string, refundId: string, subtotal: string) {
+  return {
+    id: Number(refundId),
+    order_id: Number(orderId),
+    created_at: '2026-04-01T10:00:00-04:00',
+    refund_line_items: [
+      {
+        id: Number(refundId) + 1,
+        line_item_id: 1,
+        quantity: 1,
+        subtotal: Number(subtotal),
+        subtotal_set: { shop_money: { amount: subtotal, currency_code: 'USD' } },
+      },
+    ],
+    transactions: [{ kind: 'refund', amount: subtotal }],
+  };
+}
+
+export function customerPayload(c: {
+  id: string;
+  email: string | null;
+  firstName?: string | null;
+  lastName?: string | null;
+  phone?: string | null;
+}) {
+  return {
+    id: Number(c.id),
+    email: c.email,
+    first_name: c.firstName ?? null,
+    last_name: c.lastName ?? null,
+    phone: c.phone ?? null,
+    state: 'enabled',
+    tags: '',
+    verified_email: true,
+  };
+}

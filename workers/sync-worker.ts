@@ -1,0 +1,144 @@
+import { pathToFileURL } from 'node:url';
+import { type Job, Worker, type WorkerOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { type Config, loadConfig } from '../src/config.js';
+import type { ITRetailClientOptions } from '../src/itretail/client.js';
+import { createLogger } from '../src/logger.js';
+import type { SyncJobData } from '../src/queue/jobs.js';
+import { SYNC_QUEUE } from '../src/queue/names.js';
+import { SettingsStore } from '../src/settings.js';
+import { createKeys, type Keys } from '../src/store/keys.js';
+import { createRedis, waitForRedis } from '../src/store/redis.js';
+import { ClientRegistry } from '../src/sync/clients.js';
+import { SyncEventStore } from '../src/sync/events.js';
+import { createProcessor, type SyncDeps } from '../src/sync/processor.js';
+
+/**
+ * The sync worker: takes jobs off the `sync` queue and runs them through src/sync. Everything it needs is
+ * passed in, so tests and the all-in-one entry can build it; run directly, it builds its dependencies from
+ * the environment and stops gracefully on SIGTERM/SIGINT (active jobs finish, nothing is lost).
+ */
+
+export interface StartWorkerDeps extends Omit<SyncDeps, 'clientFor'> {
+  /** BullMQ's connection (maxRetriesPerRequest: null). May be the same as `redis`. */
+  connection: Redis;
+  /** Per-shop IT Retail clients; built from `itretail` when absent. */
+  clients?: ClientRegistry;
+  itretail?: {
+    baseUrl: string;
+    defaultCredentials?: Config['itretail']['defaultCredentials'];
+    clientOptions?: Omit<ITRetailClientOptions, 'baseUrl' | 'credentials'>;
+  };
+  concurrency?: number;
+  queueName?: string;
+  /** Extra BullMQ worker options (lockDuration, stalledInterval, maxStalledCount, …). */
+  workerOptions?: Partial<WorkerOptions>;
+}
+
+export interface RunningWorker {
+  worker: Worker<SyncJobData>;
+  clients: ClientRegistry;
+  /** Stops taking jobs, lets active ones finish, closes the IT Retail clients. */
+  close(): Promise<void>;
+}
+
+export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker> {
+  const clients =
+    deps.clients ??
+    new ClientRegistry({
+      defaultBaseUrl: deps.itretail?.baseUrl ?? 'https://retailnext.itretail.com',
+      defaultCredentials: deps.itretail?.defaultCredentials,
+      clientOptions: { logger: deps.logger, ...deps.itretail?.clientOptions },
+      logger: deps.logger,
+    });
+  const processor = createProcessor({
+    ...deps,
+    clientFor: (shop, settings) => clients.clientFor(shop, settings),
+    onUninstalled: async (shop) => {
+      await clients.forget(shop);
+      await deps.onUninstalled?.(shop);
+    },
+  });
+  const worker = new Worker<SyncJobData>(
+    deps.queueName ?? SYNC_QUEUE,
+    (job: Job<SyncJobData>, token?: string) => processor(job, token),
+    {
+      connection: deps.connection,
+      prefix: deps.keys.bullPrefix,
+      concurrency: deps.concurrency ?? 10,
+      // Processing is idempotent, so a job whose worker died may safely run again a few times.
+      maxStalledCount: 5,
+      ...deps.workerOptions,
+    },
+  );
+  worker.on('error', (err) => deps.logger.error({ err }, 'sync worker error'));
+  await worker.waitUntilReady();
+  let closing: Promise<void> | undefined;
+  return {
+    worker,
+    clients,
+    close() {
+      closing ??= (async () => {
+        await worker.close();
+        await clients.closeAll();
+      })();
+      return closing;
+    },
+  };
+}
+
+export function workerDepsFromConfig(
+  config: Config,
+  logger: Logger,
+  redis: Redis,
+  keys: Keys = createKeys(config.redis.keyPrefix),
+): StartWorkerDeps {
+  return {
+    redis,
+    connection: redis,
+    keys,
+    logger,
+    settings: new SettingsStore(redis, keys, config.encryptionKey, {
+      pointsPerDollar: config.pointsPerDollar,
+      environmentCredentials: Boolean(config.itretail.defaultCredentials),
+    }),
+    events: new SyncEventStore(redis, keys),
+    itretail: {
+      baseUrl: config.itretail.baseUrl,
+      defaultCredentials: config.itretail.defaultCredentials,
+      clientOptions: {
+        timeouts: { headersMs: config.itretail.timeoutMs, bodyMs: config.itretail.timeoutMs },
+      },
+    },
+    concurrency: config.workerConcurrency,
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.logLevel, name: 'sync-worker' });
+  const redis = createRedis(config.redis.url, 'worker');
+  await waitForRedis(redis, 10_000);
+  const running = await startWorker(workerDepsFromConfig(config, logger, redis));
+  logger.info({ concurrency: config.workerConcurrency }, 'sync worker started');
+  const stop = async (signal: string) => {
+    logger.info({ signal }, 'sync worker stopping');
+    try {
+      await running.close();
+      await redis.quit();
+    } finally {
+      process.exit(0);
+    }
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err) => {
+    // loadConfig's message names variables, never their values.
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}
