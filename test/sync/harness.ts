@@ -118,9 +118,10 @@ export async function createHarness(name: string, simOpts: SimulatorOptions = {}
         const ends: JobEnd[] = [];
         let pending = 0;
         for (const id of ids) {
-          const job = await queue.getJob(id);
-          const state = job ? await job.getState() : 'missing';
+          // State first, then the job: a job read before it finished would lack its return value.
+          const state = await queue.getJobState(id);
           if (state === 'completed' || state === 'failed') {
+            const job = await queue.getJob(id);
             ends.push({ id, state, returnvalue: job?.returnvalue, failedReason: job?.failedReason });
           } else pending++;
         }
