@@ -1,12 +1,20 @@
 import { randomBytes } from 'node:crypto';
+import type { Session } from '@shopify/shopify-api';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import { type EnqueueContext, enqueueAdminJob } from '../queue/enqueue.js';
 import type { AdminJobData } from '../queue/jobs.js';
-import { CustomerPager, type GraphqlRequest, type PagerOptions } from '../shopify/graphql.js';
+import type { Shopify } from '../shopify/api.js';
+import {
+  CustomerPager,
+  type GraphqlRequest,
+  graphqlRequestFor,
+  type PagerOptions,
+} from '../shopify/graphql.js';
 import type { Keys } from '../store/keys.js';
 import type { SyncEventStore } from '../sync/events.js';
 import type { MatchInput, MatchResult, SyncClient } from '../sync/matching.js';
+import { PermanentJobError, registerAdminJobHandler } from '../sync/processor.js';
 
 /**
  * "Link existing customers": walks every customer of the shop through the GraphQL Admin API and finds
@@ -136,6 +144,8 @@ export interface LinkExistingDeps {
   clientFor(shop: string): Promise<SyncClient>;
   matcher: { findOrCreate(shop: string, client: SyncClient, input: MatchInput): Promise<MatchResult> };
   pager?: PagerOptions;
+  /** Record the run's summary as an event (off when the job processor records the job's outcome itself). */
+  recordSummary?: boolean;
 }
 
 /** The part of a BullMQ job the handler uses. */
@@ -143,6 +153,10 @@ export interface LinkExistingJob {
   id?: string;
   data: AdminJobData;
   updateProgress?(progress: object): Promise<void>;
+}
+
+export function summaryOf(p: LinkExistingProgress): string {
+  return `Linked existing customers: ${p.linked} found in IT Retail, ${p.created} created, ${p.skipped} without email, ${p.failed} failed.`;
 }
 
 const isRetryable = (err: unknown) => Boolean((err as { retryable?: boolean })?.retryable);
@@ -240,12 +254,14 @@ export async function runLinkExisting(
       { done: p.done, linked: p.linked, created: p.created, failed: p.failed },
       'existing customers linked',
     );
-    await deps.events?.record({
-      shop,
-      topic: 'admin/link-existing',
-      status: 'applied',
-      reason: `Linked existing customers: ${p.linked} found in IT Retail, ${p.created} created, ${p.skipped} without email, ${p.failed} failed.`,
-    });
+    if (deps.recordSummary !== false) {
+      await deps.events?.record({
+        shop,
+        topic: 'admin/link-existing',
+        status: 'applied',
+        reason: summaryOf(p),
+      });
+    }
     return p;
   } catch (err) {
     const message = `Stopped at ${p.done} customers: ${(err as Error).message}. ${
@@ -258,4 +274,36 @@ export async function runLinkExisting(
     log?.warn({ err: (err as Error).message }, 'linking existing customers stopped');
     throw err;
   }
+}
+
+/**
+ * Registers the 'link-existing' handler with the sync worker's job processor (same process). The
+ * processor supplies the shop's IT Retail client and the matcher, and records the job's outcome; this
+ * supplies Shopify access through the shop's offline session.
+ */
+export function registerLinkExisting(
+  deps: Omit<LinkExistingDeps, 'clientFor' | 'matcher' | 'recordSummary' | 'graphqlFor'> & {
+    shopify: Shopify;
+    offlineSession(shop: string): Promise<Session | undefined>;
+  },
+): void {
+  registerAdminJobHandler('link-existing', async (job, ctx) => {
+    const progress = await runLinkExisting(job, {
+      ...deps,
+      recordSummary: false,
+      matcher: ctx.matcher,
+      clientFor: async () => ctx.client(),
+      graphqlFor: async (shop) => {
+        const session = await deps.offlineSession(shop);
+        if (!session?.accessToken) {
+          throw new PermanentJobError(
+            'The app has no Shopify access token for this shop: open the app once from the Shopify admin, then start again.',
+            'SHOPIFY_TOKEN',
+          );
+        }
+        return graphqlRequestFor(deps.shopify, session);
+      },
+    });
+    return { status: 'applied', reason: summaryOf(progress) };
+  });
 }

@@ -4,7 +4,7 @@ import { readProgress, runLinkExisting, startLinkExisting } from '../../src/admi
 import { ITRetailClient } from '../../src/itretail/client.js';
 import { ITRetailSimulator } from '../../src/itretail/simulator.js';
 import { createLogger } from '../../src/logger.js';
-import { createSyncQueue } from '../../src/queue/jobs.js';
+import { type AdminJobData, createSyncQueue } from '../../src/queue/jobs.js';
 import { CustomerPager, graphqlRequestFor, throttleWaitMs } from '../../src/shopify/graphql.js';
 import { routeShopRequests } from '../../src/shopify/shop-origin.js';
 import { createKeys } from '../../src/store/keys.js';
@@ -195,7 +195,9 @@ describe('link existing customers', () => {
       script.lowBudget = true;
 
       // First attempt: page 1, THROTTLED then page 2, then Shopify is down at page 3.
-      const first = await runLinkExisting({ id: jobId, data: job!.data }, deps).catch((e) => e);
+      const first = await runLinkExisting({ id: jobId, data: job!.data as AdminJobData }, deps).catch(
+        (e) => e,
+      );
       expect(first).toBeInstanceOf(Error);
       expect(first.code).toBe('SHOPIFY_UNAVAILABLE');
       const mid = await readProgress(redis, keys, SHOP);
@@ -209,7 +211,7 @@ describe('link existing customers', () => {
       // The retry (BullMQ runs the same job again) starts from the saved cursor, not from the beginning.
       const callsBefore = graphqlCalls.length;
       script.lowBudget = false;
-      const done = await runLinkExisting({ id: jobId, data: job!.data }, deps);
+      const done = await runLinkExisting({ id: jobId, data: job!.data as AdminJobData }, deps);
       const resumed = graphqlCalls.slice(callsBefore).filter((c) => c.query === 'customers');
       expect(resumed.map((c) => c.after)).toEqual(['cursor-6']);
       expect(done).toMatchObject({
@@ -241,7 +243,10 @@ describe('link existing customers', () => {
       const count = sim.listCustomers().length;
       const restart = await startLinkExisting({ redis, keys, queue }, SHOP);
       expect(restart.started).toBe(true);
-      const rerun = await runLinkExisting({ id: restart.progress.jobId, data: job!.data }, deps);
+      const rerun = await runLinkExisting(
+        { id: restart.progress.jobId, data: job!.data as AdminJobData },
+        deps,
+      );
       expect(rerun).toMatchObject({ state: 'done', done: 7, linked: 6, created: 0 });
       expect(sim.listCustomers().length).toBe(count);
     } finally {

@@ -107,3 +107,79 @@ export function testConfig(env: Record<string, string> = {}): Config {
     ...env,
   });
 }
+
+import type { Express } from 'express';
+import pino from 'pino';
+import { type Admin, type AdminOptions, createAdmin } from '../../src/admin/index.js';
+import { createApp } from '../../src/app.js';
+import { buildDeps, type Deps } from '../../src/main.js';
+import { routeShopRequests } from '../../src/shopify/shop-origin.js';
+import { waitForRedis } from '../../src/store/redis.js';
+import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
+import { sessionToken as helperToken, TEST_APP, testEnv } from '../helpers/shopify.js';
+
+export interface AdminHarness {
+  deps: Deps;
+  admin: Admin;
+  app: Express;
+  prefix: string;
+  /** Token-exchange calls the fake Shopify received, by shop. */
+  exchanges: string[];
+  token(shop: string, o?: { secret?: string; aud?: string; exp?: number; nbf?: number }): string;
+  teardown(): Promise<void>;
+}
+
+/** The real app (admin routes mounted through extraRoutes) on real Redis, with a local fake of Shopify's token endpoint. */
+export async function adminHarness(
+  name: string,
+  opts: AdminOptions & { env?: Record<string, string> } = {},
+): Promise<AdminHarness> {
+  const prefix = uniquePrefix(name);
+  const config = loadConfig(testEnv({ REDIS_KEY_PREFIX: prefix, ...opts.env }));
+  const deps = buildDeps(config, { logger: pino({ level: 'silent' }) });
+  await waitForRedis(deps.redis);
+  const exchanges: string[] = [];
+  const fake = await fakeShopify((req) => {
+    if (req.path === '/admin/oauth/access_token') {
+      // The request went to 127.0.0.1; the shop is the session token's destination.
+      const subject = String((JSON.parse(req.body) as { subject_token?: string }).subject_token ?? '');
+      const claims = JSON.parse(Buffer.from(subject.split('.')[1] ?? '', 'base64url').toString() || '{}');
+      exchanges.push(String(claims.dest ?? '').replace('https://', ''));
+      return {
+        json: {
+          access_token: `shpat_${randomBytes(8).toString('hex')}`,
+          scope: 'read_customers,write_customers,read_orders',
+        },
+      };
+    }
+    return { status: 404, json: {} };
+  });
+  const unroute = routeShopRequests((host) => (host.endsWith('.myshopify.com') ? fake.origin : undefined));
+  const admin = createAdmin(deps, opts);
+  const app = createApp({ ...deps, extraRoutes: admin.mount });
+  return {
+    deps,
+    admin,
+    app,
+    prefix,
+    exchanges,
+    token: (shop, o = {}) =>
+      helperToken({
+        secret: o.secret ?? TEST_APP.apiSecret,
+        apiKey: TEST_APP.apiKey,
+        shop,
+        aud: o.aud,
+        exp: o.exp,
+        nbf: o.nbf,
+      }),
+    async teardown() {
+      unroute();
+      await fake.close();
+      await admin.close();
+      await deps.close();
+      const r = testRedis();
+      await dropPrefix(r, prefix);
+      await r.quit();
+    },
+  };
+}

@@ -1,0 +1,512 @@
+import { UnrecoverableError, Worker } from 'bullmq';
+import type { Express } from 'express';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminApiRouter } from '../../src/admin/api.js';
+import { progressKey } from '../../src/admin/link-existing.js';
+import { ITRetailSimulator } from '../../src/itretail/simulator.js';
+import type { SyncJobData } from '../../src/queue/jobs.js';
+import { SYNC_QUEUE } from '../../src/queue/names.js';
+import { CustomerMatcher } from '../../src/sync/matching.js';
+import { testRedis } from '../helpers/redis.js';
+import { type AdminHarness, adminHarness } from './support.js';
+
+const A = 'shop-a.myshopify.com';
+const B = 'shop-b.myshopify.com';
+const A_USER = { username: 'alice-backoffice', password: 'A-secret-Pa55word' };
+
+let h: AdminHarness;
+let app: Express;
+let sim: ITRetailSimulator;
+let failedJobId: string;
+let adaId: string;
+
+/** Snapshot of everything shop A owns in Redis, to prove another shop's calls leave it untouched. */
+async function shopASnapshot() {
+  const r = h.deps.redis;
+  const keys = (await r.keys(`${h.prefix}:shop:${A}:*`)).filter((k) => !k.includes(':session:')).sort();
+  const out: Record<string, unknown> = {};
+  for (const k of keys) {
+    const t = await r.type(k);
+    out[k] =
+      t === 'hash'
+        ? await r.hgetall(k)
+        : t === 'string'
+          ? await r.get(k)
+          : t === 'zset'
+            ? await r.zrange(k, 0, -1, 'WITHSCORES')
+            : t === 'set'
+              ? (await r.smembers(k)).sort()
+              : t === 'list'
+                ? await r.lrange(k, 0, -1)
+                : t;
+  }
+  const job = await h.deps.queue.getJob(failedJobId);
+  out.job = { state: await job?.getState(), shop: job?.data.shop };
+  return out;
+}
+
+beforeAll(async () => {
+  sim = await ITRetailSimulator.start({ users: [A_USER] });
+  const seeded = sim.seedCustomers([
+    {
+      FirstName: 'Ada',
+      LastName: 'Lovelace',
+      Email: 'ada@example.com',
+      LoyaltyPoints: 120,
+      CardNo: '400123',
+    },
+  ]);
+  adaId = seeded[0]?.Id ?? '';
+  h = await adminHarness('admin-api');
+  app = h.app;
+  const { deps } = h;
+  await deps.settings.update(A, { itretail: { baseUrl: sim.url, ...A_USER }, pointsPerDollar: '2' });
+  await deps.settings.markInstalled(A);
+  // Shop A: a link, events (one failed with a real failed job), link-existing progress.
+  await new CustomerMatcher(deps.redis, deps.keys).link(A, adaId, {
+    email: 'ada@example.com',
+    shopifyCustomerId: '7001',
+  });
+  await deps.events.record({
+    shop: A,
+    topic: 'orders/paid',
+    status: 'applied',
+    shopifyOrderId: '9001',
+    orderName: '#1001',
+    customerName: 'Ada Lovelace',
+    cardNo: '400123',
+    itretailCustomerId: adaId,
+    shopifyCustomerId: '7001',
+    pointsBefore: 100,
+    pointsDelta: 20,
+    pointsAfter: 120,
+  });
+  const job = await deps.queue.add(
+    'orders/paid',
+    {
+      kind: 'webhook',
+      shop: A,
+      topic: 'orders/paid',
+      webhookId: 'w-1',
+      receivedAt: new Date().toISOString(),
+      payload: { id: 9002 },
+    },
+    { jobId: 'wh|shop-a|orders%2Fpaid|e-9002', attempts: 1 },
+  );
+  failedJobId = String(job.id);
+  const conn = testRedis();
+  const worker = new Worker<SyncJobData>(
+    SYNC_QUEUE,
+    async () => {
+      throw new UnrecoverableError('IT Retail refused the credentials; check them in Settings');
+    },
+    { connection: conn, prefix: deps.keys.bullPrefix },
+  );
+  await new Promise<void>((resolve) => worker.on('failed', () => resolve()));
+  await worker.close();
+  conn.disconnect();
+  await deps.events.record({
+    shop: A,
+    topic: 'orders/paid',
+    status: 'failed',
+    jobId: failedJobId,
+    error: 'IT Retail refused the credentials; check them in Settings',
+    errorCode: 'ITR_AUTH',
+    shopifyOrderId: '9002',
+    orderName: '#1002',
+    customerName: 'Ada Lovelace',
+    attempts: 1,
+  });
+  await deps.redis.hset(progressKey(deps.keys, A), {
+    state: 'done',
+    done: '42',
+    total: '42',
+    linked: '40',
+    created: '2',
+    skipped: '0',
+    failed: '0',
+    cursor: 'c-a',
+  });
+});
+
+afterAll(async () => {
+  await h?.teardown();
+  await sim?.stop();
+});
+
+interface RouteCase {
+  method: 'get' | 'post' | 'put';
+  path: string;
+  /** The route pattern as registered (for the coverage check). */
+  pattern: string;
+  body?: unknown;
+  /** Called with shop B's answer; proves B saw none of A's data. */
+  checkB: (res: request.Response) => void | Promise<void>;
+}
+
+const A_MARKERS = ['#1001', '#1002', 'Ada', '400123', 'alice-backoffice', 'A-secret', 'c-a'];
+const noneOfA = (res: request.Response) => {
+  const text = JSON.stringify(res.body);
+  for (const m of A_MARKERS) expect(text).not.toContain(m);
+  if (adaId) expect(text).not.toContain(adaId);
+};
+
+const ROUTES: RouteCase[] = [
+  {
+    method: 'get',
+    path: '/api/overview',
+    pattern: '/overview',
+    checkB: (r) => {
+      expect(r.status).toBe(200);
+      expect(r.body.shop).toBe(B);
+      expect(r.body.failures).toBe(0);
+      expect(r.body.customersLinked).toBe(0);
+      expect(r.body.pointsToday).toEqual({ awarded: 0, deducted: 0 });
+      noneOfA(r);
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/events',
+    pattern: '/events',
+    checkB: (r) => {
+      expect(r.status).toBe(200);
+      expect(r.body.events).toEqual([]);
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/failures',
+    pattern: '/failures',
+    checkB: (r) => {
+      expect(r.status).toBe(200);
+      expect(r.body.total).toBe(0);
+      noneOfA(r);
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/failures/retry-all',
+    pattern: '/failures/retry-all',
+    checkB: (r) => {
+      expect(r.status).toBe(200);
+      expect(r.body).toEqual({ retried: 0, gone: 0 });
+    },
+  },
+  {
+    method: 'post',
+    path: `/api/failures/${encodeURIComponent('wh|shop-a|orders%2Fpaid|e-9002')}/retry`,
+    pattern: '/failures/:jobId/retry',
+    checkB: (r) => {
+      expect(r.status).toBe(404);
+      noneOfA(r);
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/customers?email=ada@example.com',
+    pattern: '/customers',
+    checkB: (r) => {
+      expect(r.status).toBe(200);
+      expect(r.body.link).toBeNull();
+      expect(r.body.orders).toEqual([]);
+      noneOfA(r);
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/customers/resync',
+    pattern: '/customers/resync',
+    body: { email: 'ada@example.com' },
+    checkB: async (r) => {
+      expect(r.status).toBe(200);
+      const job = await h.deps.queue.getJob(r.body.jobId);
+      expect(job?.data.shop).toBe(B);
+      await job?.remove();
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/settings',
+    pattern: '/settings',
+    checkB: (r) => {
+      expect(r.status).toBe(200);
+      expect(r.body.itretail).toMatchObject({ configured: false, source: 'none' });
+      noneOfA(r);
+    },
+  },
+  {
+    method: 'put',
+    path: '/api/settings',
+    pattern: '/settings',
+    body: { pointsPerDollar: '5', paused: true },
+    checkB: (r) => {
+      expect(r.status).toBe(200);
+      expect(r.body.pointsPerDollar).toBe('5');
+      noneOfA(r);
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/settings/test-connection',
+    pattern: '/settings/test-connection',
+    body: {},
+    checkB: (r) => {
+      expect(r.status).toBe(200);
+      expect(r.body.ok).toBe(false);
+      expect(r.body.message).toMatch(/Enter a username/);
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/link-existing',
+    pattern: '/link-existing',
+    checkB: (r) => {
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ state: 'idle', done: 0 });
+      noneOfA(r);
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/link-existing',
+    pattern: '/link-existing',
+    checkB: (r) => {
+      expect(r.status).toBe(400);
+      expect(r.body.error).toMatch(/Connect IT Retail/);
+    },
+  },
+];
+// The status route of the web app shares the /api prefix and the same session-token rule.
+const AUTH_ONLY = [{ method: 'get' as const, path: '/api/status' }];
+
+const call = (method: 'get' | 'post' | 'put', path: string, token?: string, body?: unknown) => {
+  let req = request(app)[method](path);
+  if (token) req = req.set('Authorization', `Bearer ${token}`);
+  return body !== undefined ? req.send(body as object) : req;
+};
+
+describe('every /api route', () => {
+  it('is listed here (so the checks below cover them all)', () => {
+    const router = adminApiRouter({
+      ...h.deps,
+      install: h.admin.install,
+      itretail: h.admin.itretail,
+      links: new CustomerMatcher(h.deps.redis, h.deps.keys),
+    });
+    const registered = (router.stack as { route?: { path: string; methods: Record<string, boolean> } }[])
+      .filter((l) => l.route)
+      .flatMap((l) => Object.keys(l.route!.methods).map((m) => `${m} ${l.route!.path}`))
+      .sort();
+    const listed = [...new Set(ROUTES.map((r) => `${r.method} ${r.pattern}`))].sort();
+    expect(listed).toEqual(registered);
+  });
+
+  const now = () => Math.floor(Date.now() / 1000);
+  const bad: [string, () => string | undefined, RegExp][] = [
+    ['no token', () => undefined, /missing session token/],
+    ['a bad signature', () => h.token(A, { secret: 'not-the-app-secret-at-all' }), /invalid session token/],
+    ['a wrong audience', () => h.token(A, { aud: 'another-app-key' }), /invalid session token/],
+    ['an expired token', () => h.token(A, { exp: now() - 120, nbf: now() - 300 }), /invalid session token/],
+    [
+      'a token not valid yet',
+      () => h.token(A, { nbf: now() + 300, exp: now() + 400 }),
+      /invalid session token/,
+    ],
+  ];
+  for (const [what, token, message] of bad) {
+    it(`refuses ${what} with 401 on every route and changes nothing`, async () => {
+      const before = await shopASnapshot();
+      for (const r of [...ROUTES, ...AUTH_ONLY]) {
+        const res = await call(r.method, r.path, token(), 'body' in r ? r.body : undefined);
+        expect(res.status, `${r.method} ${r.path}`).toBe(401);
+        expect(res.body.error).toMatch(message);
+        expect(JSON.stringify(res.body)).not.toContain('Ada');
+      }
+      expect(await shopASnapshot()).toEqual(before);
+    });
+  }
+
+  it("with another shop's token, reads none of shop A's data and changes none of it", async () => {
+    const before = await shopASnapshot();
+    for (const r of ROUTES) {
+      const res = await call(r.method, r.path, h.token(B), r.body);
+      await r.checkB(res);
+    }
+    expect(await shopASnapshot()).toEqual(before);
+  });
+
+  it("with shop A's own token, the same routes do show A's data (so the checks above are not vacuous)", async () => {
+    const t = () => h.token(A);
+    const overview = await call('get', '/api/overview', t());
+    expect(overview.body).toMatchObject({
+      shop: A,
+      failures: 1,
+      customersLinked: 1,
+      pointsToday: { awarded: 20, deducted: 0 },
+    });
+    expect(
+      (await call('get', '/api/events', t())).body.events.map((e: { orderName: string }) => e.orderName),
+    ).toEqual(['#1002', '#1001']);
+    const failures = await call('get', '/api/failures', t());
+    expect(failures.body.failures[0]).toMatchObject({
+      jobId: failedJobId,
+      orderName: '#1002',
+      retryable: true,
+      jobState: 'failed',
+    });
+    expect(failures.body.failures[0].fix).toMatch(/username and password/);
+    const customer = await call('get', '/api/customers?email=ADA@example.com', t());
+    expect(customer.body.itretail).toMatchObject({
+      id: adaId,
+      cardNo: '400123',
+      loyaltyPoints: 120,
+      name: 'Ada Lovelace',
+    });
+    expect(customer.body.orders).toEqual([expect.objectContaining({ orderName: '#1001', points: 20 })]);
+    expect((await call('get', '/api/settings', t())).body.itretail).toMatchObject({
+      configured: true,
+      source: 'shop',
+      username: A_USER.username,
+    });
+    expect((await call('get', '/api/link-existing', t())).body).toMatchObject({ state: 'done', done: 42 });
+  });
+});
+
+describe('token exchange on the first API call', () => {
+  it('exchanges once per shop and keeps the offline session', async () => {
+    const shop = 'fresh-install.myshopify.com';
+    const before = h.exchanges.filter((s) => s === shop).length;
+    expect(before).toBe(0);
+    await Promise.all([
+      call('get', '/api/settings', h.token(shop)),
+      call('get', '/api/events', h.token(shop)),
+    ]);
+    await call('get', '/api/overview', h.token(shop));
+    expect(h.exchanges.filter((s) => s === shop)).toHaveLength(1);
+    const session = await h.admin.sessions.loadSession(`offline_${shop}`);
+    expect(session?.accessToken).toMatch(/^shpat_/);
+    expect(await h.deps.settings.listShops()).toContain(shop);
+  });
+});
+
+describe('retry', () => {
+  it('puts a failed job of the shop back on the queue and clears the failure', async () => {
+    const res = await call('post', `/api/failures/${encodeURIComponent(failedJobId)}/retry`, h.token(A));
+    expect(res.status).toBe(200);
+    expect(res.body.outcome).toBe('retried');
+    expect(await (await h.deps.queue.getJob(failedJobId))?.getState()).toBe('waiting');
+    expect((await h.deps.events.failures(A, {})).total).toBe(0);
+    const again = await call('post', '/api/failures/no-such-job/retry', h.token(A));
+    expect(again.status).toBe(404);
+    expect(again.body.error).toMatch(/cannot be retried/);
+  });
+});
+
+describe('settings', () => {
+  const shop = 'settings-shop.myshopify.com';
+  const put = (body: unknown) => call('put', '/api/settings', h.token(shop), body);
+
+  it('refuses bad input with a clear message per field and saves nothing', async () => {
+    await put({ pointsPerDollar: '1.5' });
+    const stored = await h.deps.redis.hgetall(h.deps.keys.shop(shop, 'settings'));
+    const cases: [unknown, Record<string, RegExp>][] = [
+      [{ pointsPerDollar: 'ten' }, { pointsPerDollar: /Points per dollar must be a number/ }],
+      [{ pointsPerDollar: '1.2345' }, { pointsPerDollar: /at most 3 decimals/ }],
+      [{ pointsPerDollar: '-1' }, { pointsPerDollar: /Points per dollar/ }],
+      [{ includeTestOrders: 'yes' }, { includeTestOrders: /Include test orders must be true or false/ }],
+      [{ paused: 1, pointsPerDollar: '2' }, { paused: /Pause sync must be true or false/ }],
+      [
+        { itretail: { username: '', password: 'x' } },
+        { 'itretail.username': /IT Retail username is required/ },
+      ],
+      [{ itretail: { username: 'u' } }, { 'itretail.password': /IT Retail password/ }],
+      [
+        { itretail: { baseUrl: 'ftp://example.com', username: 'u', password: 'p' } },
+        { 'itretail.baseUrl': /https:\/\// },
+      ],
+      [{ itretail: { token: 'short' } }, { 'itretail.token': /too short/ }],
+      [{ itretail: 'user:pass' }, { itretail: /must be/ }],
+      [{ colour: 'blue' }, { colour: /not a setting/ }],
+      [[1, 2], { body: /JSON object/ }],
+    ];
+    for (const [body, fields] of cases) {
+      const res = await put(body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(typeof res.body.error).toBe('string');
+      for (const [field, msg] of Object.entries(fields))
+        expect(res.body.fields?.[field], `${JSON.stringify(body)} → ${field}`).toMatch(msg);
+    }
+    // A good field next to a bad one is not saved either.
+    const mixed = await put({ pointsPerDollar: '3', includeTestOrders: 'sometimes' });
+    expect(mixed.status).toBe(400);
+    expect(await h.deps.redis.hgetall(h.deps.keys.shop(shop, 'settings'))).toEqual(stored);
+  });
+
+  it('stores IT Retail credentials encrypted and never sends them back', async () => {
+    const res = await put({
+      itretail: { baseUrl: sim.url, username: A_USER.username, password: A_USER.password },
+      includeTestOrders: true,
+      pointsPerDollar: '1.250',
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      pointsPerDollar: '1.25',
+      includeTestOrders: true,
+      itretail: { configured: true, source: 'shop', username: A_USER.username, baseUrl: sim.url },
+    });
+    expect(JSON.stringify(res.body)).not.toContain(A_USER.password);
+    const get = await call('get', '/api/settings', h.token(shop));
+    expect(JSON.stringify(get.body)).not.toContain(A_USER.password);
+    const raw = JSON.stringify(await h.deps.redis.hgetall(h.deps.keys.shop(shop, 'settings')));
+    expect(raw).not.toContain(A_USER.password);
+    const tokenRes = await put({ itretail: { token: 'pasted-token-0123456789' } });
+    expect(JSON.stringify(tokenRes.body)).not.toContain('pasted-token');
+    expect(tokenRes.body.itretail).toMatchObject({ configured: true, source: 'shop' });
+  });
+
+  it('tests a connection with the typed credentials or the saved ones, in plain words', async () => {
+    const t = h.token(shop);
+    const good = await call('post', '/api/settings/test-connection', t, {
+      itretail: { baseUrl: sim.url, ...A_USER },
+    });
+    expect(good.body).toMatchObject({ ok: true });
+    const wrong = await call('post', '/api/settings/test-connection', t, {
+      itretail: { baseUrl: sim.url, username: A_USER.username, password: 'wrong-password' },
+    });
+    expect(wrong.body).toMatchObject({ ok: false, code: 'ITR_AUTH' });
+    expect(wrong.body.message).toMatch(/refused the sign-in/);
+    expect(JSON.stringify(wrong.body)).not.toContain('wrong-password');
+    const bad = await call('post', '/api/settings/test-connection', t, { itretail: { username: 'x' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.fields['itretail.password']).toMatch(/password/);
+    await put({ itretail: { baseUrl: sim.url, ...A_USER } });
+    const saved = await call('post', '/api/settings/test-connection', t, {});
+    expect(saved.body).toMatchObject({ ok: true });
+  });
+});
+
+describe('customer lookup and resync', () => {
+  it('refuses a bad email with a message', async () => {
+    const res = await call('get', '/api/customers?email=not-an-email', h.token(A));
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatch(/valid email/);
+  });
+
+  it('queues a resync for the shop', async () => {
+    const res = await call('post', '/api/customers/resync', h.token(A), { email: 'Ada@Example.com ' });
+    expect(res.status).toBe(200);
+    const job = await h.deps.queue.getJob(res.body.jobId);
+    expect(job?.data).toMatchObject({ kind: 'resync-customer', shop: A, email: 'ada@example.com' });
+  });
+});
+
+describe('bad query parameters', () => {
+  it('answer 400 with the reason', async () => {
+    const res = await call('get', '/api/events?status=done&limit=1000', h.token(A));
+    expect(res.status).toBe(400);
+    expect(res.body.fields.status).toMatch(/applied, skipped or failed/);
+    expect(res.body.fields.limit).toMatch(/at most 100/);
+  });
+});
