@@ -1,0 +1,556 @@
+/**
+ * `npm run demo`: the whole bridge on one machine, with live data on the admin page and no Shopify.
+ *
+ * - the IT Retail simulator (seeded customers, user demo/demo);
+ * - a local stand-in for the shop's Shopify Admin API (token endpoint and the customers GraphQL query), so
+ *   token exchange and "Link existing customers" work;
+ * - the app (web + sync worker in this process) on Redis (scripts/with-redis.mjs provides one);
+ * - a stream of signed sample webhooks — customers/create, orders/paid, refunds/create, orders/cancelled —
+ *   with some faults: duplicate deliveries, a refund before its order, a guest order without email, a test
+ *   order, an unreadable payload, and spells where IT Retail answers errors;
+ * - the development sign-in, which serves the page with locally minted session tokens.
+ */
+import '@shopify/shopify-api/adapters/node';
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import http, { type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { startWorker, workerDepsFromConfig } from '../workers/sync-worker.js';
+import { createAdmin } from './admin/index.js';
+import { registerLinkExisting } from './admin/link-existing.js';
+import { createApp } from './app.js';
+import { type Config, loadConfig } from './config.js';
+import { ITRetailSimulator } from './itretail/simulator.js';
+import { createLogger, type Logger } from './logger.js';
+import { buildDeps, type Deps } from './main.js';
+import { routeShopRequests } from './shopify/shop-origin.js';
+import { createRedis, waitForRedis } from './store/redis.js';
+
+export const DEMO_SHOP = 'demo-shop.myshopify.com';
+
+export interface DemoOptions {
+  port?: number;
+  redisUrl?: string;
+  keyPrefix?: string;
+  logLevel?: Config['logLevel'];
+  /** Send the sample webhook stream (default true). */
+  stream?: boolean;
+  /** Milliseconds between webhooks of the live stream (default 3000). */
+  streamEveryMs?: number;
+  seedCustomers?: number;
+}
+
+export interface RunningDemo {
+  url: string;
+  signInUrl: string;
+  config: Config;
+  deps: Deps;
+  sim: ITRetailSimulator;
+  logger: Logger;
+  /** Sends one signed webhook to the app, as Shopify would. */
+  sendWebhook(topic: string, payload: unknown, opts?: { eventId?: string }): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** Environment of the demo: dummy Shopify app credentials and a fresh encryption key, never real ones. */
+function demoConfig(o: DemoOptions): Config {
+  return loadConfig({
+    NODE_ENV: 'development',
+    PORT: String(o.port ?? 3000),
+    HOST: '127.0.0.1',
+    // Quiet by default so the console shows the demo's own lines; LOG_LEVEL=info shows the app's log.
+    LOG_LEVEL: o.logLevel ?? process.env.LOG_LEVEL ?? 'silent',
+    REDIS_URL: o.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    REDIS_KEY_PREFIX: o.keyPrefix ?? 'itrb-demo',
+    SHOPIFY_API_KEY: 'demo-api-key',
+    SHOPIFY_API_SECRET: 'demo-shopify-api-secret-not-for-production',
+    SHOPIFY_APP_URL: `http://localhost:${o.port ?? 3000}`,
+    // A fixed dummy key: the demo's data is thrown away at every start anyway.
+    ENCRYPTION_KEY: createHash('sha256').update('itretail-loyalty-bridge demo key').digest('hex'),
+    DEV_SIGN_IN: 'true',
+    WORKER_CONCURRENCY: '4',
+  });
+}
+
+// ------------------------------------------------------------------------------------------------ fake Shopify
+
+interface ShopCustomer {
+  id: number;
+  first: string;
+  last: string;
+  email?: string;
+  phone?: string;
+}
+
+/** Shopify's side for the demo shop: the token endpoint and a paged customers query with a cost budget. */
+async function startFakeShopify(
+  customers: ShopCustomer[],
+): Promise<{ origin: string; close(): Promise<void> }> {
+  let available = 2000;
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const send = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
+      try {
+        const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {};
+        if (req.url === '/admin/oauth/access_token') {
+          return send(200, {
+            access_token: `shpat_demo_${randomBytes(8).toString('hex')}`,
+            scope: 'read_customers,write_customers,read_orders',
+          });
+        }
+        if (req.url?.includes('/graphql.json')) {
+          if (String(body.query).includes('customersCount')) {
+            return send(200, { data: { customersCount: { count: customers.length } } });
+          }
+          const start = body.variables?.after ? Number(String(body.variables.after).slice(2)) : 0;
+          const size = 25; // small pages so the progress bar moves
+          const slice = customers.slice(start, start + size);
+          const end = start + slice.length;
+          available = Math.max(0, available - 252) + 150; // spends and restores, so throttling shows up
+          return send(200, {
+            data: {
+              customers: {
+                pageInfo: {
+                  hasNextPage: end < customers.length,
+                  endCursor: slice.length ? `c:${end}` : null,
+                },
+                nodes: slice.map((c) => ({
+                  id: `gid://shopify/Customer/${c.id}`,
+                  firstName: c.first,
+                  lastName: c.last,
+                  defaultEmailAddress: c.email ? { emailAddress: c.email } : null,
+                  defaultPhoneNumber: c.phone ? { phoneNumber: c.phone } : null,
+                })),
+              },
+            },
+            extensions: {
+              cost: {
+                requestedQueryCost: 252,
+                actualQueryCost: 27,
+                throttleStatus: { maximumAvailable: 2000, currentlyAvailable: available, restoreRate: 100 },
+              },
+            },
+          });
+        }
+        send(404, { errors: 'Not Found' });
+      } catch {
+        send(400, { errors: 'bad request' });
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ samples
+
+const FIRST = [
+  'Maria',
+  'James',
+  'Aiko',
+  'Omar',
+  'Chloé',
+  'Liam',
+  'Priya',
+  'Noah',
+  'Sofia',
+  'Mateo',
+  'Ava',
+  'Ethan',
+];
+const LAST = [
+  'Lopez',
+  'Smith',
+  'Tanaka',
+  'Haddad',
+  'Martin',
+  'Murphy',
+  'Patel',
+  'Brown',
+  'Rossi',
+  'Garcia',
+  'Chen',
+  'Okafor',
+];
+
+function money(cents: number): string {
+  return (cents / 100).toFixed(2);
+}
+
+function orderPayload(o: {
+  id: number;
+  number: number;
+  customer?: ShopCustomer;
+  subtotalCents: number;
+  test?: boolean;
+  cancelled?: boolean;
+}) {
+  const now = new Date().toISOString();
+  const sub = money(o.subtotalCents);
+  const set = {
+    shop_money: { amount: sub, currency_code: 'USD' },
+    presentment_money: { amount: sub, currency_code: 'USD' },
+  };
+  return {
+    id: o.id,
+    admin_graphql_api_id: `gid://shopify/Order/${o.id}`,
+    name: `#${o.number}`,
+    order_number: o.number,
+    email: o.customer?.email ?? null,
+    contact_email: o.customer?.email ?? null,
+    currency: 'USD',
+    financial_status: o.cancelled ? 'refunded' : 'paid',
+    cancelled_at: o.cancelled ? now : null,
+    cancel_reason: o.cancelled ? 'customer' : null,
+    test: o.test ?? false,
+    subtotal_price: sub,
+    current_subtotal_price: o.cancelled ? '0.00' : sub,
+    subtotal_price_set: set,
+    total_price: sub,
+    created_at: now,
+    processed_at: now,
+    updated_at: now,
+    customer: o.customer
+      ? {
+          id: o.customer.id,
+          email: o.customer.email ?? null,
+          first_name: o.customer.first,
+          last_name: o.customer.last,
+          phone: o.customer.phone ?? null,
+        }
+      : null,
+    line_items: [{ id: o.id * 10 + 1, title: 'Sample item', quantity: 1, price: sub }],
+    refunds: [],
+  };
+}
+
+function refundPayload(orderId: number, refundCents: number) {
+  const amt = money(refundCents);
+  return {
+    id: orderId * 7 + 3,
+    order_id: orderId,
+    created_at: new Date().toISOString(),
+    refund_line_items: [
+      {
+        id: orderId * 11,
+        line_item_id: orderId * 10 + 1,
+        quantity: 1,
+        subtotal: Number(amt),
+        subtotal_set: {
+          shop_money: { amount: amt, currency_code: 'USD' },
+          presentment_money: { amount: amt, currency_code: 'USD' },
+        },
+      },
+    ],
+    transactions: [{ kind: 'refund', amount: amt }],
+  };
+}
+
+function customerPayload(c: ShopCustomer) {
+  const now = new Date().toISOString();
+  return {
+    id: c.id,
+    email: c.email ?? null,
+    phone: c.phone ?? null,
+    first_name: c.first,
+    last_name: c.last,
+    state: 'enabled',
+    created_at: now,
+    updated_at: now,
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ demo
+
+export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
+  const config = demoConfig(o);
+  const logger = createLogger({ level: config.logLevel, name: 'demo' });
+
+  const sim = await ITRetailSimulator.start({
+    users: [{ username: 'demo', password: 'demo' }],
+    randomSeed: 2026,
+  });
+  sim.generateCustomers(o.seedCustomers ?? 60, { emailDomain: 'example.com', deletedShare: 0.03 });
+  const known = sim
+    .listCustomers()
+    .filter((c) => c.Email && !c.Deleted)
+    .slice(0, 30);
+
+  // The shop's customers: some already in IT Retail (by email), some new, one without email.
+  let nextCustomerId = 7_000_000_001;
+  const shopCustomers: ShopCustomer[] = known.slice(0, 20).map((c) => ({
+    id: nextCustomerId++,
+    first: c.FirstName ?? 'Pat',
+    last: c.LastName ?? 'Doe',
+    email: c.Email ?? undefined,
+  }));
+  for (let i = 0; i < 25; i++) {
+    const first = FIRST[i % FIRST.length] as string;
+    const last = LAST[(i * 5) % LAST.length] as string;
+    shopCustomers.push({
+      id: nextCustomerId++,
+      first,
+      last,
+      email:
+        i === 7
+          ? undefined
+          : `${first
+              .toLowerCase()
+              .normalize('NFD')
+              .replace(/[^a-z]/g, '')}.${last.toLowerCase()}${i}@shopper.test`,
+      phone: i % 3 === 0 ? `+1613555${String(1000 + i).slice(-4)}` : undefined,
+    });
+  }
+  const fakeShopify = await startFakeShopify(shopCustomers);
+  const unroute = routeShopRequests((host) => (host === DEMO_SHOP ? fakeShopify.origin : undefined));
+
+  const deps = buildDeps(config, { logger });
+  await waitForRedis(deps.redis, 5_000);
+  // Every start is a fresh demo: drop what an earlier run left under the demo's key prefix.
+  let cursor = '0';
+  do {
+    const [next, found] = await deps.redis.scan(
+      cursor,
+      'MATCH',
+      `${config.redis.keyPrefix}:*`,
+      'COUNT',
+      1000,
+    );
+    cursor = next;
+    if (found.length) await deps.redis.unlink(...found);
+  } while (cursor !== '0');
+  const admin = createAdmin(deps, { devSignIn: true });
+  await deps.settings.update(DEMO_SHOP, {
+    itretail: { baseUrl: sim.url, username: 'demo', password: 'demo' },
+    pointsPerDollar: '1',
+  });
+  await deps.settings.markInstalled(DEMO_SHOP);
+
+  // The worker, in this process, with the link-existing handler registered.
+  const workerRedis = createRedis(config.redis.url, 'worker');
+  workerRedis.on('error', () => undefined);
+  await waitForRedis(workerRedis, 5_000);
+  const worker = await startWorker(
+    workerDepsFromConfig(config, logger.child({ component: 'worker' }), workerRedis, deps.keys),
+  );
+  registerLinkExisting({
+    redis: workerRedis,
+    keys: deps.keys,
+    logger,
+    events: deps.events,
+    shopify: deps.shopify,
+    offlineSession: (shop) => admin.install.offlineSession(shop),
+  });
+
+  const app = createApp({ ...deps, extraRoutes: admin.mount });
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://localhost:${port}`;
+
+  async function sendWebhook(
+    topic: string,
+    payload: unknown,
+    opts: { eventId?: string } = {},
+  ): Promise<number> {
+    const body = JSON.stringify(payload);
+    const res = await fetch(`http://127.0.0.1:${port}/webhooks`, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        'X-Shopify-Hmac-Sha256': createHmac('sha256', config.shopify.apiSecret).update(body).digest('base64'),
+        'X-Shopify-Topic': topic,
+        'X-Shopify-Shop-Domain': DEMO_SHOP,
+        'X-Shopify-API-Version': config.shopify.apiVersion,
+        'X-Shopify-Webhook-Id': randomUUID(),
+        'X-Shopify-Event-Id': opts.eventId ?? randomUUID(),
+        'X-Shopify-Triggered-At': new Date().toISOString(),
+      },
+      body,
+    });
+    await res.arrayBuffer();
+    return res.status;
+  }
+
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  if (o.stream !== false) {
+    let orderId = 6_100_000_001;
+    let orderNumber = 1001;
+    const pick = <T>(xs: T[], i: number) => xs[i % xs.length] as T;
+    const withEmail = shopCustomers.filter((c) => c.email);
+    const paid: { id: number; cents: number }[] = [];
+    const script: (() => Promise<unknown>)[] = [];
+    const order = (customer: ShopCustomer | undefined, cents: number, extra: { test?: boolean } = {}) => {
+      const id = orderId++;
+      const p = orderPayload({ id, number: orderNumber++, customer, subtotalCents: cents, ...extra });
+      paid.push({ id, cents });
+      return { id, p };
+    };
+    // Opening burst: enough for every part of the page to have something to show.
+    for (let i = 0; i < 6; i++) {
+      const c = pick(shopCustomers.slice(20), i);
+      script.push(() => sendWebhook('customers/create', customerPayload(c)));
+    }
+    for (let i = 0; i < 10; i++) {
+      const c = pick(withEmail, i * 3);
+      const { p } = order(c, 1500 + ((i * 1731) % 9000));
+      const eventId = randomUUID();
+      script.push(() => sendWebhook('orders/paid', p, { eventId }));
+      // Shopify delivers twice now and then: the second delivery is recognised and ignored.
+      if (i % 4 === 1) script.push(() => sendWebhook('orders/paid', p, { eventId }));
+    }
+    {
+      // A refund that arrives before its order (out of order), then the order.
+      const c = pick(withEmail, 5);
+      const { id, p } = order(c, 8000);
+      script.push(() => sendWebhook('refunds/create', refundPayload(id, 2500)));
+      script.push(() => sendWebhook('orders/paid', p));
+    }
+    script.push(() => sendWebhook('orders/paid', order(undefined, 4200).p)); // guest order without email: skipped
+    script.push(() => sendWebhook('orders/paid', order(pick(withEmail, 2), 999, { test: true }).p)); // test order: skipped
+    {
+      // A payload whose amount cannot be read: fails for good, with the reason on the Failures list.
+      const bad = orderPayload({
+        id: orderId++,
+        number: orderNumber++,
+        customer: pick(withEmail, 9),
+        subtotalCents: 100,
+      });
+      script.push(() =>
+        sendWebhook('orders/paid', {
+          ...bad,
+          current_subtotal_price: 'twelve dollars',
+          subtotal_price: 'twelve dollars',
+        }),
+      );
+    }
+    {
+      const { id, p } = order(pick(withEmail, 11), 6400);
+      script.push(() => sendWebhook('orders/paid', p));
+      script.push(() =>
+        sendWebhook(
+          'orders/cancelled',
+          orderPayload({
+            id,
+            number: Number(p.order_number),
+            customer: pick(withEmail, 11),
+            subtotalCents: 6400,
+            cancelled: true,
+          }),
+        ),
+      );
+    }
+    for (const step of script) await step().catch(() => undefined);
+
+    // Then a live trickle, with an IT Retail outage every so often.
+    let tick = 0;
+    const live = async () => {
+      if (stopped) return;
+      tick++;
+      try {
+        if (tick % 20 === 5) sim.setFaults({ errorRate: 0.6 });
+        if (tick % 20 === 9) sim.resetFaults();
+        const r = tick % 7;
+        if (r === 3 && paid.length) {
+          const victim = pick(paid, tick * 13);
+          await sendWebhook(
+            'refunds/create',
+            refundPayload(victim.id, Math.min(victim.cents, 500 + ((tick * 97) % 2000))),
+          );
+        } else if (r === 6) {
+          const c: ShopCustomer = {
+            id: nextCustomerId++,
+            first: pick(FIRST, tick),
+            last: pick(LAST, tick * 7),
+            email: `new.${tick}.${Date.now() % 1000}@shopper.test`,
+          };
+          shopCustomers.push(c);
+          await sendWebhook('customers/create', customerPayload(c));
+        } else {
+          await sendWebhook(
+            'orders/paid',
+            order(pick(withEmail, tick * 5), 1000 + ((tick * 2417) % 12000)).p,
+          );
+        }
+      } catch {
+        // The demo goes on; the page shows what happened.
+      }
+      timer = setTimeout(live, o.streamEveryMs ?? 3_000);
+    };
+    timer = setTimeout(live, o.streamEveryMs ?? 3_000);
+  }
+
+  return {
+    url,
+    signInUrl: `${url}/dev/sign-in?shop=${DEMO_SHOP}`,
+    config,
+    deps,
+    sim,
+    logger,
+    sendWebhook,
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      });
+      await worker.close().catch(() => undefined);
+      await admin.close();
+      await deps.close();
+      workerRedis.disconnect();
+      unroute();
+      await fakeShopify.close();
+      await sim.stop();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const port = process.env.PORT ? Number(process.env.PORT) : 3000;
+  let demo: RunningDemo;
+  try {
+    demo = await startDemo({ port: Number.isInteger(port) ? port : 3000 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    console.error(
+      code === 'EADDRINUSE'
+        ? `Port ${port} is in use; run with PORT=<another port> npm run demo`
+        : `The demo could not start: ${(err as Error).message}`,
+    );
+    process.exit(1);
+  }
+  console.log('');
+  console.log('  IT Retail Loyalty Bridge — demo');
+  console.log(`  Open the admin page:  ${demo.signInUrl}`);
+  console.log(`  IT Retail simulator:  ${demo.sim.url} (user demo / demo)`);
+  console.log('  Sample webhooks are arriving every few seconds; IT Retail has an outage now and then.');
+  console.log('  Ctrl-C to stop.');
+  console.log('');
+  let stopping = false;
+  const stop = () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    demo.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  void main();
+}
