@@ -115,18 +115,56 @@ export function workerDepsFromConfig(
   };
 }
 
+/**
+ * Tuning flags (not secrets, not configuration of the product, so not in the environment schema):
+ *   --lock-duration-ms=N      BullMQ job lock (default 30000): how soon a dead worker's jobs are taken back
+ *   --stalled-interval-ms=N   BullMQ stalled-job check period (default 30000)
+ *   --lock-ttl-ms=N           TTL of the order/customer locks (default 60000): how soon a dead worker's locks free
+ */
+export function parseWorkerFlags(argv: string[]): {
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  lockTtlMs?: number;
+} {
+  const out: Record<string, number> = {};
+  const names: Record<string, string> = {
+    'lock-duration-ms': 'lockDurationMs',
+    'stalled-interval-ms': 'stalledIntervalMs',
+    'lock-ttl-ms': 'lockTtlMs',
+  };
+  for (const arg of argv) {
+    const m = /^--([a-z-]+)=(\d+)$/.exec(arg);
+    const key = m ? names[m[1]!] : undefined;
+    if (!m || !key) throw new Error(`unknown or malformed flag: ${arg.slice(0, 60)}`);
+    out[key] = Number(m[2]);
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
+  const flags = parseWorkerFlags(process.argv.slice(2));
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, name: 'sync-worker' });
   const redis = createRedis(config.redis.url, 'worker');
   await waitForRedis(redis, 10_000);
-  const running = await startWorker(workerDepsFromConfig(config, logger, redis));
+  const deps = workerDepsFromConfig(config, logger, redis);
+  if (flags.lockTtlMs) {
+    deps.customerLock = { ttlMs: flags.lockTtlMs };
+    deps.orderLock = { ttlMs: flags.lockTtlMs };
+    deps.matcherOptions = { emailLock: { ttlMs: flags.lockTtlMs }, indexLockTtlMs: flags.lockTtlMs };
+  }
+  deps.workerOptions = {
+    ...(flags.lockDurationMs ? { lockDuration: flags.lockDurationMs } : {}),
+    ...(flags.stalledIntervalMs ? { stalledInterval: flags.stalledIntervalMs } : {}),
+  };
+  const running = await startWorker(deps);
   logger.info({ concurrency: config.workerConcurrency }, 'sync worker started');
   const stop = async (signal: string) => {
     logger.info({ signal }, 'sync worker stopping');
     try {
       await running.close();
       await redis.quit();
+      logger.info('sync worker stopped cleanly');
     } finally {
       process.exit(0);
     }

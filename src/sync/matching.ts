@@ -50,6 +50,8 @@ export interface MatcherOptions {
   missRefreshAfterMs?: number;
   /** Lock settings of the per-email lock (default ttl 60 s, wait 20 s). */
   emailLock?: LockOptions;
+  /** TTL of the per-shop index-refresh lock (default 60 000 ms; renewed while the refresh runs). */
+  indexLockTtlMs?: number;
   /** How long a caller waits for another worker's index refresh (default 120 000 ms). */
   refreshWaitMs?: number;
   /** Entries written to Redis per round trip while building the index (default 500). */
@@ -126,6 +128,7 @@ export class CustomerMatcher {
   private readonly emailLock: LockOptions;
   private readonly refreshWaitMs: number;
   private readonly batchSize: number;
+  private readonly indexLockTtlMs: number;
 
   constructor(
     private readonly redis: Redis,
@@ -137,6 +140,7 @@ export class CustomerMatcher {
     this.emailLock = { ttlMs: 60_000, waitMs: 20_000, ...opts.emailLock };
     this.refreshWaitMs = opts.refreshWaitMs ?? 120_000;
     this.batchSize = opts.batchSize ?? 500;
+    this.indexLockTtlMs = opts.indexLockTtlMs ?? 60_000;
   }
 
   private k(shop: string, ...parts: string[]) {
@@ -216,7 +220,10 @@ export class CustomerMatcher {
       if (meta && meta.startedAt >= notBefore) return meta;
       let lock: Awaited<ReturnType<typeof acquireLock>> | undefined;
       try {
-        lock = await acquireLock(this.redis, this.k(shop, 'lock', 'idx'), { ttlMs: 60_000, waitMs: 0 });
+        lock = await acquireLock(this.redis, this.k(shop, 'lock', 'idx'), {
+          ttlMs: this.indexLockTtlMs,
+          waitMs: 0,
+        });
       } catch {
         lock = undefined;
       }

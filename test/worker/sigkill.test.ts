@@ -1,0 +1,208 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ITRetailSimulator } from '../../src/itretail/simulator.js';
+import type { SyncJobData } from '../../src/queue/jobs.js';
+import { createKeys } from '../../src/store/keys.js';
+import { dropPrefix, REDIS_URL, testRedis, uniquePrefix } from '../helpers/redis.js';
+import { nextOrderId, orderPayload, refundPayload } from '../sync/harness.js';
+
+/**
+ * The worker as its own process (`npx tsx workers/sync-worker.ts`), killed with SIGKILL in the middle of a
+ * run and started again: every balance still ends exact. Then a SIGTERM stops it cleanly (exit code 0).
+ */
+
+const SHOP = 'kill-shop.myshopify.com';
+const prefix = uniquePrefix('worker-kill');
+const keys = createKeys(prefix);
+const redis = testRedis();
+let sim: ITRetailSimulator;
+let queue: Queue<SyncJobData>;
+const children: ChildProcess[] = [];
+
+function startChild(): ChildProcess {
+  const child = spawn(
+    'npx',
+    [
+      'tsx',
+      'workers/sync-worker.ts',
+      '--lock-duration-ms=1500',
+      '--stalled-interval-ms=500',
+      '--lock-ttl-ms=2000',
+    ],
+    {
+      cwd: process.cwd(),
+      // Its own process group, so the kill reaches tsx's node process too (npx → tsx → node).
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'info',
+        REDIS_URL,
+        REDIS_KEY_PREFIX: prefix,
+        SHOPIFY_API_KEY: 'test-key',
+        SHOPIFY_API_SECRET: 'test-secret-123',
+        SHOPIFY_APP_URL: 'https://bridge.example.com',
+        ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+        ITRETAIL_BASE_URL: sim.url,
+        ITRETAIL_USERNAME: 'demo',
+        ITRETAIL_PASSWORD: 'demo',
+        ITRETAIL_TIMEOUT_MS: '2000',
+        WORKER_CONCURRENCY: '6',
+        POINTS_PER_DOLLAR: '1',
+      },
+    },
+  );
+  let out = '';
+  child.stdout?.on('data', (d) => {
+    out += String(d);
+  });
+  (child as ChildProcess & { output: () => string }).output = () => out;
+  let err = '';
+  child.stderr?.on('data', (d) => {
+    err += String(d);
+  });
+  child.on('exit', (code, signal) => {
+    if (code && code !== 0) console.error(`worker exited ${code} ${signal ?? ''}: ${err.slice(-2000)}`);
+  });
+  children.push(child);
+  return child;
+}
+
+const exited = (c: ChildProcess) =>
+  new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) resolve({ code: c.exitCode, signal: c.signalCode });
+    else c.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+
+async function counts() {
+  return queue.getJobCounts('completed', 'failed', 'active', 'waiting', 'delayed', 'prioritized');
+}
+
+async function waitUntil(pred: () => Promise<boolean>, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await pred())) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}: ${JSON.stringify(await counts())}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+beforeAll(async () => {
+  // Latency on writes keeps Puts in flight, so the kill lands in the middle of some.
+  sim = await ITRetailSimulator.start({
+    randomSeed: 7,
+    faults: { latencyMs: 25, jitterMs: 25, calls: ['UpdateCustomer', 'GetCustomer'] },
+  });
+  queue = new Queue<SyncJobData>('sync', { connection: redis, prefix: keys.bullPrefix });
+});
+
+afterAll(async () => {
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null && c.pid) {
+      try {
+        process.kill(-c.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  await queue.obliterate({ force: true }).catch(() => undefined);
+  await queue.close();
+  await sim.stop();
+  await dropPrefix(redis, prefix);
+  await redis.quit();
+});
+
+describe('worker process killed with SIGKILL mid-run', () => {
+  it('restarts and ends with every balance exact; SIGTERM then stops it cleanly', async () => {
+    const people = Array.from({ length: 5 }, (_, i) => ({
+      email: `kill${i}@example.com`,
+      initial: 10 * i,
+      expected: 0,
+    }));
+    const recs = sim.seedCustomers(
+      people.map((p) => ({ FirstName: 'K', LastName: 'L', Email: p.email, LoyaltyPoints: p.initial })),
+    );
+    let j = 0;
+    const add = (topic: string, payload: unknown) =>
+      queue.add(
+        topic,
+        {
+          kind: 'webhook',
+          shop: SHOP,
+          topic,
+          webhookId: `w${++j}`,
+          receivedAt: new Date().toISOString(),
+          payload,
+        },
+        { jobId: `kill-${j}`, attempts: 40, backoff: { type: 'fixed', delay: 50 } },
+      );
+    for (let o = 0; o < 60; o++) {
+      const p = people[o % people.length]!;
+      const id = nextOrderId();
+      const sub = 500 + ((o * 733) % 9000);
+      await add(
+        'orders/paid',
+        orderPayload({
+          id,
+          email: p.email,
+          subtotal: `${Math.floor(sub / 100)}.${String(sub % 100).padStart(2, '0')}`,
+        }),
+      );
+      if (o % 3 === 0) {
+        await add('refunds/create', refundPayload(id, String(700_000 + o), '2.00'));
+        p.expected += Math.floor((sub - 200) / 100);
+      } else p.expected += Math.floor(sub / 100);
+    }
+
+    const t0 = Date.now();
+    const first = startChild();
+    const pendingKeys = () => redis.keys(`${keys.shop(SHOP, 'pending')}:*`);
+    // Kill while a Put is in flight: its intent is written and not yet settled.
+    await waitUntil(
+      async () => ((await counts()).completed ?? 0) >= 15 && (await pendingKeys()).length > 0,
+      60_000,
+      'a Put in flight after the first jobs',
+    );
+    process.kill(-first.pid!, 'SIGKILL');
+    const killed = await exited(first);
+    expect(killed.signal).toBe('SIGKILL');
+    const mid = await counts();
+    expect(mid.completed).toBeLessThan(80); // the kill really was mid-run
+    const unsettled = (await pendingKeys()).length;
+
+    const second = startChild();
+    await waitUntil(
+      async () => {
+        const c = await counts();
+        return (c.completed ?? 0) + (c.failed ?? 0) === 80;
+      },
+      90_000,
+      'all jobs to finish after the restart',
+    );
+    expect((await counts()).failed).toBe(0);
+    if (process.env.TEST_TIMINGS)
+      console.log(
+        `run took ${Date.now() - t0} ms; at the kill: ${JSON.stringify(mid)}, unsettled writes ${unsettled}`,
+      );
+
+    people.forEach((p, i) => {
+      expect(sim.getCustomer(recs[i]!.Id)!.LoyaltyPoints, p.email).toBe(p.initial + p.expected);
+    });
+    expect(await redis.keys(`${keys.shop(SHOP, 'pending')}:*`)).toEqual([]);
+
+    // SIGTERM to the group (npx, tsx, the worker): the worker closes BullMQ and Redis and says so.
+    process.kill(-second.pid!, 'SIGTERM');
+    await exited(second);
+    await waitUntil(
+      async () =>
+        (second as ChildProcess & { output: () => string }).output().includes('sync worker stopped cleanly'),
+      10_000,
+      'the clean-stop log line',
+    );
+  }, 180_000);
+});
