@@ -17,15 +17,18 @@ const str = z
   .transform((v) => (typeof v === 'string' && v.trim() !== '' ? v : undefined));
 
 const cents = (what: string) =>
-  z.unknown().transform((v, ctx): number | undefined => {
-    if (v === null || v === undefined || (typeof v === 'string' && v.trim() === '')) return undefined;
-    try {
-      return parseCents(v, { what });
-    } catch (e) {
-      ctx.addIssue({ code: 'custom', message: e instanceof MoneyFormatError ? e.message : String(e) });
-      return z.NEVER;
-    }
-  });
+  z
+    .unknown()
+    .optional()
+    .transform((v, ctx): number | undefined => {
+      if (v === null || v === undefined || (typeof v === 'string' && v.trim() === '')) return undefined;
+      try {
+        return parseCents(v, { what });
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: e instanceof MoneyFormatError ? e.message : String(e) });
+        return z.NEVER;
+      }
+    });
 
 const moneySet = z
   .looseObject({ shop_money: z.looseObject({ amount: z.unknown() }).nullish() })
@@ -37,7 +40,7 @@ const refundLineItem = z
     id: optId,
     line_item_id: optId,
     quantity: z.number().nullish(),
-    subtotal: z.unknown(),
+    subtotal: z.unknown().optional(),
     subtotal_set: moneySet,
   })
   .transform((li, ctx): { lineItemId?: string; subtotalCents: number } => {
