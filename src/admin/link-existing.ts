@@ -1,16 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import type { Session } from '@shopify/shopify-api';
 import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { type EnqueueContext, enqueueAdminJob } from '../queue/enqueue.js';
 import type { AdminJobData } from '../queue/jobs.js';
-import type { Shopify } from '../shopify/api.js';
+import { createShopify, type Shopify } from '../shopify/api.js';
 import {
   CustomerPager,
   type GraphqlRequest,
   graphqlRequestFor,
   type PagerOptions,
 } from '../shopify/graphql.js';
+import { createInstallService } from '../shopify/install.js';
+import { RedisSessionStorage } from '../shopify/session-storage.js';
 import type { Keys } from '../store/keys.js';
 import type { SyncEventStore } from '../sync/events.js';
 import type { MatchInput, MatchResult, SyncClient } from '../sync/matching.js';
@@ -306,4 +309,27 @@ export function registerLinkExisting(
     });
     return { status: 'applied', reason: summaryOf(progress) };
   });
+}
+
+/**
+ * The same registration from the configuration alone, for a worker process that has no web deps:
+ * builds the Shopify library instance and reads offline sessions from Redis (single-store mode aware).
+ */
+export function registerLinkExistingFromConfig(o: {
+  config: Config;
+  redis: Redis;
+  keys: Keys;
+  logger: Logger;
+  events?: Pick<SyncEventStore, 'record'>;
+}): void {
+  const shopify = createShopify(o.config, { logger: o.logger });
+  const sessions = new RedisSessionStorage(o.redis, o.keys, o.config.encryptionKey);
+  const install = createInstallService({
+    config: o.config,
+    logger: o.logger,
+    shopify,
+    sessions,
+    settings: { markInstalled: async () => undefined },
+  });
+  registerLinkExisting({ ...o, shopify, offlineSession: (shop) => install.offlineSession(shop) });
 }

@@ -1,17 +1,25 @@
 import { Session } from '@shopify/shopify-api';
+import { QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readProgress, runLinkExisting, startLinkExisting } from '../../src/admin/link-existing.js';
+import {
+  readProgress,
+  registerLinkExisting,
+  runLinkExisting,
+  startLinkExisting,
+} from '../../src/admin/link-existing.js';
 import { ITRetailClient } from '../../src/itretail/client.js';
 import { ITRetailSimulator } from '../../src/itretail/simulator.js';
 import { createLogger } from '../../src/logger.js';
 import { type AdminJobData, createSyncQueue } from '../../src/queue/jobs.js';
+import { SettingsStore } from '../../src/settings.js';
 import { CustomerPager, graphqlRequestFor, throttleWaitMs } from '../../src/shopify/graphql.js';
 import { routeShopRequests } from '../../src/shopify/shop-origin.js';
 import { createKeys } from '../../src/store/keys.js';
 import { SyncEventStore } from '../../src/sync/events.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
+import { startWorker, workerDepsFromConfig } from '../../workers/sync-worker.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
-import { fakeShopify, type RecordedRequest, testShopify } from './support.js';
+import { fakeShopify, type RecordedRequest, testConfig, testShopify } from './support.js';
 
 const SHOP = 'linking-shop.myshopify.com';
 const prefix = uniquePrefix('link-existing');
@@ -273,6 +281,42 @@ describe('link existing customers', () => {
     const p = await readProgress(redis, keys, shop);
     expect(p.state).toBe('failed');
     expect(p.error).toMatch(/no Shopify access token/);
+  });
+
+  it('runs as a job of the sync worker once registered, and the worker records its outcome', async () => {
+    const shop = SHOP;
+    const cfg = testConfig();
+    const conn = testRedis();
+    registerLinkExisting({ redis, keys, logger, events, shopify, offlineSession: async () => session });
+    const settings = new SettingsStore(redis, keys, cfg.encryptionKey, { pointsPerDollar: '1' });
+    await settings.update(shop, { itretail: { baseUrl: sim.url, username: 'u', password: 'p' } });
+    const running = await startWorker({
+      ...workerDepsFromConfig(cfg, logger, conn, keys),
+      settings,
+      events,
+    });
+    const queue = createSyncQueue(redis, keys);
+    const queueEvents = new QueueEvents(queue.name, {
+      connection: conn.duplicate(),
+      prefix: keys.bullPrefix,
+    });
+    await queueEvents.waitUntilReady();
+    try {
+      const { progress } = await startLinkExisting({ redis, keys, queue }, shop);
+      const job = await queue.getJob(progress.jobId as string);
+      await job?.waitUntilFinished(queueEvents);
+      expect(await readProgress(redis, keys, shop)).toMatchObject({ state: 'done', done: 7, total: 7 });
+      const recorded = (await events.list(shop, { topic: 'admin/link-existing' })).events.find(
+        (e) => e.jobId === job?.id,
+      );
+      expect(recorded).toMatchObject({ status: 'applied' });
+      expect(recorded?.reason).toMatch(/Linked existing customers: \d+ found in IT Retail/);
+    } finally {
+      await running.close();
+      await queueEvents.close();
+      await queue.close();
+      conn.disconnect();
+    }
   });
 
   it('a pager used alone reads the total and maps the customer fields', async () => {

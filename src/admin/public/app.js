@@ -297,7 +297,7 @@ async function loadFailures(append = false) {
     $('#failures-total').textContent = r.total ? `${r.total} failed` : '';
     $('#retry-all').toggleAttribute('disabled', !r.total);
     if (!r.total && !append) {
-      body.replaceChildren(h('tr', {}, h('td', { colspan: 5, class: 'empty' }, 'No failures. 🎉')));
+      body.replaceChildren(h('tr', {}, h('td', { colspan: 5, class: 'empty' }, 'No failures.')));
       return;
     }
     for (const f of r.failures) {

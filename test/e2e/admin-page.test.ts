@@ -1,0 +1,246 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
+import pino from 'pino';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ITRetailSimulator } from '../../src/itretail/simulator.js';
+import { createRedis, waitForRedis } from '../../src/store/redis.js';
+import { type RunningWorker, startWorker, workerDepsFromConfig } from '../../workers/sync-worker.js';
+import { type AdminHarness, adminHarness } from '../admin/support.js';
+import { fixture, TEST_APP, webhookHeaders } from '../helpers/shopify.js';
+
+/**
+ * The embedded page in headless Chromium, against the real app, worker, Redis and the IT Retail simulator.
+ * Shopify's CDN is replaced by route interception: App Bridge by a stand-in whose idToken() returns a
+ * session token minted by this test, Polaris by an empty script (the page's own CSS lays out the
+ * undefined elements).
+ */
+
+const CHROMIUM = '/usr/bin/chromium';
+const HAS_CHROMIUM = existsSync(CHROMIUM);
+if (!HAS_CHROMIUM) {
+  console.warn(`SKIPPED: browser test of the admin page needs ${CHROMIUM} (apt-get install -y chromium)`);
+}
+
+const SHOP = 'browser-shop.myshopify.com';
+const USER = { username: 'clerk@browser-shop', password: 'Right-Pa55' };
+const ARTIFACTS = new URL('../artifacts/', import.meta.url);
+
+let sim: ITRetailSimulator;
+let h: AdminHarness;
+let server: Server;
+let baseUrl: string;
+let workerRedis: Redis;
+let worker: RunningWorker;
+let browser: Browser;
+let adaCard: string;
+
+async function sendOrder(
+  n: number,
+  email: string,
+  first: string,
+  last: string,
+  subtotal: string,
+  customerId: number,
+) {
+  const order = fixture('orders-paid');
+  Object.assign(order, {
+    id: 6_200_000_000 + n,
+    admin_graphql_api_id: `gid://shopify/Order/${6_200_000_000 + n}`,
+    name: `#${n}`,
+    order_number: n,
+    email,
+    contact_email: email,
+    subtotal_price: subtotal,
+    current_subtotal_price: subtotal,
+    customer: { ...(order.customer as object), id: customerId, email, first_name: first, last_name: last },
+  });
+  const body = JSON.stringify(order);
+  const res = await fetch(`${baseUrl}/webhooks`, {
+    method: 'POST',
+    headers: webhookHeaders({ topic: 'orders/paid', shop: SHOP, secret: TEST_APP.apiSecret, body }),
+    body,
+  });
+  expect(res.status).toBe(200);
+}
+
+/** Waits (without asserting on time) until `check` holds; the test's own timeout bounds it. */
+async function until(check: () => Promise<boolean>) {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 100));
+}
+
+beforeAll(async () => {
+  if (!HAS_CHROMIUM) return;
+  sim = await ITRetailSimulator.start({ users: [USER] });
+  const [ada] = sim.seedCustomers([
+    { FirstName: 'Ada', LastName: 'Lovelace', Email: 'ada@example.com', LoyaltyPoints: 10 },
+  ]);
+  adaCard = String(ada?.CardNo ?? '');
+  sim.seedCustomers([
+    { FirstName: 'Grace', LastName: 'Hopper', Email: 'grace@example.com', LoyaltyPoints: 0 },
+  ]);
+  h = await adminHarness('e2e-admin');
+  const { deps } = h;
+  workerRedis = createRedis(deps.config.redis.url, 'worker');
+  await waitForRedis(workerRedis);
+  worker = await startWorker(
+    workerDepsFromConfig(deps.config, pino({ level: 'silent' }), workerRedis, deps.keys),
+  );
+  server = await new Promise<Server>((resolve) => {
+    const s = h.app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  // Two orders synced with the right password…
+  await deps.settings.update(SHOP, { itretail: { baseUrl: sim.url, ...USER } });
+  await sendOrder(1001, 'ada@example.com', 'Ada', 'Lovelace', '50.00', 501);
+  await sendOrder(1002, 'grace@example.com', 'Grace', 'Hopper', '20.00', 502);
+  await until(async () => (await deps.events.list(SHOP, { status: 'applied' })).events.length >= 2);
+  // …then the password at IT Retail "changed": the next order fails for good, waiting for the merchant.
+  await deps.settings.update(SHOP, {
+    itretail: { baseUrl: sim.url, username: USER.username, password: 'Old-Pa55' },
+  });
+  await sendOrder(1003, 'ada@example.com', 'Ada', 'Lovelace', '30.00', 501);
+  await until(async () => (await deps.events.failures(SHOP, {})).total === 1);
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+  await worker?.close();
+  workerRedis?.disconnect();
+  await h?.teardown();
+  await sim?.stop();
+});
+
+async function openPage(): Promise<{ page: Page; errors: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.exposeFunction('__mintSessionToken', () => h.token(SHOP));
+  await page.route('https://cdn.shopify.com/shopifycloud/app-bridge.js', (route) =>
+    route.fulfill({
+      contentType: 'text/javascript',
+      body: 'window.shopify = { idToken: () => window.__mintSessionToken(), toast: { show() {} } };',
+    }),
+  );
+  await page.route('https://cdn.shopify.com/shopifycloud/polaris.js', (route) =>
+    route.fulfill({
+      contentType: 'text/javascript',
+      body: '/* Polaris stand-in: elements stay undefined */',
+    }),
+  );
+  await page.goto(
+    `${baseUrl}/?shop=${SHOP}&host=YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvYnJvd3Nlci1zaG9w&embedded=1`,
+  );
+  return { page, errors };
+}
+
+describe.skipIf(!HAS_CHROMIUM)('admin page in a browser', () => {
+  it('shows the state, retries a failure after the password is fixed, looks up a customer and saves a setting', async () => {
+    const { page, errors } = await openPage();
+
+    // Overview: the verdict names the problem and the fix; the counts come from Redis.
+    const verdict = page.locator('#verdict');
+    await verdict.getByText('1 event could not be synced').waitFor();
+    await expect(verdict.textContent()).resolves.toMatch(/username and password/);
+    const cards = page.locator('#overview-cards');
+    await cards.getByText('Customers linked').waitFor();
+    await expect(cards.textContent()).resolves.toMatch(/Customers linked\s*2/);
+    await expect(cards.textContent()).resolves.toMatch(/\+70 \/ −0/);
+    expect(await page.locator('#chart svg rect').count()).toBeGreaterThan(0);
+
+    // Failures: the failed order by name, the error in plain words.
+    const failureRow = page.locator('#failures-body tr', { hasText: '#1003' });
+    await failureRow.waitFor();
+    await expect(failureRow.textContent()).resolves.toMatch(/IT Retail refused the credentials/);
+
+    // Activity: rows name the order and the customer with card number.
+    const activityRow = page.locator('#activity-body tr', { hasText: '#1001' });
+    await activityRow.waitFor();
+    await expect(activityRow.textContent()).resolves.toContain('Ada Lovelace');
+    if (adaCard) await expect(activityRow.textContent()).resolves.toContain(adaCard);
+
+    // Settings: enter the right password and save.
+    await page.selectOption('#settings-form select[name=authKind]', 'password');
+    await page.fill('#settings-form input[name=baseUrl]', sim.url);
+    await page.fill('#settings-form input[name=username]', USER.username);
+    await page.fill('#settings-form input[name=password]', USER.password);
+    await page.click('#test-connection');
+    await page.locator('#test-result', { hasText: 'Connected' }).waitFor();
+    await page.click('#settings-save');
+    await page.locator('#settings-result', { hasText: 'Saved.' }).waitFor();
+
+    // Retry: the job runs again and succeeds.
+    await failureRow.locator('s-button.retry').click();
+    await page.locator('#failures-body', { hasText: 'No failures' }).waitFor({ timeout: 20_000 });
+    await page.locator('#activity-body tr.status-applied', { hasText: '#1003' }).waitFor({ timeout: 20_000 });
+    const applied = (await h.deps.events.list(SHOP, { status: 'applied' })).events.find(
+      (e) => e.orderName === '#1003',
+    );
+    expect(applied?.pointsDelta).toBe(30);
+    await page.locator('#verdict', { hasText: 'Loyalty sync is working' }).waitFor({ timeout: 20_000 });
+
+    // Customer lookup: live balance and card number, and the points of each order.
+    await page.fill('#lookup-form input[name=email]', 'ada@example.com');
+    await page.click('#lookup-submit');
+    const result = page.locator('#lookup-result');
+    await result.getByText('Balance:').waitFor();
+    await expect(result.textContent()).resolves.toMatch(/Balance: 90 points/);
+    if (adaCard) await expect(result.textContent()).resolves.toContain(adaCard);
+    await expect(result.locator('tr', { hasText: '#1001' }).textContent()).resolves.toContain('+50');
+    await expect(result.locator('tr', { hasText: '#1003' }).textContent()).resolves.toContain('+30');
+
+    // A setting: points per dollar, saved to the shop's settings.
+    await page.fill('#settings-form input[name=pointsPerDollar]', '2');
+    await page.selectOption('#settings-form select[name=authKind]', 'keep');
+    await page.click('#settings-save');
+    await page.locator('#settings-result', { hasText: 'Saved.' }).waitFor();
+    expect((await h.deps.settings.get(SHOP)).pointsPerDollar).toBe('2');
+    // Bad input shows the field's message, and nothing is saved.
+    await page.fill('#settings-form input[name=pointsPerDollar]', 'lots');
+    await page.click('#settings-save');
+    await page
+      .locator('.field-error[data-field=pointsPerDollar]', { hasText: 'Points per dollar must be a number' })
+      .waitFor();
+    expect((await h.deps.settings.get(SHOP)).pointsPerDollar).toBe('2');
+
+    await page.evaluate('window.scrollTo(0, 0)');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: new URL('admin-page.png', ARTIFACTS).pathname, fullPage: true });
+    expect(errors).toEqual([]);
+  }, 90_000);
+
+  it('shows an API failure as a message, not a blank page', async () => {
+    const { page } = await openPage();
+    await page.route(`${baseUrl}/api/overview`, (route) =>
+      route.fulfill({
+        status: 503,
+        contentType: 'application/json',
+        body: JSON.stringify({
+          error: 'The app cannot reach its database right now. Try again in a minute.',
+        }),
+      }),
+    );
+    await page.reload();
+    await page.locator('#verdict', { hasText: 'cannot reach its database' }).waitFor();
+    // The rest of the page still works.
+    await page.locator('#activity-body tr', { hasText: '#1001' }).waitFor();
+  }, 60_000);
+});
