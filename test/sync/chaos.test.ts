@@ -69,24 +69,46 @@ describe('chaos', () => {
       const p = people[int(CUSTOMERS)]!;
       const id = nextOrderId();
       const subtotal = 100 + int(20_000);
-      const spec = { id, email: p.email, subtotal: cents(subtotal), customerId: p.shopifyId, firstName: 'Pat', lastName: 'Buyer' };
+      const spec = {
+        id,
+        email: p.email,
+        subtotal: cents(subtotal),
+        customerId: p.shopifyId,
+        firstName: 'Pat',
+        lastName: 'Buyer',
+      };
       events.push({ topic: 'orders/paid', payload: orderPayload(spec) });
       let refunded = 0;
       const refunds = int(3);
       for (let r = 0; r < refunds; r++) {
         const amount = int(Math.floor(subtotal / 2));
         refunded += amount;
-        events.push({ topic: 'refunds/create', payload: refundPayload(id, String(800_000 + o * 10 + r), cents(amount)) });
+        events.push({
+          topic: 'refunds/create',
+          payload: refundPayload(id, String(800_000 + o * 10 + r), cents(amount)),
+        });
       }
       const cancelled = rnd() < 0.2;
       if (cancelled) events.push({ topic: 'orders/cancelled', payload: cancelledPayload(spec) });
       p.expectedWorth += cancelled ? 0 : Math.floor(Math.max(0, subtotal - refunded) / 100);
     }
     for (const p of people) {
-      if (!p.existing) events.push({ topic: 'customers/create', payload: customerPayload({ id: p.shopifyId, email: p.email, firstName: 'Pat', lastName: 'New' }) });
+      if (!p.existing)
+        events.push({
+          topic: 'customers/create',
+          payload: customerPayload({ id: p.shopifyId, email: p.email, firstName: 'Pat', lastName: 'New' }),
+        });
       else if (rnd() < 0.4) {
         p.newLastName = `Updated${p.shopifyId}`;
-        events.push({ topic: 'customers/update', payload: customerPayload({ id: p.shopifyId, email: p.email, firstName: 'Pat', lastName: p.newLastName }) });
+        events.push({
+          topic: 'customers/update',
+          payload: customerPayload({
+            id: p.shopifyId,
+            email: p.email,
+            firstName: 'Pat',
+            lastName: p.newLastName,
+          }),
+        });
       }
     }
     const duplicated = events.filter(() => rnd() < 0.12);
@@ -141,7 +163,13 @@ describe('chaos', () => {
             LastName: lastAfter,
             ...restAfter
           } = rec;
-          const { LoyaltyPoints: _c, Modified: _d, CustomerLoyaltyPointOperations: opsBefore, LastName: lastBefore, ...restBefore } = before;
+          const {
+            LoyaltyPoints: _c,
+            Modified: _d,
+            CustomerLoyaltyPointOperations: opsBefore,
+            LastName: lastBefore,
+            ...restBefore
+          } = before;
           expect(restAfter).toEqual(restBefore);
           expect(lastAfter).toBe(p.newLastName ?? lastBefore);
           expect(opsAfter!.slice(0, opsBefore!.length)).toEqual(opsBefore);
