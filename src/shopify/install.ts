@@ -36,11 +36,14 @@ export type InstallErrorCode = 'TOKEN_EXCHANGE_FAILED' | 'SHOP_NOT_ALLOWED';
 export class InstallError extends Error {
   readonly code: InstallErrorCode;
   readonly status: number;
-  constructor(code: InstallErrorCode, status: number, message: string) {
+  /** Shopify itself refused (as opposed to a token that failed our own checks). */
+  readonly refusedByShopify: boolean;
+  constructor(code: InstallErrorCode, status: number, message: string, refusedByShopify = false) {
     super(message);
     this.name = 'InstallError';
     this.code = code;
     this.status = status;
+    this.refusedByShopify = refusedByShopify;
   }
 }
 
@@ -67,6 +70,9 @@ export function createInstallService(deps: InstallDeps): InstallService {
   const { config, shopify, sessions, settings, logger } = deps;
   const single = config.shopify.singleStore;
   const pending = new Map<string, Promise<Session>>();
+  /** A refused exchange is not repeated for a short while: the page makes several calls per refresh. */
+  const refused = new Map<string, { until: number; error: InstallError }>();
+  const REFUSED_FOR_MS = 30_000;
 
   async function offlineSession(shop: string): Promise<Session | undefined> {
     if (single) {
@@ -102,6 +108,7 @@ export function createInstallService(deps: InstallDeps): InstallService {
         'TOKEN_EXCHANGE_FAILED',
         502,
         `Could not get an access token from Shopify for ${shop} (${detail}). Reload the app from the Shopify admin; if it persists, reinstall the app.`,
+        err instanceof HttpResponseError,
       );
     }
   }
@@ -116,10 +123,24 @@ export function createInstallService(deps: InstallDeps): InstallService {
         `This app is set up for ${single.shop} only, not ${shop}.`,
       );
     }
+    const last = refused.get(shop);
+    if (last && last.until > Date.now()) throw last.error;
     // One exchange per shop at a time: the page fires several API calls at once on first load.
     let p = pending.get(shop);
     if (!p) {
-      p = exchange(shop, sessionToken).finally(() => pending.delete(shop));
+      p = exchange(shop, sessionToken)
+        .then(
+          (s) => {
+            refused.delete(shop);
+            return s;
+          },
+          (err: unknown) => {
+            if (err instanceof InstallError && err.refusedByShopify)
+              refused.set(shop, { until: Date.now() + REFUSED_FOR_MS, error: err });
+            throw err;
+          },
+        )
+        .finally(() => pending.delete(shop));
       pending.set(shop, p);
     }
     return p;

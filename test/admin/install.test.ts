@@ -119,6 +119,14 @@ describe('token exchange (Shopify-managed installation)', () => {
       expect(err.message).toMatch(/Could not get an access token from Shopify/);
       expect(await sessions.loadSession(`offline_${REFUSING_SHOP}`)).toBeUndefined();
       expect(await settings.listShops()).not.toContain(REFUSING_SHOP);
+      // The page's next calls within the next half minute do not ask Shopify again.
+      const calls = refusing.requests.length;
+      await expect(
+        svc.ensureOfflineSession(REFUSING_SHOP, sessionToken(REFUSING_SHOP)),
+      ).rejects.toMatchObject({
+        code: 'TOKEN_EXCHANGE_FAILED',
+      });
+      expect(refusing.requests.length).toBe(calls);
     } finally {
       un();
       await refusing.close();
