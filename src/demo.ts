@@ -518,6 +518,12 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
 }
 
 async function main(): Promise<void> {
+  if (process.env.NODE_ENV === 'production') {
+    console.error(
+      'The demo signs in without Shopify, which is refused when NODE_ENV=production. Unset NODE_ENV.',
+    );
+    process.exit(1);
+  }
   const port = process.env.PORT ? Number(process.env.PORT) : 3000;
   let demo: RunningDemo;
   try {
