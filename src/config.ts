@@ -86,6 +86,7 @@ export const envSchema = z
         .refine((v) => decodeKey(v) !== null, 'must be 32 bytes as 64 hex characters or base64'),
     ),
     WORKER_CONCURRENCY: intInRange(1, 1000, 10),
+    WORKER_METRICS_PORT: intInRange(0, 65535, 0),
     WEBHOOK_BODY_LIMIT_BYTES: intInRange(1024, 50 * 1024 * 1024, 2 * 1024 * 1024),
     DEV_SIGN_IN: z.preprocess(emptyToUndefined, z.enum(['true', 'false']).default('false')),
   })
@@ -143,6 +144,8 @@ export interface Config {
   pointsPerDollar: string;
   encryptionKey: Buffer;
   workerConcurrency: number;
+  /** Port of a standalone worker's /metrics; 0 = none. */
+  workerMetricsPort: number;
   webhookBodyLimitBytes: number;
   devSignIn: boolean;
 }
@@ -213,6 +216,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     pointsPerDollar: env.POINTS_PER_DOLLAR,
     encryptionKey: decodeKey(env.ENCRYPTION_KEY)!,
     workerConcurrency: env.WORKER_CONCURRENCY,
+    workerMetricsPort: env.WORKER_METRICS_PORT,
     webhookBodyLimitBytes: env.WEBHOOK_BODY_LIMIT_BYTES,
     devSignIn: env.DEV_SIGN_IN === 'true',
   };

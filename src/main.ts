@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
+import { startWorker, workerDepsFromConfig } from '../workers/sync-worker.js';
 import { type AppDeps, createApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
@@ -8,7 +9,7 @@ import { createSyncQueue } from './queue/jobs.js';
 import { SettingsStore } from './settings.js';
 import { createShopify } from './shopify/api.js';
 import { createKeys } from './store/keys.js';
-import { createRedis } from './store/redis.js';
+import { createRedis, waitForRedis } from './store/redis.js';
 import { SyncEventStore } from './sync/events.js';
 
 export type Mode = 'web' | 'all';
@@ -62,29 +63,6 @@ export function buildDeps(config: Config, opts: { logger?: Logger; defaultMetric
   };
 }
 
-/** What the sync worker entry exposes (workers/sync-worker.ts). */
-interface WorkerModule {
-  startWorker(deps: {
-    config: Config;
-    logger: Logger;
-    metrics: Deps['metrics'];
-  }): Promise<{ close(): Promise<void> }>;
-}
-
-async function loadWorker(): Promise<WorkerModule> {
-  const path = '../workers/sync-worker.js';
-  let mod: Partial<WorkerModule>;
-  try {
-    mod = (await import(path)) as Partial<WorkerModule>;
-  } catch (err) {
-    throw new Error(`cannot load the sync worker (workers/sync-worker.ts): ${(err as Error).message}`);
-  }
-  if (typeof mod.startWorker !== 'function') {
-    throw new Error('workers/sync-worker.ts does not export startWorker(deps)');
-  }
-  return mod as WorkerModule;
-}
-
 const SHUTDOWN_GRACE_MS = 10_000;
 
 /** Starts the web process (and, in 'all' mode, a worker in the same process); resolves once listening. */
@@ -93,12 +71,20 @@ export async function start(mode: Mode, config: Config): Promise<{ server: Serve
   const { logger } = deps;
   let worker: { close(): Promise<void> } | undefined;
   if (mode === 'all') {
-    const { startWorker } = await loadWorker();
-    worker = await startWorker({
-      config,
-      logger: logger.child({ component: 'worker' }),
+    // The worker gets its own blocking connection (BullMQ needs maxRetriesPerRequest: null) and shares
+    // the web process's metrics registry, so one /metrics shows both.
+    const workerRedis = createRedis(config.redis.url, 'worker');
+    await waitForRedis(workerRedis, 10_000);
+    const running = await startWorker({
+      ...workerDepsFromConfig(config, logger.child({ component: 'worker' }), workerRedis, deps.keys),
       metrics: deps.metrics,
     });
+    worker = {
+      async close() {
+        await running.close();
+        await workerRedis.quit().catch(() => workerRedis.disconnect());
+      },
+    };
   }
   const app = createApp(deps);
   const server = await new Promise<Server>((resolve, reject) => {

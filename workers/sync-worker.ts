@@ -1,10 +1,12 @@
+import { createServer, type Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
-import { type Job, Worker, type WorkerOptions } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { type Config, loadConfig } from '../src/config.js';
 import type { ITRetailClientOptions } from '../src/itretail/client.js';
 import { createLogger } from '../src/logger.js';
+import { createMetrics, type Metrics } from '../src/metrics.js';
 import type { SyncJobData } from '../src/queue/jobs.js';
 import { SYNC_QUEUE } from '../src/queue/names.js';
 import { SettingsStore } from '../src/settings.js';
@@ -34,6 +36,8 @@ export interface StartWorkerDeps extends Omit<SyncDeps, 'clientFor'> {
   queueName?: string;
   /** Extra BullMQ worker options (lockDuration, stalledInterval, maxStalledCount, …). */
   workerOptions?: Partial<WorkerOptions>;
+  /** Prometheus metrics: jobs by outcome and duration, IT Retail calls by call and status. */
+  metrics?: Metrics;
 }
 
 export interface RunningWorker {
@@ -49,7 +53,11 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
     new ClientRegistry({
       defaultBaseUrl: deps.itretail?.baseUrl ?? 'https://retailnext.itretail.com',
       defaultCredentials: deps.itretail?.defaultCredentials,
-      clientOptions: { logger: deps.logger, ...deps.itretail?.clientOptions },
+      clientOptions: {
+        logger: deps.logger,
+        ...(deps.metrics ? { onCall: (e) => deps.metrics?.observeITRetailCall(e) } : {}),
+        ...deps.itretail?.clientOptions,
+      },
       logger: deps.logger,
     });
   const processor = createProcessor({
@@ -62,7 +70,9 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
   });
   const worker = new Worker<SyncJobData>(
     deps.queueName ?? SYNC_QUEUE,
-    (job: Job<SyncJobData>, token?: string) => processor(job, token),
+    deps.metrics
+      ? measured(processor, deps.metrics)
+      : (job: Job<SyncJobData>, token?: string) => processor(job, token),
     {
       connection: deps.connection,
       prefix: deps.keys.bullPrefix,
@@ -85,6 +95,30 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
       })();
       return closing;
     },
+  };
+}
+
+/**
+ * Counts each run of a job by its outcome: applied or skipped (recorded), failed (permanent), deferred (put
+ * back without using an attempt: paused shop, 429, busy lock) or retry (will run again after backoff).
+ */
+function measured(processor: ReturnType<typeof createProcessor>, metrics: Metrics) {
+  return async (job: Job<SyncJobData>, token?: string) => {
+    const topic = job.data.kind === 'webhook' ? job.data.topic : `admin/${job.data.kind}`;
+    const end = metrics.jobDuration.startTimer({ topic });
+    try {
+      const event = await processor(job, token);
+      const outcome = event?.status ?? 'done';
+      metrics.jobsProcessed.inc({ topic, outcome });
+      end({ outcome });
+      return event;
+    } catch (err) {
+      const outcome =
+        err instanceof DelayedError ? 'deferred' : err instanceof UnrecoverableError ? 'failed' : 'retry';
+      metrics.jobsProcessed.inc({ topic, outcome });
+      end({ outcome });
+      throw err;
+    }
   };
 }
 
@@ -141,6 +175,21 @@ export function parseWorkerFlags(argv: string[]): {
   return out;
 }
 
+/** A worker process's own /metrics (Prometheus scrapes each process; the web process serves its own). */
+async function serveMetrics(metrics: Metrics, port: number, host: string): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url === '/metrics') {
+      metrics.registry.metrics().then(
+        (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
+        () => res.writeHead(500).end(),
+      );
+    } else if (req.url === '/healthz') res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  return server;
+}
+
 async function main(): Promise<void> {
   const flags = parseWorkerFlags(process.argv.slice(2));
   const config = loadConfig();
@@ -157,11 +206,20 @@ async function main(): Promise<void> {
     ...(flags.lockDurationMs ? { lockDuration: flags.lockDurationMs } : {}),
     ...(flags.stalledIntervalMs ? { stalledInterval: flags.stalledIntervalMs } : {}),
   };
+  const metrics = createMetrics(undefined, { defaultMetrics: true });
+  deps.metrics = metrics;
   const running = await startWorker(deps);
-  logger.info({ concurrency: config.workerConcurrency }, 'sync worker started');
+  const metricsServer = config.workerMetricsPort
+    ? await serveMetrics(metrics, config.workerMetricsPort, config.host)
+    : undefined;
+  logger.info(
+    { concurrency: config.workerConcurrency, metricsPort: config.workerMetricsPort || undefined },
+    'sync worker started',
+  );
   const stop = async (signal: string) => {
     logger.info({ signal }, 'sync worker stopping');
     try {
+      metricsServer?.close();
       await running.close();
       await redis.quit();
       logger.info('sync worker stopped cleanly');

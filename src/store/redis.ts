@@ -5,7 +5,11 @@ import { Redis, type RedisOptions } from 'ioredis';
  * give up); connections used inside HTTP requests fail fast instead, so the web process can answer 503
  * at once when Redis is down rather than hang.
  */
-export function createRedis(url: string, kind: 'request' | 'worker' = 'request', extra: RedisOptions = {}): Redis {
+export function createRedis(
+  url: string,
+  kind: 'request' | 'worker' = 'request',
+  extra: RedisOptions = {},
+): Redis {
   const base: RedisOptions =
     kind === 'worker'
       ? { maxRetriesPerRequest: null, enableReadyCheck: true }
