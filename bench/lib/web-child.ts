@@ -1,0 +1,58 @@
+/**
+ * A web process for the benchmarks, in its own Node process.
+ *   BENCH_WEB_MODE=app   the real app: buildDeps(loadConfig()) + createApp, as `npm run web` builds it
+ *                        (HMAC check, dedupe, enqueue, request logging at LOG_LEVEL, written to stdout).
+ *   BENCH_WEB_MODE=bare  the baseline: a bare Express 5 route that reads the raw body and answers 200.
+ * Listens on 127.0.0.1, port 0; `port` answers the port.
+ */
+
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { createApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { buildDeps } from '../../src/main.js';
+import { waitForRedis } from '../../src/store/redis.js';
+import { serve } from './child.js';
+import { countRedisCommands, redisCommandCounts } from './redis-count.js';
+
+async function main(): Promise<void> {
+  countRedisCommands();
+  const mode = process.env.BENCH_WEB_MODE;
+  let app: express.Express;
+  let close = async () => {};
+  if (mode === 'bare') {
+    app = express();
+    app.disable('x-powered-by');
+    app.post('/webhooks', express.raw({ type: () => true, limit: '2mb', inflate: false }), (req, res) => {
+      res.status(200).json({ status: 'ok', bytes: Buffer.isBuffer(req.body) ? req.body.length : 0 });
+    });
+  } else if (mode === 'app') {
+    const deps = buildDeps(loadConfig());
+    await waitForRedis(deps.redis, 10_000);
+    app = createApp(deps);
+    close = () => deps.close();
+  } else {
+    throw new Error('BENCH_WEB_MODE must be app or bare');
+  }
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  server.keepAliveTimeout = 30_000;
+  serve({
+    port: () => (server.address() as AddressInfo).port,
+    memory: () => process.memoryUsage(),
+    cpu: () => process.cpuUsage(),
+    redisCounts: (reset?: boolean) => redisCommandCounts(reset === true),
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await close();
+    },
+  });
+}
+
+main().catch((e) => {
+  console.error(`web child failed: ${e instanceof Error ? e.message : e}`);
+  process.exit(1);
+});
