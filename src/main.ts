@@ -1,6 +1,8 @@
 import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { startWorker, workerDepsFromConfig } from '../workers/sync-worker.js';
+import { createAdmin } from './admin/index.js';
+import { registerLinkExistingFromConfig } from './admin/link-existing.js';
 import { type AppDeps, createApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
@@ -75,10 +77,14 @@ export async function start(mode: Mode, config: Config): Promise<{ server: Serve
     // the web process's metrics registry, so one /metrics shows both.
     const workerRedis = createRedis(config.redis.url, 'worker');
     await waitForRedis(workerRedis, 10_000);
-    const running = await startWorker({
-      ...workerDepsFromConfig(config, logger.child({ component: 'worker' }), workerRedis, deps.keys),
-      metrics: deps.metrics,
-    });
+    const workerDeps = workerDepsFromConfig(
+      config,
+      logger.child({ component: 'worker' }),
+      workerRedis,
+      deps.keys,
+    );
+    registerLinkExistingFromConfig({ ...workerDeps, config, redis: workerRedis });
+    const running = await startWorker({ ...workerDeps, metrics: deps.metrics });
     worker = {
       async close() {
         await running.close();
@@ -86,7 +92,8 @@ export async function start(mode: Mode, config: Config): Promise<{ server: Serve
       },
     };
   }
-  const app = createApp(deps);
+  const admin = createAdmin(deps);
+  const app = createApp({ ...deps, extraRoutes: admin.mount });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
   });
@@ -104,6 +111,7 @@ export async function start(mode: Mode, config: Config): Promise<{ server: Serve
       clearTimeout(force);
       if (worker)
         await worker.close().catch((err: Error) => logger.error({ err }, 'closing the worker failed'));
+      await admin.close().catch((err: Error) => logger.error({ err }, 'closing the admin failed'));
       await deps.close();
       logger.info('stopped');
     })();

@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { DelayedError, type Job, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { registerLinkExistingFromConfig } from '../src/admin/link-existing.js';
 import { type Config, loadConfig } from '../src/config.js';
 import type { ITRetailClientOptions } from '../src/itretail/client.js';
 import { createLogger } from '../src/logger.js';
@@ -206,6 +207,7 @@ async function main(): Promise<void> {
     ...(flags.lockDurationMs ? { lockDuration: flags.lockDurationMs } : {}),
     ...(flags.stalledIntervalMs ? { stalledInterval: flags.stalledIntervalMs } : {}),
   };
+  registerLinkExistingFromConfig({ ...deps, config, redis });
   const metrics = createMetrics(undefined, { defaultMetrics: true });
   deps.metrics = metrics;
   const running = await startWorker(deps);
