@@ -164,6 +164,9 @@ export function classifyError(e: unknown): Classified {
   return { permanent: false, message: msg(m), code: 'INTERNAL' };
 }
 
+/** Set while IT Retail's Retry-After for the shop runs; its TTL is the time left. */
+export const throttleKey = (keys: Keys, shop: string) => keys.shop(shop, 'itretail-throttle');
+
 export function createProcessor(deps: SyncDeps) {
   const matcher =
     deps.matcher ?? new CustomerMatcher(deps.redis, deps.keys, deps.logger, deps.matcherOptions);
@@ -192,8 +195,15 @@ export function createProcessor(deps: SyncDeps) {
       if (!settings.installed && !(data.kind === 'webhook' && AFTER_UNINSTALL.has(data.topic))) {
         return await finish({ status: 'skipped', reason: 'app uninstalled' });
       }
-      if (settings.paused && (data.kind !== 'webhook' || PAUSABLE.has(data.topic))) {
+      const callsITRetail = data.kind !== 'webhook' || PAUSABLE.has(data.topic);
+      if (settings.paused && callsITRetail) {
         await defer(deps.pausedDelayMs ?? 60_000);
+      }
+      // IT Retail asked this shop's traffic to slow down (429 + Retry-After): every worker holds the
+      // shop's jobs back until then, instead of each one calling and being refused again.
+      if (callsITRetail) {
+        const wait = await deps.redis.pttl(throttleKey(deps.keys, data.shop));
+        if (wait > 0) await defer(wait + Math.random() * 250);
       }
       const ctx: ProcessorContext = {
         deps,
@@ -216,6 +226,14 @@ export function createProcessor(deps: SyncDeps) {
       const deferrable = !c.permanent && (c.deferMs !== undefined || e instanceof LockBusyError);
       if (deferrable && job.attemptsStarted <= maxDeferrals + attempts) {
         const ms = c.deferMs ?? (deps.lockBusyDelayMs ?? 500) * (0.5 + Math.random());
+        if (c.deferMs !== undefined && c.deferMs > 0) {
+          await deps.redis.set(
+            throttleKey(deps.keys, data.shop),
+            String(Date.now() + c.deferMs),
+            'PX',
+            c.deferMs,
+          );
+        }
         deps.logger.debug({ ...base, ms, code: c.code }, 'job put back without using an attempt');
         await defer(ms);
       }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SyncEvent } from '../../src/sync/events.js';
-import { createHarness, type Harness, nextOrderId, orderPayload } from './harness.js';
+import { throttleKey } from '../../src/sync/processor.js';
+import { createHarness, type Harness, nextOrderId, orderPayload, SHOP } from './harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -33,6 +34,44 @@ describe('error policy', () => {
     const [end] = await h.waitFor([id]);
     expect(end!.state).toBe('completed');
     expect(h.sim.getCustomer(c!.Id)!.LoyaltyPoints).toBe(4);
+  });
+
+  it('a 429 holds back every job of that shop until Retry-After has passed, without using attempts', async () => {
+    const shop = SHOP;
+    const mails = Array.from({ length: 6 }, (_, i) => `gate-${i}-${Date.now()}@example.com`);
+    h.sim.seedCustomers(mails.map((Email, i) => ({ FirstName: 'G', LastName: String(i), Email })));
+    h.sim.setFaults({ throttleRate: 1, retryAfterSeconds: 2, calls: ['GetAllCustomers', 'GetCustomer'] });
+    const first = await h.add(
+      'orders/paid',
+      orderPayload({ id: nextOrderId(), email: mails[0]!, subtotal: '1.00' }),
+      undefined,
+      {
+        attempts: 1,
+      },
+    );
+    const deadline = Date.now() + 10_000;
+    while ((await h.queue.getJobState(first)) !== 'delayed' && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(await h.redis.pttl(throttleKey(h.keys, shop))).toBeGreaterThan(0);
+    h.sim.clearCalls();
+    const rest = [];
+    for (const m of mails.slice(1))
+      rest.push(
+        await h.add(
+          'orders/paid',
+          orderPayload({ id: nextOrderId(), email: m, subtotal: '1.00' }),
+          undefined,
+          { attempts: 1 },
+        ),
+      );
+    // While the gate is up, the new jobs wait without calling IT Retail at all.
+    while ((await h.redis.pttl(throttleKey(h.keys, shop))) > 300) {
+      expect(Object.values(h.sim.callCounts()).reduce((a, b) => a + (b ?? 0), 0)).toBe(0);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    h.sim.resetFaults();
+    const ends = await h.waitFor([first, ...rest]);
+    expect(ends.map((e) => e.state)).toEqual(Array(6).fill('completed'));
   });
 
   it('wrong IT Retail credentials fail the job at once, recorded with a plain reason and no secret', async () => {
