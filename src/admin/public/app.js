@@ -603,6 +603,8 @@ async function saveSettings(ev) {
   };
   const creds = credentialsFromForm();
   if (creds) body.itretail = creds;
+  // A "Saved." left from an earlier save must not stand for this one while it is on its way.
+  $('#settings-result').textContent = 'Saving…';
   try {
     const s = await api('/api/settings', { method: 'PUT', body });
     clearError(section);
