@@ -15,6 +15,7 @@ import {
 } from '../../src/itretail/errors.js';
 import { customerSummarySchema } from '../../src/itretail/schemas.js';
 import { ITRetailSimulator, serializeSummary } from '../../src/itretail/simulator.js';
+import { SEED_GET_ONE } from '../fixtures/itretail-seed.js';
 
 /** undici's DecoratorHandler, typed with the method the large-list test overrides. */
 interface ForwardingHandler extends Dispatcher.DispatchHandler {
@@ -598,45 +599,7 @@ describe('a large store: 100,000 customers', () => {
   }, 120_000);
 });
 
+/** A full record (every field of the seed article's GetOne example) for an id the service does not know. */
 function fullRecord(): Record<string, unknown> & { Id: string } {
-  const names = [
-    'CardNo',
-    'LastName',
-    'FirstName',
-    'BirthDate',
-    'Address1',
-    'Address2',
-    'Phone',
-    'City',
-    'State',
-    'Zip',
-    'CashBack',
-    'Discount',
-    'FrequentShopper',
-    'WriteChecks',
-    'Type',
-    'Purchases',
-    'NumberOfChecks',
-    'PointsEarned',
-    'Deleted',
-    'Created',
-    'Modified',
-    'ModifiedBy',
-    'ReceiptType',
-    'Email',
-    'Attributes',
-    'TenantId',
-    'PaymentToken',
-    'Inc',
-    'Balance',
-    'BalanceLimit',
-    'LoyaltyPoints',
-    'expiration_date',
-    'CustomerBalanceOperations',
-    'CustomerCoupons',
-    'CustomerGroupCustomers',
-    'CustomerLoyaltyPointOperations',
-    'TransactionLoyaltyOperations',
-  ];
-  return { Id: UNKNOWN_ID, ...Object.fromEntries(names.map((n) => [n, null])) };
+  return { ...Object.fromEntries(Object.keys(SEED_GET_ONE).map((n) => [n, null])), Id: UNKNOWN_ID };
 }
