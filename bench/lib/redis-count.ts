@@ -7,6 +7,9 @@ import { Redis } from 'ioredis';
 
 const counts = new Map<string, number>();
 let installed = false;
+let roundTrips = 0;
+/** Each pipeline or MULTI exec passes one `stream` object with all its commands. */
+const batches = new WeakSet<object>();
 
 export function countRedisCommands(): void {
   if (installed) return;
@@ -18,12 +21,25 @@ export function countRedisCommands(): void {
   proto.sendCommand = function (this: unknown, cmd: { name: string }, ...rest: unknown[]) {
     const name = cmd?.name ?? '?';
     counts.set(name, (counts.get(name) ?? 0) + 1);
+    // A pipeline (and a MULTI … EXEC, which ioredis sends as one) is written at once: one round trip.
+    const stream = rest[0] as { isPipeline?: boolean } | undefined;
+    if (stream?.isPipeline) {
+      if (!batches.has(stream)) {
+        batches.add(stream);
+        roundTrips++;
+      }
+    } else roundTrips++;
     return original.call(this, cmd, ...rest);
   };
 }
 
+/** Commands by name, plus `(round trips)`: one per command sent alone, one per pipeline or MULTI block. */
 export function redisCommandCounts(reset = false): Record<string, number> {
   const out = Object.fromEntries([...counts.entries()].sort((a, b) => b[1] - a[1]));
-  if (reset) counts.clear();
+  out['(round trips)'] = roundTrips;
+  if (reset) {
+    counts.clear();
+    roundTrips = 0;
+  }
   return out;
 }
