@@ -488,6 +488,7 @@ export class ITRetailClient {
             throw new AuthenticationError(`${spec.call}: refused (HTTP 401) again after renewing the token`, {
               call: spec.call,
               status: 401,
+              retryable: true,
               ...this.svc(outcome.error.serviceMessage),
             });
           }

@@ -57,10 +57,18 @@ export abstract class ITRetailError extends Error {
   }
 }
 
-/** Bad credentials, a refused static token, or a 401 again after one token renewal. */
+/**
+ * Bad credentials or a refused static token (not retryable: a person must fix them), or a 401 again right
+ * after the token was renewed with credentials the service had just accepted (retryable: the service may be
+ * in maintenance, which invalidates tokens; if it persists, the login lacks API access).
+ */
 export class AuthenticationError extends ITRetailError {
   readonly code = 'ITR_AUTH' as const;
-  readonly retryable = false;
+  readonly retryable: boolean;
+  constructor(message: string, init: ITRetailErrorInit & { retryable?: boolean }) {
+    super(message, init);
+    this.retryable = init.retryable ?? false;
+  }
 }
 
 /** The service says the thing does not exist (404, or a Put of an unknown Id). */

@@ -135,6 +135,14 @@ export function classifyError(e: unknown): Classified {
   if (e instanceof LockLostError) return { permanent: false, message: e.message, code: e.code };
   if (e instanceof MatchError) return { permanent: !e.retryable, message: msg(e.message), code: e.code };
   if (isITRetailError(e)) {
+    if (e instanceof AuthenticationError && e.retryable) {
+      return {
+        permanent: false,
+        code: e.code,
+        message:
+          'IT Retail refused a freshly issued token (maintenance, or the login lacks API access); retrying',
+      };
+    }
     if (e instanceof AuthenticationError) {
       return {
         permanent: true,

@@ -491,7 +491,7 @@ describe('a list that breaks off mid-body', () => {
 });
 
 describe('401 after a renewal', () => {
-  it('is an AuthenticationError after exactly one renewal; logs and errors never show token or password', async () => {
+  it('is a retryable AuthenticationError after exactly one renewal; logs and errors never show token or password', async () => {
     const TOKEN = 'issued-token-Very-Secret-0001';
     const s = await standIn((req, res) => {
       if (req.url?.startsWith('/token')) {
@@ -518,6 +518,8 @@ describe('401 after a renewal', () => {
       expect((err as AuthenticationError).serviceMessage).toBe(
         'Authorization has been denied for this request.',
       );
+      // The credentials were just accepted, so a job may try again later (maintenance invalidates tokens).
+      expect((err as AuthenticationError).retryable).toBe(true);
       expect(s.hits()).toBe(4); // token, 401, token, 401
       const everything = [
         lines.join('\n'),

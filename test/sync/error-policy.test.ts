@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuthenticationError } from '../../src/itretail/errors.js';
 import type { SyncEvent } from '../../src/sync/events.js';
-import { throttleKey } from '../../src/sync/processor.js';
+import { classifyError, throttleKey } from '../../src/sync/processor.js';
 import { createHarness, type Harness, nextOrderId, orderPayload, SHOP } from './harness.js';
 
 let h: Harness;
@@ -123,5 +124,15 @@ describe('error policy', () => {
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ status: 'failed', errorCode: 'ITR_UNAVAILABLE', attempts: 2 });
     expect(h.sim.getCustomer(c!.Id)!.LoyaltyPoints).toBe(0);
+  });
+
+  it('a token refused right after its renewal is retried; refused credentials are not', () => {
+    const raced = new AuthenticationError('x', { call: 'GetCustomer', status: 401, retryable: true });
+    const refused = new AuthenticationError('y', { call: 'token', status: 400 });
+    expect(classifyError(raced).permanent).toBe(false);
+    expect(classifyError(refused)).toMatchObject({
+      permanent: true,
+      message: expect.stringMatching(/Settings/),
+    });
   });
 });
