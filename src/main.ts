@@ -92,6 +92,11 @@ export async function start(mode: Mode, config: Config): Promise<{ server: Serve
       },
     };
   }
+  // Listen once Redis answers, so the first webhooks are not turned away; without Redis the process still
+  // starts (readiness says 503 and webhooks get 503 until it comes back).
+  await waitForRedis(deps.redis, 10_000).catch((err: Error) =>
+    logger.warn({ err: err.message }, 'Redis is not answering yet; serving 503 until it does'),
+  );
   const admin = createAdmin(deps);
   const app = createApp({ ...deps, extraRoutes: admin.mount });
   const server = await new Promise<Server>((resolve, reject) => {
