@@ -14,7 +14,6 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
-COPY src/admin/public ./dist/src/admin/public
 USER node
 EXPOSE 3000
 CMD ["node", "dist/src/main.js", "web"]
