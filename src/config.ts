@@ -90,25 +90,33 @@ export const envSchema = z
     WEBHOOK_BODY_LIMIT_BYTES: intInRange(1024, 50 * 1024 * 1024, 2 * 1024 * 1024),
     DEV_SIGN_IN: z.preprocess(emptyToUndefined, z.enum(['true', 'false']).default('false')),
   })
-  .superRefine((env, ctx) => {
-    if (Boolean(env.ITRETAIL_USERNAME) !== Boolean(env.ITRETAIL_PASSWORD)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [env.ITRETAIL_USERNAME ? 'ITRETAIL_PASSWORD' : 'ITRETAIL_USERNAME'],
-        message: 'ITRETAIL_USERNAME and ITRETAIL_PASSWORD must be given together',
-      });
-    }
-    if (Boolean(env.SHOPIFY_SHOP) !== Boolean(env.SHOPIFY_ADMIN_ACCESS_TOKEN)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [env.SHOPIFY_SHOP ? 'SHOPIFY_ADMIN_ACCESS_TOKEN' : 'SHOPIFY_SHOP'],
-        message: 'SHOPIFY_SHOP and SHOPIFY_ADMIN_ACCESS_TOKEN must be given together (single-store mode)',
-      });
-    }
-    if (env.NODE_ENV === 'production' && env.DEV_SIGN_IN === 'true') {
-      ctx.addIssue({ code: 'custom', path: ['DEV_SIGN_IN'], message: 'is refused when NODE_ENV=production' });
-    }
-  });
+  .superRefine(
+    (env, ctx) => {
+      if (Boolean(env.ITRETAIL_USERNAME) !== Boolean(env.ITRETAIL_PASSWORD)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [env.ITRETAIL_USERNAME ? 'ITRETAIL_PASSWORD' : 'ITRETAIL_USERNAME'],
+          message: 'ITRETAIL_USERNAME and ITRETAIL_PASSWORD must be given together',
+        });
+      }
+      if (Boolean(env.SHOPIFY_SHOP) !== Boolean(env.SHOPIFY_ADMIN_ACCESS_TOKEN)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [env.SHOPIFY_SHOP ? 'SHOPIFY_ADMIN_ACCESS_TOKEN' : 'SHOPIFY_SHOP'],
+          message: 'SHOPIFY_SHOP and SHOPIFY_ADMIN_ACCESS_TOKEN must be given together (single-store mode)',
+        });
+      }
+      if (env.NODE_ENV === 'production' && env.DEV_SIGN_IN === 'true') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['DEV_SIGN_IN'],
+          message: 'is refused when NODE_ENV=production',
+        });
+      }
+    },
+    // Run even when other variables are invalid, so every problem is reported in one go.
+    { when: () => true },
+  );
 
 export type Env = z.infer<typeof envSchema>;
 

@@ -44,6 +44,19 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reports a half-given pair together with the other problems', () => {
+    expect(issues({ ITRETAIL_USERNAME: 'u', PORT: 'x' }).sort()).toEqual(
+      [
+        'ENCRYPTION_KEY',
+        'ITRETAIL_PASSWORD',
+        'PORT',
+        'SHOPIFY_API_KEY',
+        'SHOPIFY_API_SECRET',
+        'SHOPIFY_APP_URL',
+      ].sort(),
+    );
+  });
+
   it('reports half-given credential pairs', () => {
     expect(issues({ ...valid, ITRETAIL_USERNAME: 'u' })).toEqual(['ITRETAIL_PASSWORD']);
     expect(issues({ ...valid, SHOPIFY_SHOP: 'demo.myshopify.com' })).toEqual(['SHOPIFY_ADMIN_ACCESS_TOKEN']);
