@@ -1,10 +1,11 @@
 import type { Queue } from 'bullmq';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Redis } from 'ioredis';
+import { shopQueueCounts } from './admin/queue-counts.js';
 import type { Config } from './config.js';
 import { type Logger, scrubSecrets } from './logger.js';
 import type { Metrics } from './metrics.js';
-import { QueueUnavailableError, queueCounts, withRedis } from './queue/enqueue.js';
+import { QueueUnavailableError, withRedis } from './queue/enqueue.js';
 import type { SyncJobData } from './queue/jobs.js';
 import { logOf, requestLogger } from './request-logger.js';
 import type { SettingsStore } from './settings.js';
@@ -95,11 +96,19 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/api/status', requireSessionToken(deps.shopify, { logger }), async (_req, res) => {
     const shop = shopOf(res);
     try {
+      // This shop's jobs only: the queue is shared, and its totals would show other shops' activity.
       const [counts, events] = await Promise.all([
-        queueCounts({ redis, queue }),
+        withRedis(redis, 'queue counts', () =>
+          shopQueueCounts(redis, queue, shop, undefined, { history: true }),
+        ),
         withRedis(redis, 'latest events', () => deps.events.latest(shop, STATUS_EVENT_LIMIT)),
       ]);
-      res.json({ shop, queue: counts, events });
+      const { waiting, active, delayed, failed, completed, capped } = counts;
+      res.json({
+        shop,
+        queue: { waiting, active, delayed, failed, completed, ...(capped ? { capped } : {}) },
+        events,
+      });
     } catch (err) {
       if (err instanceof QueueUnavailableError) {
         res.status(503).json({ error: 'Redis unavailable, try again shortly' });

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
  * One shop's share of the sync queue. The queue is shared by every shop, so its own counts would show a
  * merchant other shops' backlog; this counts only the jobs whose data names this shop. It runs in Redis
  * (no job data crosses the network) and looks at no more than `cap` jobs per state, reporting `capped`
- * when the queue is longer than that.
+ * when some state holds more than that.
  *
  * Job data is stored as JSON whose first key after `kind` is `shop` (see queue/jobs.ts); the script reads
  * the first `"shop":"…"` of each job's data, which is that top-level field.
@@ -27,19 +27,22 @@ local function count(ids)
   end
   return n
 end
-for i = 1, 4 do
+for i = 1, #KEYS do
   local key = KEYS[i]
   local ids
-  if redis.call('TYPE', key).ok == 'zset' then
+  local t = redis.call('TYPE', key).ok
+  if t == 'zset' then
     if redis.call('ZCARD', key) > cap then capped = 1 end
     ids = redis.call('ZRANGE', key, 0, cap - 1)
-  else
+  elseif t == 'list' then
     if redis.call('LLEN', key) > cap then capped = 1 end
     ids = redis.call('LRANGE', key, 0, cap - 1)
+  else
+    ids = {}
   end
   out[i] = count(ids)
 end
-out[5] = capped
+out[#KEYS + 1] = capped
 return out
 `;
 
@@ -51,23 +54,46 @@ export interface ShopQueueCounts {
   capped: boolean;
 }
 
+export interface ShopQueueCountsWithHistory extends ShopQueueCounts {
+  failed: number;
+  completed: number;
+}
+
+export async function shopQueueCounts(
+  redis: Redis,
+  queue: Queue,
+  shop: string,
+  cap?: number,
+): Promise<ShopQueueCounts>;
+export async function shopQueueCounts(
+  redis: Redis,
+  queue: Queue,
+  shop: string,
+  cap: number | undefined,
+  opts: { history: true },
+): Promise<ShopQueueCountsWithHistory>;
+/** With `history`, failed and completed jobs (kept for a retention period) are counted too. */
 export async function shopQueueCounts(
   redis: Redis,
   queue: Queue,
   shop: string,
   cap = 5_000,
-): Promise<ShopQueueCounts> {
+  opts: { history?: boolean } = {},
+): Promise<ShopQueueCounts | ShopQueueCountsWithHistory> {
   const k = queue.keys;
-  const [wait = 0, prioritized = 0, active = 0, delayed = 0, capped = 0] = (await redis.eval(
+  const states = [k.wait, k.prioritized, k.active, k.delayed] as string[];
+  if (opts.history) states.push(k.failed as string, k.completed as string);
+  const out = (await redis.eval(
     SCRIPT,
-    4,
-    k.wait as string,
-    k.prioritized as string,
-    k.active as string,
-    k.delayed as string,
+    states.length,
+    ...states,
     shop,
     String(cap),
     queue.toKey(''),
   )) as number[];
-  return { waiting: wait + prioritized, active, delayed, capped: capped === 1 };
+  const [wait = 0, prioritized = 0, active = 0, delayed = 0] = out;
+  const capped = out[states.length] === 1;
+  const counts = { waiting: wait + prioritized, active, delayed, capped };
+  if (!opts.history) return counts;
+  return { ...counts, failed: out[4] ?? 0, completed: out[5] ?? 0 };
 }

@@ -42,6 +42,18 @@ beforeAll(async () => {
     .post('/webhooks')
     .set(webhookHeaders({ topic: 'orders/paid', shop: SHOP, secret, body }))
     .send(body);
+  // Two jobs of another shop in the same queue: they must not show in SHOP's counts.
+  for (const [topic, name] of [
+    ['orders/paid', 'orders-paid'],
+    ['customers/create', 'customers-create'],
+  ] as const) {
+    const other = fixtureText(name);
+    await request(h.app)
+      .post('/webhooks')
+      .set(webhookHeaders({ topic, shop: OTHER_SHOP, secret, body: other }))
+      .send(other);
+  }
+  expect(await h.deps.queue.count()).toBe(3);
 });
 afterAll(async () => {
   await h.teardown();
@@ -53,7 +65,7 @@ const status = (token?: string) => {
 };
 
 describe('GET /api/status', () => {
-  it('answers the shop, the queue counts and that shop’s latest events for a valid session token', async () => {
+  it('answers the shop, that shop’s queue counts and its latest events for a valid session token', async () => {
     const res = await status(sessionToken({ secret, apiKey, shop: SHOP }));
     expect(res.status).toBe(200);
     expect(res.body.shop).toBe(SHOP);
@@ -70,6 +82,8 @@ describe('GET /api/status', () => {
     expect(theirs.status).toBe(200);
     expect(theirs.body.shop).toBe(OTHER_SHOP);
     expect((theirs.body.events as SyncEvent[]).map((e) => e.orderName)).toEqual(['#9001']);
+    expect(theirs.body.queue).toEqual({ waiting: 2, active: 0, delayed: 0, failed: 0, completed: 0 });
+    expect(mine.body.queue.waiting).toBe(1);
     expect(JSON.stringify(mine.body.events)).not.toContain('#9001');
   });
 
