@@ -391,6 +391,82 @@ describe('token exchange on the first API call', () => {
   });
 });
 
+/** Adds webhook jobs and lets a worker fail each for good, recording the failure as the worker would. */
+async function failJobs(jobs: { shop: string; jobId: string; order: string }[]) {
+  // Nothing else may be waiting, or the failing worker below would take it too.
+  expect(await h.deps.queue.getWaitingCount()).toBe(0);
+  for (const j of jobs) {
+    await h.deps.queue.add(
+      'orders/paid',
+      {
+        kind: 'webhook',
+        shop: j.shop,
+        topic: 'orders/paid',
+        webhookId: j.jobId,
+        receivedAt: new Date().toISOString(),
+        payload: { id: j.order },
+      },
+      { jobId: j.jobId, attempts: 1 },
+    );
+  }
+  const conn = testRedis();
+  const failed = new Set<string>();
+  const worker = new Worker<SyncJobData>(
+    SYNC_QUEUE,
+    async () => {
+      throw new UnrecoverableError('IT Retail refused the credentials; check them in Settings');
+    },
+    { connection: conn, prefix: h.deps.keys.bullPrefix },
+  );
+  await new Promise<void>((resolve) =>
+    worker.on('failed', (job) => {
+      failed.add(String(job?.id));
+      if (jobs.every((j) => failed.has(j.jobId))) resolve();
+    }),
+  );
+  await worker.close();
+  conn.disconnect();
+  for (const j of jobs) {
+    await h.deps.events.record({
+      shop: j.shop,
+      topic: 'orders/paid',
+      status: 'failed',
+      jobId: j.jobId,
+      error: 'IT Retail refused the credentials; check them in Settings',
+      errorCode: 'ITR_AUTH',
+      shopifyOrderId: j.order,
+      attempts: 1,
+    });
+  }
+}
+
+describe('retry all', () => {
+  it("puts every failed job of the shop back on the queue, and no other shop's", async () => {
+    const C = 'retry-all-c.myshopify.com';
+    const D = 'retry-all-d.myshopify.com';
+    const state = async (id: string) => (await h.deps.queue.getJob(id))?.getState();
+    await failJobs([
+      { shop: C, jobId: 'wh|retry-c|1', order: '8101' },
+      { shop: C, jobId: 'wh|retry-c|2', order: '8102' },
+      { shop: D, jobId: 'wh|retry-d|1', order: '8201' },
+    ]);
+    expect((await h.deps.events.failures(C, {})).total).toBe(2);
+
+    const res = await call('post', '/api/failures/retry-all', h.token(C));
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ retried: 2, gone: 0 });
+    expect(await state('wh|retry-c|1')).toBe('waiting');
+    expect(await state('wh|retry-c|2')).toBe('waiting');
+    expect((await h.deps.events.failures(C, {})).total).toBe(0);
+    // Shop D's failure is untouched: still failed, still listed.
+    expect(await state('wh|retry-d|1')).toBe('failed');
+    expect((await h.deps.events.failures(D, {})).total).toBe(1);
+    expect(await state(failedJobId)).toBe('failed');
+
+    for (const id of ['wh|retry-c|1', 'wh|retry-c|2', 'wh|retry-d|1']) await h.deps.queue.remove(id);
+  });
+});
+
 describe('retry', () => {
   it('puts a failed job of the shop back on the queue and clears the failure', async () => {
     const res = await call('post', `/api/failures/${encodeURIComponent(failedJobId)}/retry`, h.token(A));
