@@ -50,6 +50,8 @@ export interface LockOptions {
 export interface Lock {
   readonly key: string;
   readonly token: string;
+  /** The TTL the lock is renewed to. */
+  readonly ttlMs: number;
   /** Renews the TTL; false when the lock is no longer ours. */
   extend(ttlMs?: number): Promise<boolean>;
   /** Renews the TTL and throws LockLostError when the lock is no longer ours. */
@@ -99,6 +101,7 @@ export async function acquireLock(redis: Redis, key: string, opts: LockOptions =
   return {
     key,
     token,
+    ttlMs,
     extend,
     async ensure(ms = ttlMs) {
       if (lost || !(await extend(ms))) throw new LockLostError(key);

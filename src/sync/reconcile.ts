@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { CustomerRecord } from '../itretail/schemas.js';
 import type { Keys } from '../store/keys.js';
-import { type Lock, type LockOptions, withLock } from './locks.js';
+import { type Lock, LockLostError, type LockOptions, withLock } from './locks.js';
 import { type CustomerMatcher, MatchError, type MatchInput, type SyncClient } from './matching.js';
 import { orderKey, readOrderState } from './order-state.js';
 import { type OrderState, worth, worthBasis } from './points.js';
@@ -146,10 +146,10 @@ export async function settlePending(
     return;
   }
   if (intentLanded(intent, rec)) {
-    await commit(d, shop, itrId, intent, rec.CardNo ?? undefined);
+    await commit(d, shop, itrId, intent, rec.CardNo ?? undefined, { pendingIs: raw });
     d.logger?.info({ shop, orderId: intent.orderId, itretailCustomerId: itrId }, 'lost write found applied');
   } else {
-    await d.redis.del(pendingKey(d, shop, itrId));
+    await d.redis.eval(DISCARD_INTENT, 1, pendingKey(d, shop, itrId), raw);
     d.logger?.info(
       { shop, orderId: intent.orderId, itretailCustomerId: itrId },
       'lost write found not applied',
@@ -157,7 +157,45 @@ export async function settlePending(
   }
 }
 
-async function commit(d: ReconcileDeps, shop: string, itrId: string, intent: PendingIntent, cardNo?: string) {
+/**
+ * Writes the intent only while `lock` is still ours (and renews it to its full TTL): the ownership check
+ * right before the Put, with no other I/O between the two. 0: the lock is lost; -1: an unsettled intent.
+ */
+const WRITE_INTENT = `
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('pexpire', KEYS[1], ARGV[2])
+if redis.call('exists', KEYS[2]) == 1 then return -1 end
+redis.call('set', KEYS[2], ARGV[3])
+redis.call('hset', KEYS[3], 'itrCustomerId', ARGV[4])
+return 1`;
+
+/**
+ * Moves the order's ledger by an intent's delta, once. Guard 'pending': only while the customer's pending
+ * intent is still exactly this one (whoever settles it first counts it; the other one does nothing).
+ * Guard 'lock': only while the customer's lock is still ours (a write that needed no Put).
+ * KEYS: order, pending, outcome, lock. ARGV: guard, expected, delta, itrId, outcome JSON or '', outcome TTL.
+ */
+const COMMIT = `
+if ARGV[1] == 'pending' then
+  if redis.call('get', KEYS[2]) ~= ARGV[2] then return 0 end
+  redis.call('del', KEYS[2])
+elseif redis.call('get', KEYS[4]) ~= ARGV[2] then return 0 end
+redis.call('hincrby', KEYS[1], 'appliedPoints', ARGV[3])
+redis.call('hset', KEYS[1], 'itrCustomerId', ARGV[4])
+if ARGV[5] ~= '' then redis.call('set', KEYS[3], ARGV[5], 'EX', ARGV[6]) end
+return 1`;
+
+const DISCARD_INTENT = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+/** Counts the intent in the order's ledger; false when the guard failed and nothing was counted. */
+async function commit(
+  d: ReconcileDeps,
+  shop: string,
+  itrId: string,
+  intent: PendingIntent,
+  cardNo: string | undefined,
+  guard: { pendingIs: string } | { lock: Lock },
+): Promise<boolean> {
   const outcome: AppliedOutcome = {
     status: 'applied',
     itrCustomerId: itrId,
@@ -168,20 +206,22 @@ async function commit(d: ReconcileDeps, shop: string, itrId: string, intent: Pen
     shortfall: intent.shortfall,
     worth: NaN,
   };
-  const tx = d.redis
-    .multi()
-    .hincrby(orderKey(d.keys, shop, intent.orderId), 'appliedPoints', intent.delta)
-    .hset(orderKey(d.keys, shop, intent.orderId), 'itrCustomerId', itrId)
-    .del(pendingKey(d, shop, itrId));
-  if (intent.jobId) {
-    tx.set(
-      outcomeKey(d, shop, intent.jobId),
-      JSON.stringify(outcome),
-      'EX',
-      d.outcomeTtlSeconds ?? 14 * 86_400,
-    );
-  }
-  await tx.exec();
+  const [kind, expected] = 'pendingIs' in guard ? ['pending', guard.pendingIs] : ['lock', guard.lock.token];
+  const r = await d.redis.eval(
+    COMMIT,
+    4,
+    orderKey(d.keys, shop, intent.orderId),
+    pendingKey(d, shop, itrId),
+    outcomeKey(d, shop, intent.jobId ?? '-'),
+    customerLockKey(d.keys, shop, itrId),
+    kind,
+    expected,
+    String(intent.delta),
+    itrId,
+    intent.jobId ? JSON.stringify(outcome) : '',
+    String(d.outcomeTtlSeconds ?? 14 * 86_400),
+  );
+  return r === 1;
 }
 
 function skipReason(state: OrderState, includeTestOrders: boolean, w: number): string {
@@ -327,17 +367,35 @@ async function applyUnderLock(
   };
   if (after === before) {
     // Nothing to write (a deduction from a balance already at 0): the ledger still moves, the shortfall is kept.
-    await commit(d, shop, itrId, intent, rec.CardNo ?? undefined);
+    if (!(await commit(d, shop, itrId, intent, rec.CardNo ?? undefined, { lock }))) {
+      throw new LockLostError(lock.key);
+    }
     return outcomeOf(intent, itrId, rec, w);
   }
   // The intent is durable before the Put is sent: a lost answer or a killed process leaves it to be settled.
-  await d.redis
-    .multi()
-    .set(pendingKey(d, shop, itrId), JSON.stringify(intent))
-    .hset(orderKey(d.keys, shop, orderId), 'itrCustomerId', itrId)
-    .exec();
+  // Written only while the customer's lock is still ours, immediately before the Put.
+  const intentJson = JSON.stringify(intent);
+  const wrote = await d.redis.eval(
+    WRITE_INTENT,
+    3,
+    customerLockKey(d.keys, shop, itrId),
+    pendingKey(d, shop, itrId),
+    orderKey(d.keys, shop, orderId),
+    lock.token,
+    String(lock.ttlMs),
+    intentJson,
+    itrId,
+  );
+  if (wrote === 0) throw new LockLostError(lock.key);
+  if (wrote !== 1) throw new Error('an earlier write to this IT Retail customer is still unsettled');
   const answer = await client.updateCustomer({ ...rec, LoyaltyPoints: after });
-  await commit(d, shop, itrId, intent, rec.CardNo ?? undefined);
+  if (!(await commit(d, shop, itrId, intent, rec.CardNo ?? undefined, { pendingIs: intentJson }))) {
+    // Our lock lapsed while the Put was out and the next holder already settled (and counted) this write.
+    d.logger?.warn(
+      { shop, orderId, itretailCustomerId: itrId },
+      'write confirmed after another job had settled it',
+    );
+  }
   const out = outcomeOf(intent, itrId, rec, w);
   const lastOp = (answer.CustomerLoyaltyPointOperations ?? []).at(-1);
   if (

@@ -1,0 +1,128 @@
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ITRetailClient } from '../../src/itretail/client.js';
+import { LockLostError } from '../../src/sync/locks.js';
+import { CustomerMatcher, type SyncClient } from '../../src/sync/matching.js';
+import { factsFromPaid, mergeOrderFacts, readOrderState } from '../../src/sync/order-state.js';
+import { parsePayload } from '../../src/sync/payloads.js';
+import {
+  customerLockKey,
+  type ReconcileDeps,
+  reconcileOrder,
+  withCustomer,
+} from '../../src/sync/reconcile.js';
+import { createHarness, FAST_CLIENT, type Harness, nextOrderId, orderPayload, SHOP } from './harness.js';
+
+/**
+ * The customer lock can lapse while its holder is stalled (a pause longer than the TTL, Redis out of reach
+ * for the renewals). Then the holder must not Put, and a Put answer that comes back after the next holder
+ * already settled that write must not be counted a second time.
+ */
+
+let h: Harness;
+let client: ITRetailClient;
+let d: ReconcileDeps;
+let n = 0;
+
+beforeAll(async () => {
+  h = await createHarness('sync-fencing');
+  client = new ITRetailClient({
+    baseUrl: h.sim.url,
+    credentials: { kind: 'password', username: 'demo', password: 'demo' },
+    ...FAST_CLIENT,
+  });
+  d = {
+    redis: h.redis,
+    keys: h.keys,
+    matcher: new CustomerMatcher(h.redis, h.keys, pino({ level: 'silent' })),
+    customerLock: { ttlMs: 5_000, waitMs: 3_000 },
+    orderLock: { ttlMs: 5_000, waitMs: 3_000 },
+  };
+});
+afterAll(async () => {
+  await client.close();
+  await h.close();
+});
+
+async function paidOrder(email: string, subtotal: string): Promise<string> {
+  const id = nextOrderId();
+  const parsed = parsePayload('orders/paid', orderPayload({ id, email, subtotal }));
+  if (!parsed.ok || parsed.topic !== 'orders/paid') throw new Error('fixture payload refused');
+  await mergeOrderFacts(h.redis, h.keys, SHOP, id, factsFromPaid(parsed.data, 1000));
+  return id;
+}
+
+function seed(points: number) {
+  const email = `fence${++n}@example.com`;
+  const [c] = h.sim.seedCustomers([{ FirstName: 'F', LastName: 'G', Email: email, LoyaltyPoints: points }]);
+  return { email, id: c!.Id };
+}
+
+describe('customer lock fencing', () => {
+  it('a holder whose lock was taken over between GetOne and Put sends no Put; the retry lands once', async () => {
+    const c = seed(100);
+    const orderId = await paidOrder(c.email, '25.50');
+    const lockKey = customerLockKey(h.keys, SHOP, c.id);
+    let takeOver = true;
+    const hijacking: SyncClient = {
+      getCustomer: async (id) => {
+        const rec = await client.getCustomer(id);
+        // Only the read made while holding the customer lock: that lock now passes to someone else.
+        if (takeOver && (await h.redis.exists(lockKey)) === 1) {
+          takeOver = false;
+          await h.redis.set(lockKey, 'another-holder', 'PX', 5_000);
+        }
+        return rec;
+      },
+      updateCustomer: (r) => client.updateCustomer(r),
+      createCustomer: (x) => client.createCustomer(x),
+      forEachCustomer: (f) => client.forEachCustomer(f),
+    };
+    h.sim.clearCalls();
+    await expect(
+      reconcileOrder(d, SHOP, hijacking, orderId, { includeTestOrders: false }),
+    ).rejects.toBeInstanceOf(LockLostError);
+    expect(takeOver).toBe(false);
+    expect(h.sim.callCounts().UpdateCustomer ?? 0).toBe(0);
+    expect(h.sim.getCustomer(c.id)!.LoyaltyPoints).toBe(100);
+    expect(await h.redis.exists(h.keys.shop(SHOP, 'pending', c.id))).toBe(0);
+    expect((await readOrderState(h.redis, h.keys, SHOP, orderId)).appliedPoints).toBe(0);
+
+    await h.redis.del(lockKey); // the other holder is done
+    const out = await reconcileOrder(d, SHOP, client, orderId, { includeTestOrders: false });
+    expect(out).toMatchObject({ status: 'applied', pointsBefore: 100, pointsDelta: 25, pointsAfter: 125 });
+    expect(h.sim.callCounts().UpdateCustomer).toBe(1);
+    expect(h.sim.getCustomer(c.id)!.LoyaltyPoints).toBe(125);
+  });
+
+  it('a Put answer that arrives after the next holder settled that write is counted once', async () => {
+    const c = seed(40);
+    const orderId = await paidOrder(c.email, '30.00');
+    const lockKey = customerLockKey(h.keys, SHOP, c.id);
+    let late = true;
+    const slowAnswer: SyncClient = {
+      getCustomer: (id) => client.getCustomer(id),
+      updateCustomer: async (r) => {
+        const answer = await client.updateCustomer(r);
+        if (late) {
+          late = false;
+          // Our lock lapses while the answer is on its way; the next holder settles the pending write.
+          await h.redis.del(lockKey);
+          await withCustomer(d, SHOP, client, c.id, async () => undefined);
+          expect(await h.redis.exists(h.keys.shop(SHOP, 'pending', c.id))).toBe(0);
+        }
+        return answer;
+      },
+      createCustomer: (x) => client.createCustomer(x),
+      forEachCustomer: (f) => client.forEachCustomer(f),
+    };
+    const first = await reconcileOrder(d, SHOP, slowAnswer, orderId, { includeTestOrders: false });
+    expect(late).toBe(false);
+    expect(first).toMatchObject({ status: 'applied', pointsDelta: 30 });
+    expect((await readOrderState(h.redis, h.keys, SHOP, orderId)).appliedPoints).toBe(30);
+    // Had the write been counted twice, this pass would take 30 points back.
+    const again = await reconcileOrder(d, SHOP, client, orderId, { includeTestOrders: false });
+    expect(again.status).toBe('skipped');
+    expect(h.sim.getCustomer(c.id)!.LoyaltyPoints).toBe(70);
+  });
+});
