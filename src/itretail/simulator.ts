@@ -50,6 +50,14 @@ export interface Faults {
   calls?: CallName[];
 }
 
+/** A request held by holdCalls(), as tests see it. */
+export interface HeldCall {
+  call: CallName;
+  customerId?: string;
+  /** A write already applied whose answer is held back. */
+  applied: boolean;
+}
+
 export interface SimulatorOptions {
   port?: number;
   host?: string;
@@ -501,6 +509,8 @@ export class ITRetailSimulator {
   private readonly purchases = new Map<string, Map<string, string[]>>();
   private readonly sockets = new Set<Socket>();
   private readonly held = new Set<ServerResponse>();
+  private gate: { calls: CallName[]; applyFirst: (customerId: string | undefined) => boolean } | undefined;
+  private readonly gated = new Set<HeldCall & { release(): void }>();
   private readonly log: CallLogEntry[] = [];
   private counts: Partial<Record<CallName, number>> = {};
   private cardSeq = 100000;
@@ -560,6 +570,51 @@ export class ITRetailSimulator {
       else socket.destroy();
     });
     return sim;
+  }
+
+  // ----- held calls -------------------------------------------------------------------------------------
+
+  /**
+   * Holds every request of these calls until releaseCalls() (a deterministic "call in flight" for tests).
+   * A write for which `applyWritesFirst` says yes is applied first and only its answer is held (a write
+   * applied whose answer is lost when the client goes away); any other held request is carried out when
+   * released, unless its client has gone by then (then nothing is applied).
+   */
+  holdCalls(
+    calls: CallName[],
+    opts: { applyWritesFirst?: boolean | ((customerId: string | undefined) => boolean) } = {},
+  ): void {
+    const a = opts.applyWritesFirst;
+    this.gate = { calls: [...calls], applyFirst: typeof a === 'function' ? a : () => a === true };
+  }
+
+  /** Stops holding and lets every held request go on. */
+  releaseCalls(): void {
+    this.gate = undefined;
+    for (const h of [...this.gated]) h.release();
+  }
+
+  /** The requests held right now (a request whose client went away is no longer listed). */
+  get heldCalls(): HeldCall[] {
+    return [...this.gated].map(({ call, customerId, applied }) => ({
+      call,
+      applied,
+      ...(customerId !== undefined ? { customerId } : {}),
+    }));
+  }
+
+  private holdHere(res: ServerResponse, info: HeldCall): Promise<void> {
+    return new Promise((resolve) => {
+      const entry = {
+        ...info,
+        release: () => {
+          this.gated.delete(entry);
+          resolve();
+        },
+      };
+      this.gated.add(entry);
+      res.on('close', entry.release);
+    });
   }
 
   // ----- faults -------------------------------------------------------------------------------------------
@@ -984,6 +1039,7 @@ export class ITRetailSimulator {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const res of this.held) res.destroy();
     this.held.clear();
+    this.releaseCalls();
     this.server.closeAllConnections();
     for (const s of this.sockets) s.destroy();
     await closed;
@@ -1078,6 +1134,18 @@ export class ITRetailSimulator {
       return;
     }
     const call = route.call;
+    const isWrite = call === 'CreateCustomer' || call === 'UpdateCustomer';
+
+    const gate = this.gate?.calls.includes(call) ? this.gate : undefined;
+    const writeId = isWrite ? idInBody(bodyText) : undefined;
+    const applyThenHold = !!gate && isWrite && gate.applyFirst(writeId);
+    if (gate && !applyThenHold) {
+      await this.holdHere(res, { call, applied: false, ...(writeId ? { customerId: writeId } : {}) });
+      if (res.destroyed || this.stopped) {
+        finish('drop');
+        return;
+      }
+    }
 
     // Faults: decided before anything is applied. The rolls are taken for every eligible request so the
     // sequence stays deterministic for a given seed whatever the rates are.
@@ -1158,6 +1226,13 @@ export class ITRetailSimulator {
         case 'UpdateCustomer': {
           const c = call === 'CreateCustomer' ? this.create(bodyText) : this.update(bodyText);
           entry.customerId = c.Id;
+          if (applyThenHold) {
+            await this.holdHere(res, { call, customerId: c.Id, applied: true });
+            if (res.destroyed || this.stopped) {
+              finish('drop', 'applied-then-drop');
+              return;
+            }
+          }
           if (eligible && writeRoll < f.writeAppliedThenErrorRate) {
             this.sendJson(res, 500, { Message: MSG_ERROR });
             finish(500, 'applied-then-error');
@@ -1512,5 +1587,19 @@ export class ITRetailSimulator {
 function queryParam(params: URLSearchParams, name: string): string | undefined {
   const want = name.toLowerCase();
   for (const [k, v] of params) if (k.toLowerCase() === want) return v;
+  return undefined;
+}
+
+/** The Id a write's JSON body names, if any (for holdCalls; never throws). */
+function idInBody(text: string): string | undefined {
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      const id = (v as Record<string, unknown>).Id;
+      return typeof id === 'string' ? id : undefined;
+    }
+  } catch {
+    // not JSON: the call itself will refuse it
+  }
   return undefined;
 }

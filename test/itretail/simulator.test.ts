@@ -695,6 +695,69 @@ describe('fault injection', () => {
   });
 });
 
+describe('held calls (holdCalls / releaseCalls)', () => {
+  const ctx = useSim({ randomSeed: 6 });
+  const waitHeld = async (k: number) => {
+    while (ctx.sim.heldCalls.length < k) await new Promise((r) => setTimeout(r, 5));
+  };
+
+  it('holds a Put unapplied until released, then carries it out', async () => {
+    const [c] = ctx.sim.seedCustomers([
+      { FirstName: 'H', LastName: 'C', Email: 'held1@x.test', LoyaltyPoints: 5 },
+    ]);
+    const rec = (await getOne(ctx, c!.Id)).json as Json;
+    ctx.sim.holdCalls(['UpdateCustomer']);
+    const answer = put(ctx, { ...rec, LoyaltyPoints: 9 });
+    await waitHeld(1);
+    expect(ctx.sim.heldCalls).toEqual([{ call: 'UpdateCustomer', customerId: c!.Id, applied: false }]);
+    expect(ctx.sim.getCustomer(c!.Id)!.LoyaltyPoints).toBe(5);
+    // Other calls are not held.
+    expect((await getOne(ctx, c!.Id)).status).toBe(200);
+    ctx.sim.releaseCalls();
+    expect((await answer).status).toBe(200);
+    expect(ctx.sim.getCustomer(c!.Id)!.LoyaltyPoints).toBe(9);
+    expect(ctx.sim.heldCalls).toEqual([]);
+  });
+
+  it('applies a write first when asked and holds only its answer; a held unapplied write whose client left is dropped', async () => {
+    const [a, b] = ctx.sim.seedCustomers([
+      { FirstName: 'H', LastName: 'A', Email: 'helda@x.test', LoyaltyPoints: 1 },
+      { FirstName: 'H', LastName: 'B', Email: 'heldb@x.test', LoyaltyPoints: 2 },
+    ]);
+    const recA = (await getOne(ctx, a!.Id)).json as Json;
+    const recB = (await getOne(ctx, b!.Id)).json as Json;
+    ctx.sim.holdCalls(['UpdateCustomer'], { applyWritesFirst: (id) => id === a!.Id });
+    const acA = new AbortController();
+    const acB = new AbortController();
+    const pa = http(ctx.sim, 'PUT', '/api/CustomersData/Put', {
+      token: ctx.token,
+      body: { ...recA, LoyaltyPoints: 11 },
+      signal: acA.signal,
+    }).catch((e: unknown) => e);
+    const pb = http(ctx.sim, 'PUT', '/api/CustomersData/Put', {
+      token: ctx.token,
+      body: { ...recB, LoyaltyPoints: 22 },
+      signal: acB.signal,
+    }).catch((e: unknown) => e);
+    await waitHeld(2);
+    expect(ctx.sim.heldCalls.map((x) => [x.customerId, x.applied]).sort()).toEqual(
+      [
+        [a!.Id, true],
+        [b!.Id, false],
+      ].sort(),
+    );
+    expect(ctx.sim.getCustomer(a!.Id)!.LoyaltyPoints).toBe(11);
+    acA.abort();
+    acB.abort();
+    expect(await pa).toBeInstanceOf(Error);
+    expect(await pb).toBeInstanceOf(Error);
+    while (ctx.sim.heldCalls.length > 0) await new Promise((r) => setTimeout(r, 5));
+    ctx.sim.releaseCalls();
+    expect(ctx.sim.getCustomer(a!.Id)!.LoyaltyPoints).toBe(11);
+    expect(ctx.sim.getCustomer(b!.Id)!.LoyaltyPoints).toBe(2);
+  });
+});
+
 describe('call log', () => {
   const ctx = useSim();
 
