@@ -10,7 +10,9 @@ import { nextOrderId, orderPayload, refundPayload } from '../sync/harness.js';
 
 /**
  * The worker as its own process (`npx tsx workers/sync-worker.ts`), killed with SIGKILL in the middle of a
- * run and started again: every balance still ends exact. Then a SIGTERM stops it cleanly (exit code 0).
+ * run, with Puts provably in flight (held by the simulator, some already applied), and started again: the
+ * dead worker's jobs are recovered as stalled and every balance still ends exact. Then a SIGTERM during an
+ * active job lets that job finish before the process exits 0.
  */
 
 const SHOP = 'kill-shop.myshopify.com';
@@ -21,10 +23,13 @@ let sim: ITRetailSimulator;
 let queue: Queue<SyncJobData>;
 const children: ChildProcess[] = [];
 
-function startChild(): ChildProcess {
+/** `timeoutMs`: the worker's IT Retail request timeout (long enough that a held Put is still out at the kill). */
+function startChild(timeoutMs = 2000): ChildProcess {
+  // node itself (tsx as an import hook), so the signals reach the worker and its exit code is the worker's.
   const child = spawn(
-    'npx',
+    process.execPath,
     [
+      '--import',
       'tsx',
       'workers/sync-worker.ts',
       '--lock-duration-ms=1500',
@@ -33,7 +38,7 @@ function startChild(): ChildProcess {
     ],
     {
       cwd: process.cwd(),
-      // Its own process group, so the kill reaches tsx's node process too (npx → tsx → node).
+      // Its own process group, so afterAll can kill anything it started.
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
@@ -50,7 +55,7 @@ function startChild(): ChildProcess {
         ITRETAIL_BASE_URL: sim.url,
         ITRETAIL_USERNAME: 'demo',
         ITRETAIL_PASSWORD: 'demo',
-        ITRETAIL_TIMEOUT_MS: '2000',
+        ITRETAIL_TIMEOUT_MS: String(timeoutMs),
         WORKER_CONCURRENCY: '6',
         POINTS_PER_DOLLAR: '1',
       },
@@ -92,7 +97,7 @@ async function waitUntil(pred: () => Promise<boolean>, timeoutMs: number, what: 
 }
 
 beforeAll(async () => {
-  // Latency on writes keeps Puts in flight, so the kill lands in the middle of some.
+  // A little latency so jobs overlap inside IT Retail calls.
   sim = await ITRetailSimulator.start({
     randomSeed: 7,
     faults: { latencyMs: 25, jitterMs: 25, calls: ['UpdateCustomer', 'GetCustomer'] },
@@ -118,7 +123,7 @@ afterAll(async () => {
 });
 
 describe('worker process killed with SIGKILL mid-run', () => {
-  it('restarts and ends with every balance exact; SIGTERM then stops it cleanly', async () => {
+  it('killed with Puts in flight (applied and not): stalled jobs recovered, every balance exact; SIGTERM mid-job finishes it and exits 0', async () => {
     const people = Array.from({ length: 5 }, (_, i) => ({
       email: `kill${i}@example.com`,
       initial: 10 * i,
@@ -160,20 +165,34 @@ describe('worker process killed with SIGKILL mid-run', () => {
     }
 
     const t0 = Date.now();
-    const first = startChild();
+    const first = startChild(60_000);
     const pendingKeys = () => redis.keys(`${keys.shop(SHOP, 'pending')}:*`);
-    // Kill while a Put is in flight: its intent is written and not yet settled.
+    await waitUntil(async () => ((await counts()).completed ?? 0) >= 15, 60_000, 'the first jobs');
+    // From now on every Put is held by IT Retail: for two customers after it was applied (its answer is
+    // what gets lost), for the others before. The kill then lands with both kinds provably in flight.
+    const appliedFirst = new Set([recs[0]!.Id, recs[1]!.Id]);
+    sim.holdCalls(['UpdateCustomer'], { applyWritesFirst: (id) => id !== undefined && appliedFirst.has(id) });
     await waitUntil(
-      async () => ((await counts()).completed ?? 0) >= 15 && (await pendingKeys()).length > 0,
+      async () => {
+        const held = sim.heldCalls;
+        return held.some((x) => x.applied) && held.some((x) => !x.applied);
+      },
       60_000,
-      'a Put in flight after the first jobs',
+      'an applied and an unapplied Put held in flight',
     );
+    const heldAtKill = sim.heldCalls;
+    const activeAtKill = (await queue.getActive()).map((j) => j.id!);
     process.kill(-first.pid!, 'SIGKILL');
     const killed = await exited(first);
     expect(killed.signal).toBe('SIGKILL');
     const mid = await counts();
     expect(mid.completed).toBeLessThan(80); // the kill really was mid-run
-    const unsettled = (await pendingKeys()).length;
+    // Every held Put left its intent unsettled: the restarted worker has to decide each one.
+    const unsettled = await pendingKeys();
+    for (const x of heldAtKill) expect(unsettled).toContain(keys.shop(SHOP, 'pending', x.customerId!));
+    expect(activeAtKill.length).toBeGreaterThanOrEqual(heldAtKill.length);
+    // Their clients are gone: the unapplied Puts are dropped, the applied ones stay applied.
+    sim.releaseCalls();
 
     const second = startChild();
     await waitUntil(
@@ -185,9 +204,11 @@ describe('worker process killed with SIGKILL mid-run', () => {
       'all jobs to finish after the restart',
     );
     expect((await counts()).failed).toBe(0);
+    // The jobs the dead worker held were recovered as stalled and completed.
+    for (const id of activeAtKill) expect(await queue.getJobState(id)).toBe('completed');
     if (process.env.TEST_TIMINGS)
       console.log(
-        `run took ${Date.now() - t0} ms; at the kill: ${JSON.stringify(mid)}, unsettled writes ${unsettled}`,
+        `run took ${Date.now() - t0} ms; at the kill: ${JSON.stringify(mid)}, held ${JSON.stringify(heldAtKill)}`,
       );
 
     people.forEach((p, i) => {
@@ -195,14 +216,22 @@ describe('worker process killed with SIGKILL mid-run', () => {
     });
     expect(await redis.keys(`${keys.shop(SHOP, 'pending')}:*`)).toEqual([]);
 
-    // SIGTERM to the group (npx, tsx, the worker): the worker closes BullMQ and Redis and says so.
+    // SIGTERM while a job is active (its Put held by IT Retail): the worker finishes that job, then exits 0.
+    sim.holdCalls(['UpdateCustomer']);
+    const lastId = nextOrderId();
+    await add('orders/paid', orderPayload({ id: lastId, email: people[2]!.email, subtotal: '41.99' }));
+    await waitUntil(async () => sim.heldCalls.length === 1, 30_000, 'the last Put in flight');
+    const output = (second as ChildProcess & { output: () => string }).output;
+    // SIGTERM to the group (npx, tsx, the worker).
     process.kill(-second.pid!, 'SIGTERM');
-    await exited(second);
-    await waitUntil(
-      async () =>
-        (second as ChildProcess & { output: () => string }).output().includes('sync worker stopped cleanly'),
-      10_000,
-      'the clean-stop log line',
-    );
+    await waitUntil(async () => output().includes('sync worker stopping'), 10_000, 'the stop to begin');
+    expect(second.exitCode).toBeNull(); // still waiting for its active job
+    sim.releaseCalls();
+    const stopped = await exited(second);
+    expect(stopped.code).toBe(0);
+    expect(output()).toContain('sync worker stopped cleanly');
+    expect(await queue.getJobState(`kill-${j}`)).toBe('completed');
+    expect(sim.getCustomer(recs[2]!.Id)!.LoyaltyPoints).toBe(people[2]!.initial + people[2]!.expected + 41);
+    expect(await pendingKeys()).toEqual([]);
   }, 180_000);
 });
