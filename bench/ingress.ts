@@ -45,9 +45,21 @@ const RUN_SECONDS = envInt('BENCH_RUN_SECONDS', 5, 1, 60);
 const WARMUP_SECONDS = 2;
 const PACED_RATE = envInt('BENCH_PACED_RATE', 500, 10, 100_000);
 
-/** app-quiet: the real app with LOG_LEVEL=warn (diagnostic, BENCH_INGRESS_QUIET=1): what logging costs. */
-type Mode = 'bare' | 'app' | 'app-quiet';
-const QUIET = process.env.BENCH_INGRESS_QUIET === '1';
+/**
+ * Diagnostic variants of (b), run only when named in BENCH_INGRESS_VARIANTS (comma-separated):
+ *   quiet   the real app with LOG_LEVEL=warn — what logging costs;
+ *   newlog  the real app with the candidate logger of bench/lib/proposed-logger.ts (secrets blanked by one
+ *           walk over the object instead of pino's wildcard redact paths).
+ */
+type Mode = 'bare' | 'app' | 'app-quiet' | 'app-newlog';
+const VARIANTS = (process.env.BENCH_INGRESS_VARIANTS ?? '')
+  .split(',')
+  .map((v) => v.trim())
+  .filter(Boolean)
+  .map((v) => {
+    if (v !== 'quiet' && v !== 'newlog') throw new Error(`unknown ingress variant ${v} (quiet, newlog)`);
+    return `app-${v}` as Mode;
+  });
 const isApp = (m: Mode) => m !== 'bare';
 
 interface Measure {
@@ -173,6 +185,7 @@ async function startServer(mode: Mode, prefix: string): Promise<{ child: Child; 
     env: {
       ...appEnv(prefix, mode === 'app-quiet' ? { LOG_LEVEL: 'warn' } : {}),
       BENCH_WEB_MODE: isApp(mode) ? 'app' : 'bare',
+      BENCH_LOGGER: mode === 'app-newlog' ? 'proposed' : 'default',
     },
   });
   return { child, port: await child.call<number>('port') };
@@ -191,7 +204,7 @@ async function main(): Promise<void> {
 
   for (let run = 0; run < RUNS; run++) {
     const order: Mode[] = run % 2 === 0 ? ['bare', 'app'] : ['app', 'bare'];
-    if (QUIET) order.push('app-quiet');
+    order.push(...VARIANTS);
     for (const mode of order) {
       const prefix = benchPrefix(`ingress-${mode}`);
       const { child, port } = await startServer(mode, prefix);
@@ -266,16 +279,18 @@ async function main(): Promise<void> {
       app: medCpu(of('app')),
     },
     redisCommandsPerRequest: of('app').at(-1)?.redisCommandsPerReq,
-    ...(QUIET
-      ? {
-          appLogLevelWarn: {
-            rps: med('app-quiet', 'rps'),
-            p99: med('app-quiet', 'p99'),
-            ratioToBare: round(median(of('app-quiet').map((q, i) => q.rps / of('bare')[i]!.rps)), 3),
-            cpu: medCpu(of('app-quiet')),
-          },
-        }
-      : {}),
+    variants: Object.fromEntries(
+      VARIANTS.map((v) => [
+        v,
+        {
+          rps: med(v, 'rps'),
+          p50: med(v, 'p50'),
+          p99: med(v, 'p99'),
+          ratioToBare: round(median(of(v).map((q, i) => q.rps / of('bare')[i]!.rps)), 3),
+          cpu: medCpu(of(v)),
+        },
+      ]),
+    ),
     paced: Object.fromEntries(
       paced.map((p) => [
         p.mode,
@@ -301,7 +316,7 @@ async function main(): Promise<void> {
     table(
       ['server', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'],
       paced.map((p) => [
-        p.mode === 'bare' ? '(a) bare Express' : '(b) /webhooks',
+        p.mode === 'bare' ? '(a) bare Express' : p.mode === 'app' ? '(b) /webhooks' : `(b) ${p.mode}`,
         p.rps,
         p.p50,
         p.p90,
@@ -323,7 +338,8 @@ async function main(): Promise<void> {
     ),
   );
   console.log(`Redis commands per request (b): ${JSON.stringify(figures.redisCommandsPerRequest)}`);
-  if (QUIET) console.log(`diagnostic, the app at LOG_LEVEL=warn: ${JSON.stringify(figures.appLogLevelWarn)}`);
+  for (const [v, f] of Object.entries(figures.variants))
+    console.log(`diagnostic variant ${v}: ${JSON.stringify(f)}`);
   console.log(
     `\naccounting (b): ${ok200} answers 200 seen, ${serverQueued} counted as queued by the app, ${jobs} jobs in the queue, lost ${lost}, not-200 ${failed}`,
   );
@@ -349,7 +365,7 @@ async function main(): Promise<void> {
   printGoals(goals);
 
   const result: BenchResult = {
-    name: 'ingress',
+    name: VARIANTS.length ? 'ingress-variants' : 'ingress',
     title: 'Webhook ingress: real /webhooks vs a bare Express route',
     startedAt: new Date(t0).toISOString(),
     durationS: round((Date.now() - t0) / 1000, 1),

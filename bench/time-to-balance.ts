@@ -204,7 +204,8 @@ async function main(): Promise<void> {
     console.log('');
     printGoals(goals);
     const result: BenchResult = {
-      name: 'time-to-balance',
+      // A run with another worker concurrency is kept beside the default one.
+      name: CONCURRENCY === 10 ? 'time-to-balance' : `time-to-balance-c${CONCURRENCY}`,
       title: 'Webhook 200 → new balance in IT Retail at a sustained rate',
       startedAt: new Date(t0).toISOString(),
       durationS: round((Date.now() - t0) / 1000, 1),

@@ -268,6 +268,7 @@ async function loadOverview() {
       ),
     );
     renderChart(o.hourly);
+    return o;
   } catch (err) {
     showError(section, err);
     $('#verdict').replaceChildren(
@@ -283,7 +284,10 @@ async function loadOverview() {
 // ------------------------------------------------------------------ failures
 
 let failuresCursor;
+/** True once the merchant asked for more rows: a background refresh must not take them away. */
+let failuresPaged = false;
 async function loadFailures(append = false) {
+  failuresPaged = append;
   const section = $('#failures');
   const body = $('#failures-body');
   try {
@@ -329,7 +333,7 @@ async function retryOne(jobId, btn) {
     toast('Retrying');
     const row = btn?.closest('tr');
     row?.querySelector('td:last-child')?.replaceChildren(h('span', { class: 'muted retrying' }, 'Retrying…'));
-    setTimeout(refreshAll, 1500);
+    followQueue();
   } catch (err) {
     showError(section, err);
     btn?.removeAttribute('loading');
@@ -344,7 +348,7 @@ async function retryAll() {
     toast(`Retrying ${r.retried}`);
     $('#failures-total').textContent =
       `Retrying ${r.retried}${r.gone ? ` (${r.gone} could not be retried)` : ''}…`;
-    setTimeout(refreshAll, 1500);
+    followQueue();
   } catch (err) {
     showError(section, err);
   }
@@ -353,7 +357,9 @@ async function retryAll() {
 // ------------------------------------------------------------------ activity
 
 let activityCursor;
+let activityPaged = false;
 async function loadActivity(append = false) {
+  activityPaged = append;
   const section = $('#activity');
   const body = $('#activity-body');
   const f = new FormData($('#activity-filters'));
@@ -445,7 +451,8 @@ async function lookup(ev) {
       try {
         await api('/api/customers/resync', { method: 'POST', body: { email } });
         toast('Resync queued');
-        resync.replaceWith(h('span', { class: 'muted' }, 'Resync queued.'));
+        resync.replaceWith(h('span', { class: 'muted' }, 'Resync queued; this updates when it is done.'));
+        followQueue(() => lookup());
       } catch (err) {
         showError(section, err);
       }
@@ -640,10 +647,39 @@ async function testConnection() {
 
 // ------------------------------------------------------------------ wiring
 
-function refreshAll() {
-  loadOverview();
-  loadFailures();
-  loadActivity();
+/** Reloads the overview, failures and activity together; resolves to the overview. */
+async function refreshAll() {
+  const [o] = await Promise.all([loadOverview(), loadFailures(), loadActivity()]);
+  return o;
+}
+
+/**
+ * After a retry or resync: refresh every couple of seconds while this shop has jobs waiting or running,
+ * then once more (the last job may finish between the reads of one refresh), then call `done`.
+ * Bounded, so a job that waits a long backoff is left to the regular refresh.
+ */
+let followTimer;
+let followDone = [];
+function followQueue(done) {
+  if (done) followDone.push(done);
+  let rounds = 30;
+  let settled = false;
+  const tick = async () => {
+    const o = await refreshAll();
+    const q = o?.queue;
+    const pending = q ? q.waiting + q.active > 0 : true;
+    rounds--;
+    if ((pending || !settled) && rounds > 0) {
+      settled = !pending;
+      followTimer = setTimeout(tick, 2000);
+      return;
+    }
+    const callbacks = followDone;
+    followDone = [];
+    for (const cb of callbacks) cb();
+  };
+  clearTimeout(followTimer);
+  followTimer = setTimeout(tick, 1000);
 }
 
 function init() {
@@ -674,7 +710,8 @@ function init() {
   setInterval(() => {
     if (document.visibilityState === 'visible') {
       loadOverview();
-      if (!failuresCursor) loadFailures();
+      if (!failuresPaged) loadFailures();
+      if (!activityPaged) loadActivity();
     }
   }, 15000);
 }
