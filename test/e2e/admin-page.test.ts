@@ -187,9 +187,14 @@ describe.skipIf(!HAS_CHROMIUM)('admin page in a browser', () => {
     await page.click('#settings-save');
     await page.locator('#settings-result', { hasText: 'Saved.' }).waitFor();
 
-    // Retry: the job runs again and succeeds.
+    // Retry: the job runs again and succeeds. Its write to IT Retail is held until the page has already
+    // refreshed once, so the page must keep following the job rather than refresh once and stop.
+    sim.holdCalls(['UpdateCustomer']);
     await failureRow.locator('s-button.retry').click();
     await page.locator('#failures-body', { hasText: 'No failures' }).waitFor({ timeout: 20_000 });
+    await until(async () => sim.heldCalls.length === 1);
+    expect(await page.locator('#activity-body tr.status-applied', { hasText: '#1003' }).count()).toBe(0);
+    sim.releaseCalls();
     await page.locator('#activity-body tr.status-applied', { hasText: '#1003' }).waitFor({ timeout: 20_000 });
     const applied = (await h.deps.events.list(SHOP, { status: 'applied' })).events.find(
       (e) => e.orderName === '#1003',
