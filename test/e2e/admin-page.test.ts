@@ -243,8 +243,30 @@ describe.skipIf(!HAS_CHROMIUM)('admin page in a browser', () => {
         }),
       }),
     );
+    // An unexpected server error and a refused session read as what to do, not as codes.
+    await page.route(`${baseUrl}/api/failures?*`, (route) =>
+      route.fulfill({
+        status: 500,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: 'internal error', requestId: 'req-4711' }),
+      }),
+    );
+    await page.route(`${baseUrl}/api/link-existing`, (route) =>
+      route.fulfill({
+        status: 401,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: 'invalid session token' }),
+      }),
+    );
     await page.reload();
     await page.locator('#verdict', { hasText: 'cannot reach its database' }).waitFor();
+    await page
+      .locator('#failures .section-error', { hasText: 'unexpected problem (reference req-4711)' })
+      .waitFor();
+    await page.locator('#link-existing .section-error', { hasText: 'Reload the page' }).waitFor();
+    const text = (await page.locator('body').textContent()) ?? '';
+    expect(text).not.toContain('internal error');
+    expect(text).not.toContain('invalid session token');
     // The rest of the page still works.
     await page.locator('#activity-body tr', { hasText: '#1001' }).waitFor();
   }, 60_000);

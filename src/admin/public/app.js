@@ -56,11 +56,24 @@ async function api(path, { method = 'GET', body } = {}) {
   } catch {
     /* not JSON */
   }
-  if (!res.ok) {
-    const msg = data?.error ?? `The app answered ${res.status}.`;
-    throw new ApiError(msg, res.status, data);
-  }
+  if (!res.ok) throw new ApiError(plainError(res.status, data), res.status, data);
   return data;
+}
+
+/** The API's message in words a merchant can act on; the API's own messages are plain already. */
+function plainError(status, data) {
+  const msg = typeof data?.error === 'string' ? data.error : undefined;
+  if (status === 401) {
+    return 'Your Shopify session has expired. Reload the page from the Shopify admin.';
+  }
+  if (status >= 500 && (!msg || msg === 'internal error')) {
+    const ref = data?.requestId ? ` (reference ${data.requestId})` : '';
+    return `The app ran into an unexpected problem${ref}. Try again in a minute.`;
+  }
+  if (!msg || msg === 'not found' || msg === 'bad request') {
+    return 'The app could not handle this request. Reload the page and try again.';
+  }
+  return msg;
 }
 
 function toast(message) {
