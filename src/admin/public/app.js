@@ -144,7 +144,7 @@ const VERDICT_TONE = { critical: 'critical', warning: 'warning' };
 function card(title, value, detail, tone) {
   return h(
     's-box',
-    { class: `card${tone ? ` ${tone}` : ''}`, padding: 'base', border: 'base', borderRadius: 'base' },
+    { class: `card${tone ? ` ${tone}` : ''}`, padding: 'base', border: 'base', 'border-radius': 'base' },
     h('div', { class: 'card-title' }, title),
     h('div', { class: 'card-value' }, value),
     detail ? h('div', { class: 'card-detail' }, detail) : null,
@@ -212,6 +212,13 @@ function renderChart(hours) {
   box.replaceChildren(svg, legend);
 }
 
+const TOKEN_WORDS = {
+  valid: 'signed in',
+  static: 'signed in with an API token',
+  none: 'not signed in yet',
+};
+
+/** Loads the overview; resolves to it (or undefined when it could not be loaded). */
 async function loadOverview() {
   const section = $('#overview');
   try {
@@ -258,11 +265,16 @@ async function loadOverview() {
         [
           it.lastOkAt ? `Last good call ${fmtTime(it.lastOkAt)}` : 'No successful call yet',
           it.lastError ? ` · Last error ${fmtTime(it.lastError.at)}: ${it.lastError.message}` : '',
-          ` · Token: ${it.token}`,
+          it.configured ? ` · ${TOKEN_WORDS[it.token] ?? it.token}` : '',
         ].join(''),
         it.lastError && (!it.lastOkAt || it.lastError.at > it.lastOkAt) ? 'critical' : undefined,
       ),
-      card('Redis', o.redis.ok ? 'OK' : 'Down', o.redis.message, o.redis.ok ? undefined : 'critical'),
+      card(
+        "App's database (Redis)",
+        o.redis.ok ? 'Reachable' : 'Unreachable',
+        o.redis.ok ? 'Events are received and queued' : o.redis.message,
+        o.redis.ok ? undefined : 'critical',
+      ),
       card(
         'Queue',
         `${fmtNum(q.waiting + q.active + q.delayed)} pending`,
