@@ -13,8 +13,9 @@ import { SYNC_QUEUE } from '../src/queue/names.js';
 import { SettingsStore } from '../src/settings.js';
 import { createKeys, type Keys } from '../src/store/keys.js';
 import { createRedis, waitForRedis } from '../src/store/redis.js';
-import { ClientRegistry } from '../src/sync/clients.js';
+import { ClientRegistry, CredentialsMissingError } from '../src/sync/clients.js';
 import { SyncEventStore } from '../src/sync/events.js';
+import { CustomerMatcher } from '../src/sync/matching.js';
 import { createProcessor, type SyncDeps } from '../src/sync/processor.js';
 
 /**
@@ -39,6 +40,11 @@ export interface StartWorkerDeps extends Omit<SyncDeps, 'clientFor'> {
   workerOptions?: Partial<WorkerOptions>;
   /** Prometheus metrics: jobs by outcome and duration, IT Retail calls by call and status. */
   metrics?: Metrics;
+  /**
+   * Scheduled refresh of every installed shop's email index (default every 15 min; 0 turns it off). All
+   * workers run the timer; the index lock and its start time make one download per shop per period.
+   */
+  indexRefreshMs?: number;
 }
 
 export interface RunningWorker {
@@ -61,8 +67,11 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
       },
       logger: deps.logger,
     });
+  const matcher =
+    deps.matcher ?? new CustomerMatcher(deps.redis, deps.keys, deps.logger, deps.matcherOptions);
   const processor = createProcessor({
     ...deps,
+    matcher,
     clientFor: (shop, settings) => clients.clientFor(shop, settings),
     onUninstalled: async (shop) => {
       await clients.forget(shop);
@@ -85,16 +94,63 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
   );
   worker.on('error', (err) => deps.logger.error({ err }, 'sync worker error'));
   await worker.waitUntilReady();
+  const refresher = scheduleIndexRefresh(deps, matcher, clients);
   let closing: Promise<void> | undefined;
   return {
     worker,
     clients,
     close() {
       closing ??= (async () => {
+        await refresher.stop();
         await worker.close();
         await clients.closeAll();
       })();
       return closing;
+    },
+  };
+}
+
+/**
+ * Every `indexRefreshMs` (first run after a random part of it, so workers started together spread out):
+ * brings each installed, unpaused shop's email index up to date unless one was started within the period.
+ */
+function scheduleIndexRefresh(deps: StartWorkerDeps, matcher: CustomerMatcher, clients: ClientRegistry) {
+  const everyMs = deps.indexRefreshMs ?? 15 * 60_000;
+  let running: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const listShops = deps.settings.listShops?.bind(deps.settings);
+  const runOnce = async () => {
+    for (const shop of (await listShops?.()) ?? []) {
+      if (stopped) return;
+      try {
+        const settings = await deps.settings.get(shop);
+        if (!settings.installed || settings.paused) continue;
+        const client = clients.clientFor(shop, settings);
+        await matcher.ensureIndex(shop, client, Date.now() - everyMs);
+      } catch (err) {
+        if (err instanceof CredentialsMissingError) continue;
+        deps.logger.warn({ shop, err }, 'scheduled customer index refresh failed');
+      }
+    }
+  };
+  const arm = (ms: number) => {
+    timer = setTimeout(() => {
+      running = runOnce()
+        .catch((err) => deps.logger.warn({ err }, 'scheduled customer index refresh failed'))
+        .finally(() => {
+          running = undefined;
+          if (!stopped) arm(everyMs);
+        });
+    }, ms);
+    timer.unref();
+  };
+  if (everyMs > 0 && listShops) arm(Math.random() * everyMs);
+  return {
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
     },
   };
 }

@@ -46,6 +46,8 @@ export interface SyncDeps {
     get(shop: string): Promise<ShopSettings>;
     markUninstalled(shop: string): Promise<void>;
     erase(shop: string): Promise<void>;
+    /** Every known shop (for the scheduled index refresh). */
+    listShops?(): Promise<string[]>;
   };
   events: {
     record(e: NewSyncEvent): Promise<SyncEvent>;

@@ -89,6 +89,8 @@ export async function createHarness(name: string, simOpts: SimulatorOptions = {}
         lockBusyDelayMs: 50,
         matcherOptions: { missRefreshAfterMs: 60_000, refreshWaitMs: 10_000 },
         workerOptions: { stalledInterval: 1000, lockDuration: 3000 },
+        // No background index downloads unless a test asks: call counts stay the test's own.
+        indexRefreshMs: 0,
         ...extra,
       });
       return h.running;
