@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintSessionToken } from '../../src/admin/page.js';
 import { DEMO_SHOP, type RunningDemo, startDemo } from '../../src/demo.js';
@@ -57,5 +59,27 @@ describe('npm run demo', () => {
     expect(p).toMatchObject({ state: 'done', skipped: 1, failed: 0 });
     expect(p.done).toBe(p.total);
     expect(p.linked + p.created).toBe(p.done - 1);
+  }, 60_000);
+});
+
+describe('npm run demo with NODE_ENV=production', () => {
+  it('refuses to start (its sign-in bypasses Shopify) and says why', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/demo.ts'], {
+      cwd: new URL('../../', import.meta.url).pathname,
+      env: { PATH: process.env.PATH, NODE_ENV: 'production', PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(1);
+    expect(out).toMatch(/refused when NODE_ENV=production/);
+    // It never got as far as serving: no sign-in address was printed.
+    expect(out).not.toContain('/dev/sign-in');
   }, 60_000);
 });
