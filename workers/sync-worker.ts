@@ -185,11 +185,17 @@ export function workerDepsFromConfig(
   redis: Redis,
   keys: Keys = createKeys(config.redis.keyPrefix),
 ): StartWorkerDeps {
+  // A Put may be out for up to headers + body timeout; the locks must outlast that by far, so a holder whose
+  // renewals fail (Redis out of reach) cannot lose its lock while its write is still on the way.
+  const lockTtlMs = Math.max(60_000, 4 * config.itretail.timeoutMs);
   return {
     redis,
     connection: redis,
     keys,
     logger,
+    customerLock: { ttlMs: lockTtlMs },
+    orderLock: { ttlMs: lockTtlMs },
+    matcherOptions: { emailLock: { ttlMs: lockTtlMs }, indexLockTtlMs: lockTtlMs },
     settings: new SettingsStore(redis, keys, config.encryptionKey, {
       pointsPerDollar: config.pointsPerDollar,
       environmentCredentials: Boolean(config.itretail.defaultCredentials),
