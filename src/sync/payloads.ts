@@ -8,8 +8,35 @@ import { MoneyFormatError, parseCents } from './money.js';
  * reason naming the field.
  */
 
-/** Ids as strings. A JSON number id is converted with String() (exact for ids below 2^53). */
-const id = z.union([z.string().trim().min(1), z.number().int().nonnegative(), z.bigint()]).transform(String);
+/**
+ * Ids as strings. A JSON number id is exact only below 2^53: beyond that JSON.parse has already rounded it,
+ * so such an id is refused (by name) rather than silently turned into another order's id. Objects that carry
+ * `admin_graphql_api_id` take their id from it instead (see preferGid), which is exact at any size.
+ */
+const id = z.union([z.string().trim().min(1), z.number().nonnegative(), z.bigint()]).transform((v, ctx) => {
+  if (typeof v === 'number' && !Number.isInteger(v)) {
+    ctx.addIssue({ code: 'custom', message: 'id must be a whole number' });
+    return z.NEVER;
+  }
+  if (typeof v === 'number' && !Number.isSafeInteger(v)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'id is a JSON number beyond 2^53 and lost precision when parsed; send it as a string',
+    });
+    return z.NEVER;
+  }
+  return String(v);
+});
+
+const GID = /^gid:\/\/shopify\/[A-Za-z]+\/(\d+)(?:\?.*)?$/;
+
+/** An object's `id` from its `admin_graphql_api_id` (gid://shopify/Order/123) when it has one. */
+function preferGid(v: unknown): unknown {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return v;
+  const gid = (v as { admin_graphql_api_id?: unknown }).admin_graphql_api_id;
+  const m = typeof gid === 'string' ? GID.exec(gid.trim()) : null;
+  return m ? { ...v, id: m[1] } : v;
+}
 const optId = id.nullish().transform((v) => v ?? undefined);
 const str = z
   .string()
@@ -60,12 +87,15 @@ const refundLineItem = z
   });
 
 export const refundSchema = z
-  .looseObject({
-    id,
-    order_id: optId,
-    created_at: str,
-    refund_line_items: z.array(refundLineItem).nullish(),
-  })
+  .preprocess(
+    preferGid,
+    z.looseObject({
+      id,
+      order_id: optId,
+      created_at: str,
+      refund_line_items: z.array(refundLineItem).nullish(),
+    }),
+  )
   .transform((r) => ({
     id: r.id,
     orderId: r.order_id,
@@ -76,33 +106,40 @@ export const refundSchema = z
 export type RefundPayload = z.output<typeof refundSchema>;
 
 const orderCustomer = z
-  .looseObject({
-    id: optId,
-    email: str,
-    first_name: str,
-    last_name: str,
-    phone: str,
-  })
-  .nullish()
+  .preprocess(
+    preferGid,
+    z
+      .looseObject({
+        id: optId,
+        email: str,
+        first_name: str,
+        last_name: str,
+        phone: str,
+      })
+      .nullish(),
+  )
   .transform((c) => c ?? undefined);
 
 export const orderSchema = z
-  .looseObject({
-    id,
-    name: str,
-    email: str,
-    contact_email: str,
-    customer: orderCustomer,
-    current_subtotal_price: cents('current_subtotal_price'),
-    subtotal_price: cents('subtotal_price'),
-    test: z.boolean().nullish(),
-    cancelled_at: str,
-    financial_status: str,
-    processed_at: str,
-    created_at: str,
-    updated_at: str,
-    refunds: z.array(refundSchema).nullish(),
-  })
+  .preprocess(
+    preferGid,
+    z.looseObject({
+      id,
+      name: str,
+      email: str,
+      contact_email: str,
+      customer: orderCustomer,
+      current_subtotal_price: cents('current_subtotal_price'),
+      subtotal_price: cents('subtotal_price'),
+      test: z.boolean().nullish(),
+      cancelled_at: str,
+      financial_status: str,
+      processed_at: str,
+      created_at: str,
+      updated_at: str,
+      refunds: z.array(refundSchema).nullish(),
+    }),
+  )
   .transform((o) => ({
     id: o.id,
     name: o.name,
@@ -119,14 +156,17 @@ export const orderSchema = z
 export type OrderPayload = z.output<typeof orderSchema>;
 
 export const customerSchema = z
-  .looseObject({
-    id,
-    email: str,
-    phone: str,
-    first_name: str,
-    last_name: str,
-    default_address: z.looseObject({ phone: str }).nullish(),
-  })
+  .preprocess(
+    preferGid,
+    z.looseObject({
+      id,
+      email: str,
+      phone: str,
+      first_name: str,
+      last_name: str,
+      default_address: z.looseObject({ phone: str }).nullish(),
+    }),
+  )
   .transform((c) => ({
     id: c.id,
     email: normalizeEmail(c.email),

@@ -75,6 +75,30 @@ describe('payloads', () => {
     expect(refund).toMatchObject({ ok: true, data: { id: '5', orderId: '123', subtotalCents: 105 } });
   });
 
+  it('takes ids beyond 2^53 exactly from admin_graphql_api_id, and refuses a rounded number id with no gid', () => {
+    // As the web process hands it over: JSON.parse has already rounded the numeric ids.
+    const raw = `{"id": 9007199254740993, "admin_graphql_api_id": "gid://shopify/Order/9007199254740993",
+      "email": "big@ids.test", "current_subtotal_price": "10.00",
+      "customer": {"id": 12345678901234567, "admin_graphql_api_id": "gid://shopify/Customer/12345678901234567"}}`;
+    const order = parsePayload('orders/paid', JSON.parse(raw));
+    expect(order).toMatchObject({
+      ok: true,
+      data: { id: '9007199254740993', customer: { id: '12345678901234567' } },
+    });
+    const customer = parsePayload(
+      'customers/update',
+      JSON.parse(
+        '{"id": 9007199254740993, "admin_graphql_api_id": "gid://shopify/Customer/9007199254740993"}',
+      ),
+    );
+    expect(customer).toMatchObject({ ok: true, data: { id: '9007199254740993' } });
+    const refund = parsePayload('refunds/create', JSON.parse('{"id": 5, "order_id": 9007199254740993}'));
+    expect(refund.ok).toBe(false);
+    if (!refund.ok) expect(refund.error).toMatch(/order_id: id is a JSON number beyond 2\^53/);
+    const noGid = parsePayload('customers/create', JSON.parse('{"id": 9007199254740993}'));
+    expect(noGid.ok).toBe(false);
+  });
+
   it('prefers the shop-money amount of a refund line and sums the lines', () => {
     const r = parsePayload('refunds/create', {
       id: 1,
