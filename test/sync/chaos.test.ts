@@ -173,6 +173,14 @@ describe('chaos', () => {
           expect(restAfter).toEqual(restBefore);
           expect(lastAfter).toBe(p.newLastName ?? lastBefore);
           expect(opsAfter!.slice(0, opsBefore!.length)).toEqual(opsBefore);
+        } else {
+          // Created by the bridge (from customers/create or the first order, whichever came first) and
+          // then only given points: the create's fields are all still there.
+          expect(rec.FirstName, p.email).toBe('Pat');
+          expect(['New', 'Buyer'], p.email).toContain(rec.LastName);
+          expect(rec.Email?.toLowerCase()).toBe(p.email);
+          expect(rec.CardNo, p.email).toBeTruthy();
+          expect(rec.Deleted).toBe(false);
         }
       }
       expect(h.sim.listCustomers()).toHaveLength(CUSTOMERS);
