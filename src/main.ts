@@ -42,6 +42,7 @@ export function buildDeps(config: Config, opts: { logger?: Logger; defaultMetric
   const shopify = createShopify(config, { logger });
   const events = new SyncEventStore(redis, keys);
   const settings = new SettingsStore(redis, keys, config.encryptionKey, {
+    allowLoopbackBaseUrl: config.nodeEnv !== 'production',
     pointsPerDollar: config.pointsPerDollar,
     environmentCredentials: Boolean(config.itretail.defaultCredentials),
   });

@@ -30,41 +30,77 @@ const rate = z
   .refine((v) => /^\d{1,4}(\.\d{1,3})?$/.test(v), 'must be a number from 0 to 9999 with at most 3 decimals')
   .transform((v) => normalizeDecimal(v));
 
-const baseUrl = z
-  .string()
-  .trim()
-  .refine((v) => {
-    try {
-      const u = new URL(v);
-      return (
-        u.protocol === 'https:' ||
-        (u.protocol === 'http:' && /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(u.hostname))
-      );
-    } catch {
-      return false;
-    }
-  }, 'must be an https:// URL (http:// only for localhost)')
-  .transform((v) => v.replace(/\/+$/, ''));
+/**
+ * The IT Retail base URL a merchant types is fetched by our servers, so it must not point them at internal
+ * addresses: https only, and no loopback, private or link-local host — except, outside production, an
+ * http(s) loopback address (the simulator in development and tests).
+ */
+export function baseUrlProblem(value: string, allowLoopback: boolean): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    return 'must be a URL such as https://retailnext.itretail.com';
+  }
+  const host = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const loopback = host === 'localhost' || /^127\./.test(host) || host === '::1';
+  if (loopback) return allowLoopback ? undefined : 'must not point at this server';
+  if (u.protocol !== 'https:') return 'must be an https:// URL';
+  const internal =
+    /^(10\.|192\.168\.|169\.254\.|0\.|172\.(1[6-9]|2\d|3[01])\.)/.test(host) ||
+    /^(f[cd][0-9a-f]{2}:|fe80:)/.test(host) ||
+    host.endsWith('.local') ||
+    host.endsWith('.internal') ||
+    !host.includes('.');
+  if (internal) return 'must be a public address of IT Retail';
+  if (u.username || u.password) return 'must not contain a user name or password';
+  return undefined;
+}
 
-export const itretailSettingsSchema = z.union([
-  z.strictObject({
-    baseUrl: baseUrl.optional(),
-    username: z.string().trim().min(1, 'is required').max(200),
-    password: z.string().min(1, 'is required').max(500),
-  }),
-  z.strictObject({
-    baseUrl: baseUrl.optional(),
-    token: z.string().trim().min(10, 'looks too short for an IT Retail token').max(5000),
-  }),
-]);
+export interface SettingsPolicy {
+  /** Accept loopback base URLs (development and tests; never in production). */
+  allowLoopbackBaseUrl: boolean;
+}
 
-export const settingsPatchSchema = z.strictObject({
-  pointsPerDollar: rate.optional(),
-  includeTestOrders: z.boolean({ error: 'must be true or false' }).optional(),
-  paused: z.boolean({ error: 'must be true or false' }).optional(),
-  /** null removes the shop's own credentials (the environment's are used, if any). */
-  itretail: itretailSettingsSchema.nullable().optional(),
-});
+function baseUrlSchema(policy: SettingsPolicy) {
+  return z
+    .string()
+    .trim()
+    .superRefine((v, ctx) => {
+      const problem = baseUrlProblem(v, policy.allowLoopbackBaseUrl);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .transform((v) => v.replace(/\/+$/, ''));
+}
+
+export function itretailSettingsSchemaFor(policy: SettingsPolicy) {
+  const baseUrl = baseUrlSchema(policy);
+  return z.union([
+    z.strictObject({
+      baseUrl: baseUrl.optional(),
+      username: z.string().trim().min(1, 'is required').max(200),
+      password: z.string().min(1, 'is required').max(500),
+    }),
+    z.strictObject({
+      baseUrl: baseUrl.optional(),
+      token: z.string().trim().min(10, 'looks too short for an IT Retail token').max(5000),
+    }),
+  ]);
+}
+
+export function settingsPatchSchemaFor(policy: SettingsPolicy) {
+  return z.strictObject({
+    pointsPerDollar: rate.optional(),
+    includeTestOrders: z.boolean({ error: 'must be true or false' }).optional(),
+    paused: z.boolean({ error: 'must be true or false' }).optional(),
+    /** null removes the shop's own credentials (the environment's are used, if any). */
+    itretail: itretailSettingsSchemaFor(policy).nullable().optional(),
+  });
+}
+
+/** The production policy: no loopback base URLs. */
+export const itretailSettingsSchema = itretailSettingsSchemaFor({ allowLoopbackBaseUrl: false });
+export const settingsPatchSchema = settingsPatchSchemaFor({ allowLoopbackBaseUrl: false });
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
 
 function normalizeDecimal(v: string): string {
@@ -79,8 +115,19 @@ export class SettingsStore {
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly encryptionKey: Buffer,
-    private readonly defaults: { pointsPerDollar: string; environmentCredentials?: boolean },
-  ) {}
+    private readonly defaults: {
+      pointsPerDollar: string;
+      environmentCredentials?: boolean;
+      /** Accept loopback IT Retail base URLs (development and tests only). Default false. */
+      allowLoopbackBaseUrl?: boolean;
+    },
+  ) {
+    this.patchSchema = settingsPatchSchemaFor({
+      allowLoopbackBaseUrl: defaults.allowLoopbackBaseUrl ?? false,
+    });
+  }
+
+  private readonly patchSchema: ReturnType<typeof settingsPatchSchemaFor>;
 
   private key(shop: string) {
     return this.keys.shop(shop, 'settings');
@@ -103,8 +150,9 @@ export class SettingsStore {
     return settings;
   }
 
+  /** Throws a ZodError for invalid input; nothing is saved then. */
   async update(shop: string, patch: SettingsPatch): Promise<ShopSettings> {
-    const p = settingsPatchSchema.parse(patch);
+    const p = this.patchSchema.parse(patch);
     const fields: Record<string, string> = { updatedAt: new Date().toISOString() };
     const remove: string[] = [];
     if (p.pointsPerDollar !== undefined) fields.pointsPerDollar = p.pointsPerDollar;

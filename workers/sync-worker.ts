@@ -197,6 +197,7 @@ export function workerDepsFromConfig(
     orderLock: { ttlMs: lockTtlMs },
     matcherOptions: { emailLock: { ttlMs: lockTtlMs }, indexLockTtlMs: lockTtlMs },
     settings: new SettingsStore(redis, keys, config.encryptionKey, {
+      allowLoopbackBaseUrl: config.nodeEnv !== 'production',
       pointsPerDollar: config.pointsPerDollar,
       environmentCredentials: Boolean(config.itretail.defaultCredentials),
     }),

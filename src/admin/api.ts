@@ -7,10 +7,12 @@ import type { Logger } from '../logger.js';
 import { enqueueAdminJob, QUEUE_TIMEOUT_MS, QueueUnavailableError, withTimeout } from '../queue/enqueue.js';
 import type { SyncJobData } from '../queue/jobs.js';
 import {
-  itretailSettingsSchema,
+  type itretailSettingsSchema,
+  itretailSettingsSchemaFor,
   type SettingsPatch,
+  type SettingsPolicy,
   type SettingsStore,
-  settingsPatchSchema,
+  settingsPatchSchemaFor,
 } from '../settings.js';
 import type { Shopify } from '../shopify/api.js';
 import { InstallError, type InstallService } from '../shopify/install.js';
@@ -96,13 +98,13 @@ function summary(fields: Record<string, string>): string {
 }
 
 /** IT Retail credentials from the page: a username/password pair or a token, each with an optional base URL. */
-function parseItretail(value: unknown): z.infer<typeof itretailSettingsSchema> {
+function parseItretail(value: unknown, policy: SettingsPolicy): z.infer<typeof itretailSettingsSchema> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new BadRequest('IT Retail connection must be an object.', {
       itretail: 'IT Retail connection must be {baseUrl?, username, password} or {baseUrl?, token}.',
     });
   }
-  const [passwordForm, tokenForm] = itretailSettingsSchema.options;
+  const [passwordForm, tokenForm] = itretailSettingsSchemaFor(policy).options;
   const form = 'token' in value ? tokenForm : passwordForm;
   const parsed = form.safeParse(value);
   if (!parsed.success) {
@@ -113,7 +115,7 @@ function parseItretail(value: unknown): z.infer<typeof itretailSettingsSchema> {
 }
 
 /** Validates a PUT /api/settings body completely before anything is saved. */
-export function parseSettingsPatch(body: unknown): SettingsPatch {
+export function parseSettingsPatch(body: unknown, policy: SettingsPolicy): SettingsPatch {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new BadRequest('Send the settings as a JSON object.', {
       body: 'Send the settings as a JSON object.',
@@ -121,13 +123,13 @@ export function parseSettingsPatch(body: unknown): SettingsPatch {
   }
   const { itretail, ...rest } = body as Record<string, unknown>;
   const fields: Record<string, string> = {};
-  const parsed = settingsPatchSchema.safeParse(rest);
+  const parsed = settingsPatchSchemaFor(policy).safeParse(rest);
   if (!parsed.success) Object.assign(fields, fieldsOf(parsed.error));
   let creds: SettingsPatch['itretail'];
   if (itretail === null) creds = null;
   else if (itretail !== undefined) {
     try {
-      creds = parseItretail(itretail);
+      creds = parseItretail(itretail, policy);
     } catch (err) {
       if (err instanceof BadRequest) Object.assign(fields, err.fields);
       else throw err;
@@ -208,6 +210,8 @@ export function ordersFromEvents(events: SyncEvent[]) {
 }
 
 export function adminApiRouter(deps: AdminApiDeps): express.Router {
+  // A merchant's IT Retail URL is fetched by this server: loopback only outside production.
+  const settingsPolicy: SettingsPolicy = { allowLoopbackBaseUrl: deps.config.nodeEnv !== 'production' };
   const { redis, keys, queue, events, settings, install, itretail, links, logger } = deps;
   const router = express.Router();
   const enqueueCtx = { redis, keys, queue };
@@ -484,7 +488,7 @@ export function adminApiRouter(deps: AdminApiDeps): express.Router {
   router.put(
     '/settings',
     route(async (req, _res, shop) => {
-      const patch = parseSettingsPatch(req.body);
+      const patch = parseSettingsPatch(req.body, settingsPolicy);
       await settings.update(shop, patch);
       logger.info({ shop, fields: Object.keys(patch) }, 'settings changed');
       return settings.publicView(shop);
@@ -497,7 +501,7 @@ export function adminApiRouter(deps: AdminApiDeps): express.Router {
       const body = (req.body ?? {}) as { itretail?: unknown };
       let target = await itretail.targetFor(shop);
       if (body.itretail !== undefined && body.itretail !== null) {
-        const c = parseItretail(body.itretail);
+        const c = parseItretail(body.itretail, settingsPolicy);
         const saved = await settings.get(shop);
         target = {
           baseUrl: c.baseUrl ?? saved.itretail?.baseUrl ?? deps.config.itretail.baseUrl,

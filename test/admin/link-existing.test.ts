@@ -288,7 +288,10 @@ describe('link existing customers', () => {
     const cfg = testConfig();
     const conn = testRedis();
     registerLinkExisting({ redis, keys, logger, events, shopify, offlineSession: async () => session });
-    const settings = new SettingsStore(redis, keys, cfg.encryptionKey, { pointsPerDollar: '1' });
+    const settings = new SettingsStore(redis, keys, cfg.encryptionKey, {
+      pointsPerDollar: '1',
+      allowLoopbackBaseUrl: true,
+    });
     await settings.update(shop, { itretail: { baseUrl: sim.url, username: 'u', password: 'p' } });
     const running = await startWorker({
       ...workerDepsFromConfig(cfg, logger, conn, keys),

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decrypt, encrypt } from '../../src/crypto.js';
-import { SettingsStore, settingsPatchSchema } from '../../src/settings.js';
+import { baseUrlProblem, SettingsStore, settingsPatchSchema } from '../../src/settings.js';
 import { createKeys } from '../../src/store/keys.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
 
@@ -91,5 +91,36 @@ describe('SettingsStore', () => {
     expect(await store.listShops()).toContain(shop);
     await store.erase(shop);
     expect(await store.listShops()).not.toContain(shop);
+  });
+});
+
+describe('IT Retail base URL policy', () => {
+  it('accepts public https addresses only, and loopback only where allowed', () => {
+    expect(baseUrlProblem('https://retailnext.itretail.com', false)).toBeUndefined();
+    expect(baseUrlProblem('https://app.marktpos.com/', false)).toBeUndefined();
+    for (const bad of [
+      'http://retailnext.itretail.com',
+      'https://10.0.0.5',
+      'https://192.168.1.1',
+      'https://172.20.0.1',
+      'https://169.254.169.254/latest/meta-data',
+      'https://[fd00::1]',
+      'https://redis',
+      'https://printer.local',
+      'https://user:pw@retailnext.itretail.com',
+      'not a url',
+    ])
+      expect(baseUrlProblem(bad, true), bad).toBeDefined();
+    expect(baseUrlProblem('http://127.0.0.1:4010', false)).toBeDefined();
+    expect(baseUrlProblem('http://localhost:4010', true)).toBeUndefined();
+  });
+
+  it('a store in production mode refuses a loopback URL and saves nothing', async () => {
+    const strict = new SettingsStore(redis, createKeys(prefix), key, { pointsPerDollar: '1' });
+    const shop = 'ssrf.myshopify.com';
+    await expect(
+      strict.update(shop, { itretail: { baseUrl: 'http://127.0.0.1:6379', username: 'u', password: 'p' } }),
+    ).rejects.toThrow(/must not point at this server/);
+    expect((await strict.get(shop)).itretail).toBeUndefined();
   });
 });

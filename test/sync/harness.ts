@@ -56,7 +56,10 @@ export async function createHarness(name: string, simOpts: SimulatorOptions = {}
   const keys = createKeys(prefix);
   const redis = testRedis();
   const sim = await ITRetailSimulator.start({ randomSeed: 42, ...simOpts });
-  const settings = new SettingsStore(redis, keys, randomBytes(32), { pointsPerDollar: '1' });
+  const settings = new SettingsStore(redis, keys, randomBytes(32), {
+    pointsPerDollar: '1',
+    allowLoopbackBaseUrl: true,
+  });
   const events = new SyncEventStore(redis, keys);
   const queue = new Queue<SyncJobData>('sync', { connection: redis, prefix: keys.bullPrefix });
   let seq = 0;
