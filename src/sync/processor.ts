@@ -333,6 +333,7 @@ async function handleWebhook(
       } else {
         await mergeOrderFacts(redis, keys, data.shop, order.id, factsFromCancelled(order));
       }
+      await rememberBuyer(redis, keys, data.shop, order);
       return reconcileJob(ctx, data.shop, order.id, jobId, {
         firstName: order.customer?.first_name,
         lastName: order.customer?.last_name,
@@ -414,11 +415,22 @@ async function reconcileJob(
   customer: { firstName?: string; lastName?: string; phone?: string },
 ): Promise<JobOutcome> {
   const state = await readOrderState(ctx.deps.redis, ctx.deps.keys, shop, orderId);
+  // Whichever job of the order creates the IT Retail customer (a refund may get there first), it does so
+  // with the buyer's names and phone from the order.
+  const [first, last, phone] = await ctx.deps.redis.hmget(
+    orderKey(ctx.deps.keys, shop, orderId),
+    ...BUYER_FIELDS,
+  );
+  const buyer = {
+    firstName: customer.firstName ?? first ?? undefined,
+    lastName: customer.lastName ?? last ?? undefined,
+    phone: customer.phone ?? phone ?? undefined,
+  };
   // No IT Retail call at all for an order that owes nothing and was never applied.
   const out: ReconcileOutcome = await reconcileOrder(ctx.reconcile, shop, lazyClient(ctx), orderId, {
     includeTestOrders: ctx.settings.includeTestOrders,
     jobId,
-    customer,
+    customer: buyer,
   });
   const common = {
     shopifyOrderId: orderId,
@@ -436,6 +448,20 @@ async function reconcileJob(
     shortfall: out.shortfall || undefined,
     reason: out.shortfall ? `balance stopped at 0; ${out.shortfall} points could not be deducted` : undefined,
   };
+}
+
+/** The buyer's names and phone kept with the order (personal data: erased by customers/redact). */
+const BUYER_FIELDS = ['buyerFirstName', 'buyerLastName', 'buyerPhone'] as const;
+
+async function rememberBuyer(redis: Redis, keys: Keys, shop: string, order: OrderPayload): Promise<void> {
+  const c = order.customer;
+  const values = [c?.first_name, c?.last_name, c?.phone];
+  const tx = redis.multi();
+  BUYER_FIELDS.forEach((f, i) => {
+    const v = values[i]?.trim();
+    if (v) tx.hsetnx(orderKey(keys, shop, order.id), f, v);
+  });
+  await tx.exec();
 }
 
 /** A client resolved on first use, so a job that needs no IT Retail call needs no credentials either. */
@@ -491,7 +517,8 @@ async function redactCustomer(
   const { redis, keys } = ctx.deps;
   const orders = await customerOrderIds(ctx, shop, customer, orderIds);
   const tx = redis.multi();
-  for (const o of orders) tx.hdel(orderKey(keys, shop, o), 'email', 'name', 'shopifyCustomerId');
+  for (const o of orders)
+    tx.hdel(orderKey(keys, shop, o), 'email', 'name', 'shopifyCustomerId', ...BUYER_FIELDS);
   if (customer.id) {
     tx.hdel(keys.shop(shop, 'link', 'customer'), customer.id);
     tx.del(ordersByCustomerKey(keys, shop, customer.id));
@@ -520,6 +547,7 @@ async function dataReport(
       orderId: id,
       name: h.name,
       email: h.email,
+      buyer: { firstName: h.buyerFirstName, lastName: h.buyerLastName, phone: h.buyerPhone },
       pointsApplied: Number(h.appliedPoints ?? 0),
       itretailCustomerId: h.itrCustomerId,
       cancelled: h.cancelled === '1',

@@ -212,6 +212,35 @@ describe('order topics follow the points table', () => {
     expect(found[0]).toMatchObject({ FirstName: 'Grace', LastName: 'Hopper', LoyaltyPoints: 25 });
   });
 
+  it("a refund job that gets to create the buyer's customer first uses the order's names, not the email", async () => {
+    const mail = email();
+    const id = nextOrderId();
+    // The paid job cannot create the customer (IT Retail refuses) and gives up; the refund job comes next.
+    h.sim.setFaults({ errorRate: 1, calls: ['CreateCustomer'] });
+    const [paid] = await h.run(
+      [
+        {
+          topic: 'orders/paid',
+          payload: orderPayload({
+            id,
+            email: mail,
+            subtotal: '30.00',
+            firstName: 'Katherine',
+            lastName: 'Johnson',
+          }),
+        },
+      ],
+      { attempts: 1 },
+    );
+    h.sim.resetFaults();
+    expect(paid!.state).toBe('failed');
+    expect(h.sim.findByEmail(mail)).toEqual([]);
+    await h.run([{ topic: 'refunds/create', payload: refundPayload(id, '9601', '10.00') }]);
+    const found = h.sim.findByEmail(mail);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ FirstName: 'Katherine', LastName: 'Johnson', LoyaltyPoints: 20 });
+  });
+
   it('an invalid payload fails at once (no retries) with a plain reason, recorded as failed', async () => {
     const [end] = await h.run([
       { topic: 'orders/paid', payload: { id: 1, current_subtotal_price: 'twelve' } },
@@ -385,6 +414,8 @@ describe('shop and privacy topics', () => {
     const order = await h.redis.hgetall(h.keys.shop(SHOP, 'order', id));
     expect(order.email).toBeUndefined();
     expect(order.name).toBeUndefined();
+    expect(order.buyerFirstName).toBeUndefined();
+    expect(order.buyerLastName).toBeUndefined();
     expect(order.appliedPoints).toBe('8');
     expect(await h.redis.hget(h.keys.shop(SHOP, 'link', 'email'), mail)).toBeNull();
     const evs = await h.events.forCustomer(SHOP, { shopifyCustomerId: '902' });
