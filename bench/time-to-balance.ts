@@ -139,7 +139,7 @@ async function main(): Promise<void> {
           if (want.has(p.customerId) && !putAt.has(p.customerId)) putAt.set(p.customerId, p.doneAt);
         return putAt.size >= want.size;
       },
-      120_000,
+      60_000,
       250,
     ).catch((e: Error) => console.log(`  ${e.message} (${putAt.size}/${want.size})`));
 

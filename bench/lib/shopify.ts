@@ -39,6 +39,8 @@ const MARK = {
   email: '@@EMAIL@@',
   customerId: '@@CUSTOMER_ID@@',
   subtotal: '@@SUBTOTAL@@',
+  orderGid: '@@ORDER_GID@@',
+  customerGid: '@@CUSTOMER_GID@@',
 } as const;
 
 type Part = string | keyof typeof MARK;
@@ -48,21 +50,26 @@ function compileTemplate(): Part[] {
   const o = fixture<Record<string, unknown>>('orders-paid');
   const customer = o.customer as Record<string, unknown>;
   o.id = MARK.id;
+  // The worker takes ids from admin_graphql_api_id when present (exact beyond 2^53): keep them in step.
+  o.admin_graphql_api_id = MARK.orderGid;
   o.name = MARK.name;
   o.order_number = MARK.id;
   o.email = MARK.email;
   o.contact_email = MARK.email;
   o.current_subtotal_price = MARK.subtotal;
   customer.id = MARK.customerId;
+  customer.admin_graphql_api_id = MARK.customerGid;
   customer.email = MARK.email;
   const text = JSON.stringify(o);
-  const re = /"@@(ORDER_ID|ORDER_NAME|EMAIL|CUSTOMER_ID|SUBTOTAL)@@"/g;
+  const re = /"@@(ORDER_ID|ORDER_NAME|EMAIL|CUSTOMER_ID|SUBTOTAL|ORDER_GID|CUSTOMER_GID)@@"/g;
   const byMark: Record<string, keyof typeof MARK> = {
     ORDER_ID: 'id',
     ORDER_NAME: 'name',
     EMAIL: 'email',
     CUSTOMER_ID: 'customerId',
     SUBTOTAL: 'subtotal',
+    ORDER_GID: 'orderGid',
+    CUSTOMER_GID: 'customerGid',
   };
   const parts: Part[] = [];
   let last = 0;
@@ -86,6 +93,8 @@ export function orderPaidBody(s: OrderSpec): string {
     email: JSON.stringify(s.email),
     customerId: String(s.customerId),
     subtotal: JSON.stringify(s.subtotal ?? '54.00'),
+    orderGid: JSON.stringify(`gid://shopify/Order/${s.orderId}`),
+    customerGid: JSON.stringify(`gid://shopify/Customer/${s.customerId}`),
   };
   let out = '';
   for (let i = 0; i < template.length; i++) {
