@@ -7,6 +7,7 @@ import type { Metrics, WebhookOutcome } from '../metrics.js';
 import { enqueueWebhook, QueueUnavailableError } from '../queue/enqueue.js';
 import { isHandledTopic, type SyncJobData, type WebhookJobData } from '../queue/jobs.js';
 import type { Keys } from '../store/keys.js';
+import { parseJsonKeepingBigIntegers } from './json.js';
 
 export const WEBHOOK_PATH = '/webhooks';
 
@@ -111,7 +112,7 @@ export function webhookRouter(deps: WebhookRouteDeps): Router {
 
     let payload: unknown;
     try {
-      payload = JSON.parse(raw.toString('utf8'));
+      payload = parseJsonKeepingBigIntegers(raw.toString('utf8'));
     } catch {
       log.warn({ shop, topic, webhookId }, 'signed webhook with a body that is not JSON');
       return answer(res, topic, 'bad_request', 400, { error: 'body is not valid JSON' });

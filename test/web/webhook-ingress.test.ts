@@ -46,6 +46,16 @@ function deliver(
 }
 
 describe('POST /webhooks with a valid signature', () => {
+  it('keeps an order id beyond 2^53 exact in the queued job', async () => {
+    await emptyQueue();
+    const body = fixtureText('refunds-create').replace(/"order_id":\s*\d+/, '"order_id": 9007199254740993');
+    expect(body).toContain('9007199254740993');
+    const res = await deliver('refunds/create', body);
+    expect(res.status).toBe(200);
+    const [job] = await allJobs();
+    expect((job!.data as WebhookJobData).payload).toMatchObject({ order_id: '9007199254740993' });
+  });
+
   it('answers 200 and queues exactly one job carrying the event', async () => {
     await emptyQueue();
     const body = fixtureText('orders-paid');
