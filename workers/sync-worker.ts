@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
-import { DelayedError, type Job, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
+import { DelayedError, type Job, Queue, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { registerLinkExistingFromConfig } from '../src/admin/link-existing.js';
@@ -69,8 +69,16 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
     });
   const matcher =
     deps.matcher ?? new CustomerMatcher(deps.redis, deps.keys, deps.logger, deps.matcherOptions);
+  // The worker's own handle on its queue (redact removes finished jobs' copies of personal data).
+  const queue = deps.queue
+    ? undefined
+    : new Queue<SyncJobData>(deps.queueName ?? SYNC_QUEUE, {
+        connection: deps.connection,
+        prefix: deps.keys.bullPrefix,
+      });
   const processor = createProcessor({
     ...deps,
+    queue: deps.queue ?? queue,
     matcher,
     clientFor: (shop, settings) => clients.clientFor(shop, settings),
     onUninstalled: async (shop) => {
@@ -103,6 +111,7 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
       closing ??= (async () => {
         await refresher.stop();
         await worker.close();
+        await queue?.close();
         await clients.closeAll();
       })();
       return closing;

@@ -1,4 +1,4 @@
-import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import { DelayedError, type Job, type Queue, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
@@ -9,6 +9,7 @@ import {
 } from '../itretail/errors.js';
 import { scrubSecrets } from '../logger.js';
 import type { AdminJobData, SyncJobData, WebhookJobData } from '../queue/jobs.js';
+import { removeFinishedJobs } from '../queue/redact.js';
 import type { ShopSettings } from '../settings.js';
 import type { Keys } from '../store/keys.js';
 import { CredentialsMissingError } from './clients.js';
@@ -57,6 +58,8 @@ export interface SyncDeps {
   };
   /** The IT Retail client for a shop (see ClientRegistry.clientFor); throws CredentialsMissingError. */
   clientFor(shop: string, settings: ShopSettings): SyncClient;
+  /** The sync queue, so customers/redact and shop/redact can remove finished jobs' copies of the payload. */
+  queue?: Pick<Queue<SyncJobData>, 'getJobs'>;
   /** Called after app/uninstalled (e.g. to close the shop's client). */
   onUninstalled?(shop: string): Promise<void>;
   matcher?: CustomerMatcher;
@@ -373,9 +376,11 @@ async function handleWebhook(
       const r = parsed.data;
       setContext({ shopifyCustomerId: r.customer.id });
       const n = await redactCustomer(ctx, data.shop, r.customer, r.orderIds);
-      return { status: 'applied', reason: `customer data erased (${n} orders)` };
+      const jobs = ctx.deps.queue ? await removeFinishedJobs(ctx.deps.queue, data.shop, r.customer) : 0;
+      return { status: 'applied', reason: `customer data erased (${n} orders, ${jobs} finished jobs)` };
     }
     case 'shop/redact': {
+      if (ctx.deps.queue) await removeFinishedJobs(ctx.deps.queue, data.shop);
       await deleteMatching(redis, keys.shopPattern(data.shop));
       await ctx.deps.events.eraseShop(data.shop);
       await ctx.deps.settings.erase(data.shop);

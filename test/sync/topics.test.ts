@@ -393,12 +393,20 @@ describe('shop and privacy topics', () => {
     const mail = email();
     const c = seed(mail);
     const id = nextOrderId();
-    await h.run([
+    const [paid] = await h.run([
       {
         topic: 'orders/paid',
         payload: orderPayload({ id, email: mail, subtotal: '8.00', customerId: '902' }),
       },
     ]);
+    const otherPaid = await h.run([
+      {
+        topic: 'orders/paid',
+        payload: orderPayload({ id: nextOrderId(), email: email(), subtotal: '1.00' }),
+      },
+    ]);
+    // The finished job still holds the buyer's email in its payload (kept for its retention period)…
+    expect(JSON.stringify((await h.queue.getJob(paid!.id))!.data)).toContain(mail);
     const [end] = await h.run([
       {
         topic: 'customers/redact',
@@ -411,6 +419,9 @@ describe('shop and privacy topics', () => {
       },
     ]);
     expect(ev(end!).status).toBe('applied');
+    // …until customers/redact removes it; another customer's finished job stays.
+    expect(await h.queue.getJob(paid!.id)).toBeUndefined();
+    expect(await h.queue.getJob(otherPaid[0]!.id)).toBeDefined();
     const order = await h.redis.hgetall(h.keys.shop(SHOP, 'order', id));
     expect(order.email).toBeUndefined();
     expect(order.name).toBeUndefined();
