@@ -98,6 +98,8 @@ export async function start(mode: Mode, config: Config): Promise<{ server: Serve
   await waitForRedis(deps.redis, 10_000).catch((err: Error) =>
     logger.warn({ err: err.message }, 'Redis is not answering yet; serving 503 until it does'),
   );
+  if (config.shopify.singleStore)
+    await deps.settings.remember(config.shopify.singleStore.shop).catch(() => {});
   const admin = createAdmin(deps);
   const app = createApp({ ...deps, extraRoutes: admin.mount });
   const server = await new Promise<Server>((resolve, reject) => {

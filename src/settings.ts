@@ -205,6 +205,11 @@ export class SettingsStore {
       .exec();
   }
 
+  /** Adds a shop to the known shops (those the scheduled jobs visit) without changing its state. */
+  async remember(shop: string): Promise<void> {
+    await this.redis.sadd(this.keys.global('shops'), shop);
+  }
+
   async listShops(): Promise<string[]> {
     return (await this.redis.smembers(this.keys.global('shops'))).sort();
   }

@@ -280,6 +280,8 @@ async function main(): Promise<void> {
     ...(flags.stalledIntervalMs ? { stalledInterval: flags.stalledIntervalMs } : {}),
   };
   registerLinkExistingFromConfig({ ...deps, config, redis });
+  // A single-store custom app has no install step; make its shop known to the scheduled index refresh.
+  if (config.shopify.singleStore) await deps.settings.remember?.(config.shopify.singleStore.shop);
   const metrics = createMetrics(undefined, { defaultMetrics: true });
   deps.metrics = metrics;
   const running = await startWorker(deps);

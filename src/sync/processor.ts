@@ -49,6 +49,7 @@ export interface SyncDeps {
     erase(shop: string): Promise<void>;
     /** Every known shop (for the scheduled index refresh). */
     listShops?(): Promise<string[]>;
+    remember?(shop: string): Promise<void>;
   };
   events: {
     record(e: NewSyncEvent): Promise<SyncEvent>;

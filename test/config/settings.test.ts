@@ -89,6 +89,9 @@ describe('SettingsStore', () => {
     await store.markInstalled(shop);
     expect((await store.get(shop)).installed).toBe(true);
     expect(await store.listShops()).toContain(shop);
+    await store.remember('custom-app.myshopify.com');
+    expect(await store.listShops()).toContain('custom-app.myshopify.com');
+    expect((await store.get('custom-app.myshopify.com')).installed).toBe(true);
     await store.erase(shop);
     expect(await store.listShops()).not.toContain(shop);
   });
