@@ -85,8 +85,24 @@ export interface BenchResult {
 export function writeResult(r: BenchResult): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = new URL(`${r.name}.json`, RESULTS_DIR);
-  writeFileSync(file, `${JSON.stringify(r, null, 2)}\n`);
+  writeFileSync(file, `${formatJson(r)}\n`);
   return file.pathname;
+}
+
+/** JSON as the repository's formatter (biome, line width 110) writes it: short arrays of plain values on one line. */
+export function formatJson(value: unknown): string {
+  const text = JSON.stringify(value, null, 2);
+  return text.replace(
+    /^( *)("[^"\n]*": )?\[\n((?:\1 {2}(?:-?[\d.eE+-]+|"[^"\n]*"|true|false|null),?\n)+)\1\]/gm,
+    (all, indent: string, key = '', body: string) => {
+      const items = body
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.trim().replace(/,$/, ''));
+      const line = `${indent}${key}[${items.join(', ')}]`;
+      return line.length <= 110 ? line : all;
+    },
+  );
 }
 
 /** A compact fixed-width table. */
