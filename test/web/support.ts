@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { type Logger, REDACT_PATHS } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 import { buildDeps, type Deps } from '../../src/main.js';
 import { waitForRedis } from '../../src/store/redis.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
@@ -17,7 +17,7 @@ export function memoryLogger(): { logger: Logger; lines: () => string } {
       cb();
     },
   });
-  const logger = pino({ level: 'debug', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, stream);
+  const logger = createLogger({ level: 'debug' }, stream);
   return { logger, lines: () => chunks.join('') };
 }
 
