@@ -85,7 +85,7 @@ export const envSchema = z
         .string({ error: 'is required (32 bytes as 64 hex characters or base64)' })
         .refine((v) => decodeKey(v) !== null, 'must be 32 bytes as 64 hex characters or base64'),
     ),
-    WORKER_CONCURRENCY: intInRange(1, 1000, 10),
+    WORKER_CONCURRENCY: intInRange(1, 1000, 25),
     WORKER_METRICS_PORT: intInRange(0, 65535, 0),
     WEBHOOK_BODY_LIMIT_BYTES: intInRange(1024, 50 * 1024 * 1024, 2 * 1024 * 1024),
     DEV_SIGN_IN: z.preprocess(emptyToUndefined, z.enum(['true', 'false']).default('false')),
