@@ -19,6 +19,11 @@ export function safeUrl(url: string): string {
   return `${url.slice(0, q)}?${params.toString()}`;
 }
 
+/** Fields a route adds to the request's finishing log line (one line per request where all went well). */
+export function addLogFields(res: Response, fields: Record<string, unknown>): void {
+  res.locals.logFields = { ...(res.locals.logFields as Record<string, unknown> | undefined), ...fields };
+}
+
 /** The request's child logger (with its request id), set by requestLogger. */
 export function logOf(res: Response, fallback: Logger): Logger {
   return (res.locals.log as Logger | undefined) ?? fallback;
@@ -35,23 +40,32 @@ export function requestLogger(
   return (req: Request, res: Response, next: NextFunction) => {
     const incoming = req.get(REQUEST_ID_HEADER);
     const reqId = incoming && VALID_REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    const log = logger.child({ reqId });
+    // The child logger is made on first use: a webhook that goes well logs only the finishing line below.
+    let child: Logger | undefined;
+    Object.defineProperty(res.locals, 'log', {
+      get: () => {
+        child ??= logger.child({ reqId });
+        return child;
+      },
+      configurable: true,
+    });
     res.locals.requestId = reqId;
-    res.locals.log = log;
     res.setHeader(REQUEST_ID_HEADER, reqId);
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       onFinish?.(req, res, seconds);
       const line = {
+        reqId,
+        ...(res.locals.logFields as Record<string, unknown> | undefined),
         req: { method: req.method, url: safeUrl(req.originalUrl), userAgent: req.get('user-agent') },
         res: { statusCode: res.statusCode },
         responseTimeMs: Math.round(seconds * 1e4) / 10,
       };
       const quiet = QUIET_PATHS.has(req.path) && res.statusCode < 400;
-      if (res.statusCode >= 500) log.error(line, 'request failed');
-      else if (quiet) log.debug(line, 'request completed');
-      else log.info(line, 'request completed');
+      if (res.statusCode >= 500) logger.error(line, 'request failed');
+      else if (quiet) logger.debug(line, 'request completed');
+      else logger.info(line, 'request completed');
     });
     next();
   };

@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics, WebhookOutcome } from '../metrics.js';
 import { enqueueWebhook, QueueUnavailableError } from '../queue/enqueue.js';
 import { isHandledTopic, type SyncJobData, type WebhookJobData } from '../queue/jobs.js';
+import { addLogFields } from '../request-logger.js';
 import type { Keys } from '../store/keys.js';
 import { parseJsonKeepingBigIntegers } from './json.js';
 
@@ -79,10 +80,9 @@ export function webhookRouter(deps: WebhookRouteDeps): Router {
   const rawBody = express.raw({ type: () => true, limit: deps.bodyLimitBytes, inflate: false });
 
   const handle = async (req: Request, res: Response) => {
-    const log = logOf(res);
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     if (!verifyWebhookHmac(deps.apiSecret, raw, req.get(WEBHOOK_HEADERS.hmac))) {
-      log.warn({ topic: req.get(WEBHOOK_HEADERS.topic) }, 'webhook with an invalid HMAC refused');
+      logOf(res).warn({ topic: req.get(WEBHOOK_HEADERS.topic) }, 'webhook with an invalid HMAC refused');
       return answer(res, undefined, 'unauthorized', 401, { error: 'invalid HMAC' });
     }
 
@@ -114,7 +114,7 @@ export function webhookRouter(deps: WebhookRouteDeps): Router {
     try {
       payload = parseJsonKeepingBigIntegers(raw.toString('utf8'));
     } catch {
-      log.warn({ shop, topic, webhookId }, 'signed webhook with a body that is not JSON');
+      logOf(res).warn({ shop, topic, webhookId }, 'signed webhook with a body that is not JSON');
       return answer(res, topic, 'bad_request', 400, { error: 'body is not valid JSON' });
     }
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
@@ -122,7 +122,7 @@ export function webhookRouter(deps: WebhookRouteDeps): Router {
     }
 
     if (!isHandledTopic(topic)) {
-      log.info({ shop, topic, webhookId }, 'webhook topic not handled; acknowledged and ignored');
+      logOf(res).info({ shop, topic, webhookId }, 'webhook topic not handled; acknowledged and ignored');
       return answer(res, topic, 'ignored', 200, { status: 'ignored' });
     }
 
@@ -139,18 +139,19 @@ export function webhookRouter(deps: WebhookRouteDeps): Router {
     };
     try {
       const result = await enqueueWebhook(deps, data);
-      log.info(
-        { shop, topic, webhookId, eventId, jobId: result.jobId, status: result.status },
-        'webhook accepted',
-      );
+      // Said once, on the request's finishing line.
+      addLogFields(res, { shop, topic, webhookId, eventId, jobId: result.jobId, webhook: result.status });
       return answer(res, topic, result.status, 200, result);
     } catch (err) {
       if (err instanceof QueueUnavailableError) {
-        log.warn({ shop, topic, webhookId, err: err.message }, 'webhook not queued: Redis unavailable');
+        logOf(res).warn(
+          { shop, topic, webhookId, err: err.message },
+          'webhook not queued: Redis unavailable',
+        );
         res.set('Retry-After', '5');
         return answer(res, topic, 'unavailable', 503, { error: 'queue unavailable, retry later' });
       }
-      log.error({ shop, topic, webhookId, err }, 'webhook not queued');
+      logOf(res).error({ shop, topic, webhookId, err }, 'webhook not queued');
       return answer(res, topic, 'error', 500, { error: 'internal error' });
     }
   };
