@@ -47,17 +47,15 @@ const PACED_RATE = envInt('BENCH_PACED_RATE', 500, 10, 100_000);
 
 /**
  * Diagnostic variants of (b), run only when named in BENCH_INGRESS_VARIANTS (comma-separated):
- *   quiet   the real app with LOG_LEVEL=warn — what logging costs;
- *   newlog  the real app with the candidate logger of bench/lib/proposed-logger.ts (secrets blanked by one
- *           walk over the object instead of pino's wildcard redact paths).
+ *   quiet   the real app with LOG_LEVEL=warn — what logging costs.
  */
-type Mode = 'bare' | 'app' | 'app-quiet' | 'app-newlog';
+type Mode = 'bare' | 'app' | 'app-quiet';
 const VARIANTS = (process.env.BENCH_INGRESS_VARIANTS ?? '')
   .split(',')
   .map((v) => v.trim())
   .filter(Boolean)
   .map((v) => {
-    if (v !== 'quiet' && v !== 'newlog') throw new Error(`unknown ingress variant ${v} (quiet, newlog)`);
+    if (v !== 'quiet') throw new Error(`unknown ingress variant ${v} (quiet)`);
     return `app-${v}` as Mode;
   });
 const isApp = (m: Mode) => m !== 'bare';
@@ -185,7 +183,6 @@ async function startServer(mode: Mode, prefix: string): Promise<{ child: Child; 
     env: {
       ...appEnv(prefix, mode === 'app-quiet' ? { LOG_LEVEL: 'warn' } : {}),
       BENCH_WEB_MODE: isApp(mode) ? 'app' : 'bare',
-      BENCH_LOGGER: mode === 'app-newlog' ? 'proposed' : 'default',
     },
   });
   return { child, port: await child.call<number>('port') };

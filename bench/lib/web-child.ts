@@ -14,7 +14,6 @@ import { loadConfig } from '../../src/config.js';
 import { buildDeps } from '../../src/main.js';
 import { waitForRedis } from '../../src/store/redis.js';
 import { serve } from './child.js';
-import { createProposedLogger } from './proposed-logger.js';
 import { countRedisCommands, redisCommandCounts } from './redis-count.js';
 
 async function main(): Promise<void> {
@@ -30,12 +29,7 @@ async function main(): Promise<void> {
     });
   } else if (mode === 'app') {
     const config = loadConfig();
-    // BENCH_LOGGER=proposed: the candidate logger of bench/lib/proposed-logger.ts instead of src/logger.ts.
-    const logger =
-      process.env.BENCH_LOGGER === 'proposed'
-        ? createProposedLogger({ level: config.logLevel, name: 'web' })
-        : undefined;
-    const deps = buildDeps(config, { logger });
+    const deps = buildDeps(config);
     await waitForRedis(deps.redis, 10_000);
     app = createApp(deps);
     close = () => deps.close();
