@@ -12,13 +12,10 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-export type CallName =
-  | 'token'
-  | 'GetAllCustomers'
-  | 'GetCustomerProductPurchases'
-  | 'CreateCustomer'
-  | 'GetCustomer'
-  | 'UpdateCustomer';
+import type { CallName } from './errors.js';
+
+/** The calls of IT Retail's article, named as the client names them. */
+export type { CallName };
 
 export const CALL_NAMES: readonly CallName[] = [
   'token',
