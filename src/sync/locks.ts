@@ -47,6 +47,17 @@ export interface LockOptions {
   autoExtend?: boolean;
 }
 
+/**
+ * Reads done in the same round trip as taking the lock, atomically right after it is taken: `lua` is a
+ * script body that may use KEYS[2..] (`keys`) and ARGV[3..] (`args`) and must return a non-nil value
+ * (what `Lock.read` then holds). KEYS[1], ARGV[1] and ARGV[2] are the lock's key, token and TTL.
+ */
+export interface LockRead {
+  lua: string;
+  keys: string[];
+  args?: string[];
+}
+
 export interface Lock {
   readonly key: string;
   readonly token: string;
@@ -58,20 +69,48 @@ export interface Lock {
   ensure(ttlMs?: number): Promise<void>;
   /** Frees the lock if it is still ours (compare-and-delete); true when it was. */
   release(): Promise<boolean>;
+  /**
+   * Records that a script already freed the lock with a compare-and-delete of `token` (or found it no
+   * longer ours): renewals stop and release() sends nothing.
+   */
+  releasedByScript(): void;
+  /** What the LockRead returned when the lock was taken (undefined without one). */
+  readonly read?: unknown;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function acquireLock(redis: Redis, key: string, opts: LockOptions = {}): Promise<Lock> {
+const acquireScript = (body: string) => `
+if not redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return nil end
+${body}`;
+
+export async function acquireLock(
+  redis: Redis,
+  key: string,
+  opts: LockOptions = {},
+  onAcquire?: LockRead,
+): Promise<Lock> {
   const ttlMs = opts.ttlMs ?? 30_000;
   const waitMs = opts.waitMs ?? 10_000;
   const baseRetry = opts.retryMs ?? 25;
   const token = randomBytes(16).toString('hex');
   const started = Date.now();
+  const script = onAcquire ? acquireScript(onAcquire.lua) : undefined;
+  let read: unknown;
   let pause = baseRetry;
   for (;;) {
-    const ok = await redis.set(key, token, 'PX', ttlMs, 'NX');
-    if (ok === 'OK') break;
+    if (script && onAcquire) {
+      read = await redis.eval(
+        script,
+        1 + onAcquire.keys.length,
+        key,
+        ...onAcquire.keys,
+        token,
+        String(ttlMs),
+        ...(onAcquire.args ?? []),
+      );
+      if (read !== null) break;
+    } else if ((await redis.set(key, token, 'PX', ttlMs, 'NX')) === 'OK') break;
     const waited = Date.now() - started;
     if (waited >= waitMs) throw new LockBusyError(key, waited);
     await sleep(Math.min(pause, waitMs - waited) * (0.5 + Math.random()));
@@ -112,6 +151,11 @@ export async function acquireLock(redis: Redis, key: string, opts: LockOptions =
       released = true;
       return ((await redis.eval(RELEASE, 1, key, token)) as number) === 1;
     },
+    releasedByScript() {
+      if (timer) clearInterval(timer);
+      released = true;
+    },
+    read,
   };
 }
 
@@ -121,8 +165,9 @@ export async function withLock<T>(
   key: string,
   opts: LockOptions,
   fn: (lock: Lock) => Promise<T>,
+  onAcquire?: LockRead,
 ): Promise<T> {
-  const lock = await acquireLock(redis, key, opts);
+  const lock = await acquireLock(redis, key, opts, onAcquire);
   try {
     return await fn(lock);
   } finally {

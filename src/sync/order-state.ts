@@ -72,13 +72,26 @@ function refundFacts(refunds: RefundPayload[]): Record<string, number> {
   return out;
 }
 
-/** Merges facts into the order's hash in one MULTI (idempotent, commutative). */
+/** The buyer's names and phone kept with the order (personal data: erased by customers/redact). */
+export const BUYER_FIELDS = ['buyerFirstName', 'buyerLastName', 'buyerPhone'] as const;
+
+export interface BuyerFacts {
+  firstName?: string;
+  lastName?: string;
+  phone?: string;
+}
+
+/**
+ * Merges facts (and the buyer's names and phone, each kept from its first non-empty value) into the order's
+ * hash in one MULTI (idempotent, commutative).
+ */
 export async function mergeOrderFacts(
   redis: Redis,
   keys: Keys,
   shop: string,
   orderId: string,
   facts: OrderFacts,
+  buyer?: BuyerFacts,
 ): Promise<void> {
   const key = orderKey(keys, shop, orderId);
   const tx = redis.multi();
@@ -103,6 +116,12 @@ export async function mergeOrderFacts(
   setnx('shopifyCustomerId', customerId);
   if (email) tx.sadd(ordersByEmailKey(keys, shop, email), orderId);
   if (customerId) tx.sadd(ordersByCustomerKey(keys, shop, customerId), orderId);
+  if (buyer) {
+    const values = [buyer.firstName, buyer.lastName, buyer.phone];
+    BUYER_FIELDS.forEach((f, i) => {
+      setnx(f, values[i]?.trim());
+    });
+  }
   // Makes the hash exist even for a refund alone, so "known order" checks work.
   tx.hsetnx(key, 'firstSeenAt', new Date().toISOString());
   await tx.exec();
@@ -116,6 +135,14 @@ export async function readOrderState(
   orderId: string,
 ): Promise<OrderState> {
   return orderStateFromHash(await redis.hgetall(orderKey(keys, shop, orderId)));
+}
+
+/** A hash as a Lua script returns HGETALL (a flat [field, value, …] list) → an object. */
+export function hashFromPairs(pairs: unknown): Record<string, string> {
+  const h: Record<string, string> = {};
+  if (!Array.isArray(pairs)) return h;
+  for (let i = 0; i + 1 < pairs.length; i += 2) h[String(pairs[i])] = String(pairs[i + 1]);
+  return h;
 }
 
 export function orderStateFromHash(h: Record<string, string>): OrderState {
@@ -142,5 +169,12 @@ export function orderStateFromHash(h: Record<string, string>): OrderState {
   if (h.name) state.name = h.name;
   if (h.shopifyCustomerId) state.shopifyCustomerId = h.shopifyCustomerId;
   if (h.itrCustomerId) state.itrCustomerId = h.itrCustomerId;
+  if (h.buyerFirstName || h.buyerLastName || h.buyerPhone) {
+    state.buyer = {
+      firstName: h.buyerFirstName || undefined,
+      lastName: h.buyerLastName || undefined,
+      phone: h.buyerPhone || undefined,
+    };
+  }
   return state;
 }

@@ -42,6 +42,8 @@ export interface OrderState {
   /** Ledger: points already applied to IT Retail for this order, and to which customer. */
   appliedPoints: number;
   itrCustomerId?: string;
+  /** The buyer's names and phone from the order (for a customer that has to be created). */
+  buyer?: { firstName?: string; lastName?: string; phone?: string };
 }
 
 export function emptyOrderState(): OrderState {

@@ -19,6 +19,7 @@ import { LockBusyError, LockLostError, type LockOptions } from './locks.js';
 import { CustomerMatcher, MatchError, type MatcherOptions, type SyncClient } from './matching.js';
 import { MoneyFormatError, parseRateMilli } from './money.js';
 import {
+  BUYER_FIELDS,
   factsFromCancelled,
   factsFromPaid,
   factsFromRefund,
@@ -87,6 +88,8 @@ export interface ProcessorContext {
   matcher: CustomerMatcher;
   settings: ShopSettings;
   client(): SyncClient;
+  /** The job's first run: nothing of it can have been done before. */
+  firstRun?: boolean;
 }
 
 const adminHandlers = new Map<string, AdminJobHandler>();
@@ -205,18 +208,22 @@ export function createProcessor(deps: SyncDeps) {
     };
     let context: Partial<NewSyncEvent> = {};
     try {
+      const callsITRetail = data.kind !== 'webhook' || PAUSABLE.has(data.topic);
+      // Settings are read fresh for every job (a pause, an uninstall, new credentials or a new rate apply
+      // to the very next job); the throttle is read alongside, so both cost one network wait.
+      const throttle = callsITRetail ? deps.redis.pttl(throttleKey(deps.keys, data.shop)) : undefined;
+      throttle?.catch(() => undefined);
       const settings = await deps.settings.get(data.shop);
       if (!settings.installed && !(data.kind === 'webhook' && AFTER_UNINSTALL.has(data.topic))) {
         return await finish({ status: 'skipped', reason: 'app uninstalled' });
       }
-      const callsITRetail = data.kind !== 'webhook' || PAUSABLE.has(data.topic);
       if (settings.paused && callsITRetail) {
         await defer(deps.pausedDelayMs ?? 60_000);
       }
       // IT Retail asked this shop's traffic to slow down (429 + Retry-After): every worker holds the
       // shop's jobs back until then, instead of each one calling and being refused again.
-      if (callsITRetail) {
-        const wait = await deps.redis.pttl(throttleKey(deps.keys, data.shop));
+      if (throttle) {
+        const wait = await throttle;
         if (wait > 0) await defer(wait + Math.random() * 250);
       }
       const ctx: ProcessorContext = {
@@ -225,6 +232,8 @@ export function createProcessor(deps: SyncDeps) {
         matcher,
         settings,
         client: () => deps.clientFor(data.shop, settings),
+        // Each start (a retry, a stalled job taken back, a deferral) counts in attemptsStarted.
+        firstRun: (job.attemptsStarted ?? 2) <= 1 && (job.attemptsMade ?? 1) === 0,
       };
       const outcome =
         data.kind === 'webhook'
@@ -331,18 +340,19 @@ async function handleWebhook(
     case 'orders/cancelled': {
       const order = parsed.data;
       setContext(orderContext(order));
-      if (parsed.topic === 'orders/paid') {
-        const rate = parseRateMilli(ctx.settings.pointsPerDollar);
-        await mergeOrderFacts(redis, keys, data.shop, order.id, factsFromPaid(order, rate));
-      } else {
-        await mergeOrderFacts(redis, keys, data.shop, order.id, factsFromCancelled(order));
-      }
-      await rememberBuyer(redis, keys, data.shop, order);
-      return reconcileJob(ctx, data.shop, order.id, jobId, {
-        firstName: order.customer?.first_name,
-        lastName: order.customer?.last_name,
-        phone: order.customer?.phone,
-      });
+      // Whichever job of the order creates the IT Retail customer (a refund may get there first), it does
+      // so with the buyer's names and phone kept with the order.
+      const buyer = {
+        firstName: order.customer?.first_name ?? undefined,
+        lastName: order.customer?.last_name ?? undefined,
+        phone: order.customer?.phone ?? undefined,
+      };
+      const facts =
+        parsed.topic === 'orders/paid'
+          ? factsFromPaid(order, parseRateMilli(ctx.settings.pointsPerDollar))
+          : factsFromCancelled(order);
+      await mergeOrderFacts(redis, keys, data.shop, order.id, facts, buyer);
+      return reconcileJob(ctx, data.shop, order.id, jobId, buyer);
     }
     case 'refunds/create': {
       const refund = parsed.data;
@@ -420,27 +430,17 @@ async function reconcileJob(
   jobId: string | undefined,
   customer: { firstName?: string; lastName?: string; phone?: string },
 ): Promise<JobOutcome> {
-  const state = await readOrderState(ctx.deps.redis, ctx.deps.keys, shop, orderId);
-  // Whichever job of the order creates the IT Retail customer (a refund may get there first), it does so
-  // with the buyer's names and phone from the order.
-  const [first, last, phone] = await ctx.deps.redis.hmget(
-    orderKey(ctx.deps.keys, shop, orderId),
-    ...BUYER_FIELDS,
-  );
-  const buyer = {
-    firstName: customer.firstName ?? first ?? undefined,
-    lastName: customer.lastName ?? last ?? undefined,
-    phone: customer.phone ?? phone ?? undefined,
-  };
-  // No IT Retail call at all for an order that owes nothing and was never applied.
+  // No IT Retail call at all for an order that owes nothing and was never applied. A customer that has to
+  // be created gets these names and phone, else the buyer's kept with the order.
   const out: ReconcileOutcome = await reconcileOrder(ctx.reconcile, shop, lazyClient(ctx), orderId, {
     includeTestOrders: ctx.settings.includeTestOrders,
     jobId,
-    customer: buyer,
+    mayHaveRunBefore: !ctx.firstRun,
+    customer,
   });
   const common = {
     shopifyOrderId: orderId,
-    orderName: state.name,
+    orderName: out.orderName,
     itretailCustomerId: out.itrCustomerId,
     cardNo: out.cardNo,
   };
@@ -454,20 +454,6 @@ async function reconcileJob(
     shortfall: out.shortfall || undefined,
     reason: out.shortfall ? `balance stopped at 0; ${out.shortfall} points could not be deducted` : undefined,
   };
-}
-
-/** The buyer's names and phone kept with the order (personal data: erased by customers/redact). */
-const BUYER_FIELDS = ['buyerFirstName', 'buyerLastName', 'buyerPhone'] as const;
-
-async function rememberBuyer(redis: Redis, keys: Keys, shop: string, order: OrderPayload): Promise<void> {
-  const c = order.customer;
-  const values = [c?.first_name, c?.last_name, c?.phone];
-  const tx = redis.multi();
-  BUYER_FIELDS.forEach((f, i) => {
-    const v = values[i]?.trim();
-    if (v) tx.hsetnx(orderKey(keys, shop, order.id), f, v);
-  });
-  await tx.exec();
 }
 
 /** A client resolved on first use, so a job that needs no IT Retail call needs no credentials either. */
