@@ -332,6 +332,8 @@ async function handleWebhook(
   if (!parsed.ok) {
     if (parsed.error.startsWith('topic '))
       return { status: 'skipped', reason: `topic ${data.topic} is not handled` };
+    // Name what can still be read (order #1001, the order or customer id), so the merchant can find it.
+    setContext(looseContext(data.topic, data.payload));
     throw new PermanentJobError(parsed.error, 'INVALID_PAYLOAD');
   }
   const { redis, keys } = ctx.deps;
@@ -416,6 +418,21 @@ function orderContext(o: OrderPayload): Partial<NewSyncEvent> {
     shopifyCustomerId: o.customer?.id,
     customerName: name || undefined,
   };
+}
+
+/** Identifying fields of a payload that failed validation, taken only where they are plain values. */
+export function looseContext(topic: string, payload: unknown): Partial<NewSyncEvent> {
+  if (!payload || typeof payload !== 'object') return {};
+  const p = payload as Record<string, unknown>;
+  const idOf = (v: unknown) =>
+    (typeof v === 'number' && Number.isSafeInteger(v)) || (typeof v === 'string' && /^\d{1,30}$/.test(v))
+      ? String(v)
+      : undefined;
+  const name = typeof p.name === 'string' && p.name.length <= 64 ? p.name : undefined;
+  if (topic.startsWith('orders/')) return { shopifyOrderId: idOf(p.id), orderName: name };
+  if (topic === 'refunds/create') return { shopifyOrderId: idOf(p.order_id) };
+  if (topic.startsWith('customers/')) return { shopifyCustomerId: idOf(p.id) };
+  return {};
 }
 
 function customerContext(c: CustomerPayload): Partial<NewSyncEvent> {

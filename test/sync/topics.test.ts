@@ -243,7 +243,7 @@ describe('order topics follow the points table', () => {
 
   it('an invalid payload fails at once (no retries) with a plain reason, recorded as failed', async () => {
     const [end] = await h.run([
-      { topic: 'orders/paid', payload: { id: 1, current_subtotal_price: 'twelve' } },
+      { topic: 'orders/paid', payload: { id: 1, name: '#1042', current_subtotal_price: 'twelve' } },
     ]);
     expect(end!.state).toBe('failed');
     const job = await h.queue.getJob(end!.id);
@@ -252,6 +252,8 @@ describe('order topics follow the points table', () => {
     const f = failures.failures.find((e) => e.jobId === end!.id);
     expect(f?.error).toMatch(/current_subtotal_price is not a decimal amount/);
     expect(f?.errorCode).toBe('INVALID_PAYLOAD');
+    // The merchant can still tell which order it was.
+    expect(f).toMatchObject({ orderName: '#1042', shopifyOrderId: '1' });
   });
 });
 
