@@ -360,7 +360,9 @@ export function adminApiRouter(deps: AdminApiDeps): express.Router {
     const state = await job.getState();
     let outcome: 'retried' | 'promoted' | 'running';
     if (state === 'failed') {
-      await job.retry('failed');
+      // Fresh attempts: otherwise attemptsMade stays at its final value, so the next error would be final
+      // (no backoff, no waiting out a busy customer lock).
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
       outcome = 'retried';
     } else if (state === 'delayed') {
       await job.promote();

@@ -440,6 +440,80 @@ async function failJobs(jobs: { shop: string; jobId: string; order: string }[]) 
   }
 }
 
+describe('a retried job', () => {
+  it('gets its full attempts again: failing once more with a retryable error is retried, not failed for good', async () => {
+    const shop = 'retry-again.myshopify.com';
+    const jobId = 'wh|retry-again|1';
+    expect(await h.deps.queue.getWaitingCount()).toBe(0);
+    await h.deps.queue.add(
+      'orders/paid',
+      {
+        kind: 'webhook',
+        shop,
+        topic: 'orders/paid',
+        webhookId: jobId,
+        receivedAt: new Date().toISOString(),
+        payload: { id: '8301' },
+      },
+      { jobId, attempts: 2 },
+    );
+    let calls = 0;
+    const conn = testRedis();
+    const worker = new Worker<SyncJobData>(
+      SYNC_QUEUE,
+      async () => {
+        calls++;
+        // Attempts 1 and 2 use up the job's attempts; after the retry, attempt 3 fails again
+        // (retryable) and attempt 4 succeeds.
+        if (calls !== 4) throw new Error('IT Retail is busy (HTTP 503)');
+        return 'ok';
+      },
+      { connection: conn, prefix: h.deps.keys.bullPrefix },
+    );
+    // Resolves when the job completes or fails for good (BullMQ also reports each failed attempt).
+    const settled = () =>
+      new Promise<'completed' | 'failed'>((resolve) => {
+        const onFailed = (job?: { id?: string; attemptsMade: number; opts: { attempts?: number } }) => {
+          if (job?.id === jobId && job.attemptsMade >= (job.opts.attempts ?? 1)) done('failed');
+        };
+        const onCompleted = (job: { id?: string }) => {
+          if (job.id === jobId) done('completed');
+        };
+        const done = (how: 'completed' | 'failed') => {
+          worker.off('failed', onFailed);
+          worker.off('completed', onCompleted);
+          resolve(how);
+        };
+        worker.on('failed', onFailed);
+        worker.on('completed', onCompleted);
+      });
+    try {
+      expect(await settled()).toBe('failed');
+      expect(calls).toBe(2);
+      await h.deps.events.record({
+        shop,
+        topic: 'orders/paid',
+        status: 'failed',
+        jobId,
+        error: 'IT Retail is busy',
+        errorCode: 'ITR_UNAVAILABLE',
+        attempts: 2,
+      });
+
+      const outcome = settled();
+      const res = await call('post', `/api/failures/${encodeURIComponent(jobId)}/retry`, h.token(shop));
+      expect(res.body.outcome).toBe('retried');
+      // Without fresh attempts, the third call's error would be final.
+      expect(await outcome).toBe('completed');
+      expect(calls).toBe(4);
+    } finally {
+      await worker.close();
+      conn.disconnect();
+    }
+    await h.deps.queue.remove(jobId);
+  });
+});
+
 describe('retry all', () => {
   it("puts every failed job of the shop back on the queue, and no other shop's", async () => {
     const C = 'retry-all-c.myshopify.com';
