@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { pipeline } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -15,6 +16,7 @@ import {
   UnavailableError,
   WriteOutcomeUnknownError,
 } from './errors.js';
+import { isInternalAddress, publicOnlyLookup } from './public-address.js';
 import {
   type CustomerPurchases,
   type CustomerRecord,
@@ -56,6 +58,11 @@ export interface ITRetailClientOptions {
   logger?: Logger;
   /** Metrics hook, called once per HTTP attempt. */
   onCall?: (e: CallEvent) => void;
+  /**
+   * Refuse to connect to addresses inside private networks, whatever the host name resolves to (for base
+   * URLs a merchant typed). Applies to the default dispatcher only. Default false.
+   */
+  publicAddressesOnly?: boolean;
 }
 
 export interface ITRetailHealth {
@@ -211,12 +218,23 @@ export class ITRetailClient {
       maxDelayMs: Math.max(0, opts.retry?.maxDelayMs ?? 5000),
       maxTotalMs: Math.max(0, opts.retry?.maxTotalMs ?? 30000),
     };
+    if (opts.publicAddressesOnly) {
+      // Sockets skip the DNS lookup for an IP literal, so check it here.
+      const host = new URL(opts.baseUrl).hostname.replace(/^\[|\]$/g, '');
+      if (isIP(host) && isInternalAddress(host))
+        throw new InvalidInputError(`IT Retail base URL points inside a private network (${host})`, {
+          call: 'token',
+        });
+    }
     if (opts.dispatcher) {
       this.dispatcher = opts.dispatcher;
       this.ownsDispatcher = false;
     } else {
       this.dispatcher = new Agent({
-        connect: { timeout: this.timeouts.connectMs },
+        connect: {
+          timeout: this.timeouts.connectMs,
+          ...(opts.publicAddressesOnly ? { lookup: publicOnlyLookup } : {}),
+        },
         keepAliveTimeout: 10_000,
         keepAliveMaxTimeout: 60_000,
         connections: 32,
@@ -667,6 +685,15 @@ export class ITRetailClient {
     const notSent = !afterHeaders && NOT_SENT_CODES.has(code);
     const detail = timeout ? `timed out (${code})` : `network error (${code})`;
     const init = { call: spec.call, ...(status !== undefined ? { status } : {}) };
+    if (code === 'EACCES') {
+      // Refused by publicOnlyLookup: the URL leads into a private network; no retry can fix that.
+      const e = new InvalidInputError(
+        `${spec.call}: ${err instanceof Error ? err.message : 'address refused'}`,
+        init,
+      );
+      report('network', e.code);
+      return { type: 'fatal', error: e };
+    }
     if (!isNetworkError(err)) {
       // Not a transport problem (e.g. an invalid request option): a bug or bad configuration.
       const e = new InvalidInputError(`${spec.call}: request failed (${code})`, init);
