@@ -59,6 +59,18 @@ export interface ShopQueueCountsWithHistory extends ShopQueueCounts {
   completed: number;
 }
 
+/** How long one shop's counts are reused: the page and /api/status poll, and each count scans Redis. */
+export const QUEUE_COUNTS_MAX_AGE_MS = 5_000;
+
+interface CachedCounts {
+  at: number;
+  counts: Promise<ShopQueueCountsWithHistory | ShopQueueCounts>;
+}
+
+/** Per queue (so separate installations never share counts), then per shop, cap and history. */
+const cache = new WeakMap<Queue, Map<string, CachedCounts>>();
+const MAX_CACHED_SHOPS = 1_000;
+
 export async function shopQueueCounts(
   redis: Redis,
   queue: Queue,
@@ -72,7 +84,11 @@ export async function shopQueueCounts(
   cap: number | undefined,
   opts: { history: true },
 ): Promise<ShopQueueCountsWithHistory>;
-/** With `history`, failed and completed jobs (kept for a retention period) are counted too. */
+/**
+ * With `history`, failed and completed jobs (kept for a retention period) are counted too. Counts are
+ * reused for QUEUE_COUNTS_MAX_AGE_MS, and callers asking while a count runs share that one count, so
+ * polling pages of one shop cost Redis one script run per few seconds.
+ */
 export async function shopQueueCounts(
   redis: Redis,
   queue: Queue,
@@ -80,9 +96,44 @@ export async function shopQueueCounts(
   cap = 5_000,
   opts: { history?: boolean } = {},
 ): Promise<ShopQueueCounts | ShopQueueCountsWithHistory> {
+  let perQueue = cache.get(queue);
+  if (!perQueue) {
+    perQueue = new Map();
+    cache.set(queue, perQueue);
+  }
+  const now = Date.now();
+  const fresh = (key: string) => {
+    const hit = perQueue.get(key);
+    return hit && now - hit.at < QUEUE_COUNTS_MAX_AGE_MS ? hit : undefined;
+  };
+  const withHistory = `${cap}|history|${shop}`;
+  // Counts with history answer a caller that needs fewer states just as well.
+  const hit = fresh(withHistory) ?? (opts.history ? undefined : fresh(`${cap}|${shop}`));
+  if (hit) return hit.counts;
+  const key = opts.history ? withHistory : `${cap}|${shop}`;
+  if (perQueue.size >= MAX_CACHED_SHOPS) {
+    for (const [k, v] of perQueue) if (now - v.at >= QUEUE_COUNTS_MAX_AGE_MS) perQueue.delete(k);
+    if (perQueue.size >= MAX_CACHED_SHOPS) perQueue.clear();
+  }
+  const entry: CachedCounts = { at: now, counts: countNow(redis, queue, shop, cap, opts.history === true) };
+  perQueue.set(key, entry);
+  // A failed count is not reused: the next caller asks Redis again.
+  entry.counts.catch(() => {
+    if (perQueue.get(key) === entry) perQueue.delete(key);
+  });
+  return entry.counts;
+}
+
+async function countNow(
+  redis: Redis,
+  queue: Queue,
+  shop: string,
+  cap: number,
+  history: boolean,
+): Promise<ShopQueueCounts | ShopQueueCountsWithHistory> {
   const k = queue.keys;
   const states = [k.wait, k.prioritized, k.active, k.delayed] as string[];
-  if (opts.history) states.push(k.failed as string, k.completed as string);
+  if (history) states.push(k.failed as string, k.completed as string);
   const out = (await redis.eval(
     SCRIPT,
     states.length,
@@ -94,6 +145,6 @@ export async function shopQueueCounts(
   const [wait = 0, prioritized = 0, active = 0, delayed = 0] = out;
   const capped = out[states.length] === 1;
   const counts = { waiting: wait + prioritized, active, delayed, capped };
-  if (!opts.history) return counts;
+  if (!history) return counts;
   return { ...counts, failed: out[4] ?? 0, completed: out[5] ?? 0 };
 }
