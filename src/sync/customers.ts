@@ -15,6 +15,34 @@ export type CustomerOutcome =
   | { status: 'applied'; reason: string; itrCustomerId: string; cardNo?: string; changed: string[] }
   | { status: 'skipped'; reason: string; itrCustomerId?: string; cardNo?: string };
 
+/**
+ * Shopify's `updated_at` of the newest customers/* payload applied, per Shopify customer (hash field: the
+ * Shopify customer id, value: ms). Webhooks may arrive out of order; an older one is skipped, never applied
+ * over a newer one.
+ */
+export const customerUpdatedKey = (d: Pick<ReconcileDeps, 'keys'>, shop: string) =>
+  d.keys.shop(shop, 'customer-updated-at');
+
+export const OLDER_THAN_APPLIED = 'older than a change already applied';
+
+/** Raises the remembered `updated_at` (never lowers it). */
+const RECORD_UPDATED = `
+local cur = tonumber(redis.call('hget', KEYS[1], ARGV[1]) or '')
+if not cur or tonumber(ARGV[2]) > cur then redis.call('hset', KEYS[1], ARGV[1], ARGV[2]) end
+return 1`;
+
+/** True when a payload newer than this one was already applied for the same Shopify customer. */
+async function isOlderThanApplied(d: ReconcileDeps, shop: string, c: CustomerPayload): Promise<boolean> {
+  if (c.updatedAtMs === undefined) return false;
+  const v = await d.redis.hget(customerUpdatedKey(d, shop), c.id);
+  return v !== null && c.updatedAtMs < Number(v);
+}
+
+async function rememberApplied(d: ReconcileDeps, shop: string, c: CustomerPayload): Promise<void> {
+  if (c.updatedAtMs === undefined) return;
+  await d.redis.eval(RECORD_UPDATED, 1, customerUpdatedKey(d, shop), c.id, String(c.updatedAtMs));
+}
+
 type Fields = Partial<Pick<CustomerRecord, 'FirstName' | 'LastName' | 'Phone' | 'Email'>>;
 
 /** The fields of `rec` that differ from Shopify's non-empty values. */
@@ -36,12 +64,15 @@ export async function syncCustomer(
   mode: 'create' | 'update',
 ): Promise<CustomerOutcome> {
   if (!c.email) return { status: 'skipped', reason: 'customer has no email' };
+  if (await isOlderThanApplied(d, shop, c)) return { status: 'skipped', reason: OLDER_THAN_APPLIED };
 
   // 1. Which IT Retail customer: the one this Shopify customer is linked to (it keeps its points when the
   //    email changes), else the one matched or created by email.
   let itrId: string | undefined;
   let created = false;
   let oldEmail: string | undefined;
+  // False when the payload's email is not the linked record's (a late create): that email is not linked.
+  let linkEmail = true;
   const linked = await d.matcher.linkedByCustomer(shop, c.id);
   if (linked) {
     const rec = await client.getCustomer(linked);
@@ -61,6 +92,10 @@ export async function syncCustomer(
           itrId = linked;
           oldEmail = recEmail;
         }
+      } else {
+        // A create delivered after an update that changed the email: the link stays, nothing is created.
+        itrId = linked;
+        linkEmail = false;
       }
     } else {
       await d.matcher.unlinkCustomer(shop, linked, { shopifyCustomerId: c.id });
@@ -77,11 +112,15 @@ export async function syncCustomer(
     itrId = m.id;
     created = m.created;
   }
-  await d.matcher.link(shop, itrId, { email: c.email, shopifyCustomerId: c.id });
+  await d.matcher.link(shop, itrId, { email: linkEmail ? c.email : undefined, shopifyCustomerId: c.id });
 
   // 2. Fields (update only: a create that found an existing register customer leaves its data alone).
   const id = itrId;
   if (mode === 'create') {
+    await rememberApplied(d, shop, c);
+    if (!linkEmail) {
+      return { status: 'skipped', reason: 'already linked to its IT Retail customer', itrCustomerId: id };
+    }
     const rec = created ? undefined : await client.getCustomer(id);
     return {
       status: 'applied',
@@ -92,12 +131,17 @@ export async function syncCustomer(
     };
   }
   return withCustomer(d, shop, client, id, async (lock): Promise<CustomerOutcome> => {
+    // Checked again under the customer's lock: a newer update may have been applied while this one waited.
+    if (await isOlderThanApplied(d, shop, c)) {
+      return { status: 'skipped', reason: OLDER_THAN_APPLIED, itrCustomerId: id };
+    }
     const rec = await client.getCustomer(id);
     if (!rec)
       return { status: 'skipped', reason: 'the IT Retail customer no longer exists', itrCustomerId: id };
     const changes = customerFieldChanges(rec, c);
     const changed = Object.keys(changes);
     if (changed.length === 0) {
+      await rememberApplied(d, shop, c);
       return created
         ? {
             status: 'applied',
@@ -121,6 +165,7 @@ export async function syncCustomer(
         // Another live customer holds the new email after all: leave the email, take the other fields.
         const { Email: _drop, ...rest } = changes;
         if (Object.keys(rest).length) await client.updateCustomer({ ...rec, ...rest });
+        await rememberApplied(d, shop, c);
         return {
           status: 'applied',
           reason: 'updated; the new email belongs to another IT Retail customer and was left unchanged',
@@ -131,6 +176,7 @@ export async function syncCustomer(
       }
       throw e;
     }
+    await rememberApplied(d, shop, c);
     if (oldEmail && changes.Email) await d.matcher.unlinkCustomer(shop, id, { email: oldEmail });
     return {
       status: 'applied',

@@ -164,11 +164,14 @@ export const customerSchema = z
       phone: str,
       first_name: str,
       last_name: str,
+      updated_at: str,
       default_address: z.looseObject({ phone: str }).nullish(),
     }),
   )
   .transform((c) => ({
     id: c.id,
+    /** Shopify's `updated_at` in ms since the epoch (undefined when absent or unreadable). */
+    updatedAtMs: timeMs(c.updated_at),
     email: normalizeEmail(c.email),
     rawEmail: c.email?.trim(),
     phone: c.phone ?? c.default_address?.phone,
@@ -249,6 +252,13 @@ export function parsePayload(topic: string, payload: unknown): ParseResult {
     return { ok: false, error: `invalid ${topic} payload (${first.join('; ')})` };
   }
   return { ok: true, topic, data: res.data } as ParseResult;
+}
+
+/** An ISO 8601 time as ms since the epoch; undefined when absent or unreadable. */
+export function timeMs(v: string | null | undefined): number | undefined {
+  if (typeof v !== 'string' || v.trim() === '') return undefined;
+  const ms = Date.parse(v.trim());
+  return Number.isFinite(ms) ? ms : undefined;
 }
 
 /** The matching key of an email: trimmed, lower-case; undefined when there is none or it has no '@'. */

@@ -13,7 +13,7 @@ import { removeFinishedJobs } from '../queue/redact.js';
 import type { ShopSettings } from '../settings.js';
 import type { Keys } from '../store/keys.js';
 import { CredentialsMissingError } from './clients.js';
-import { type CustomerOutcome, syncCustomer } from './customers.js';
+import { type CustomerOutcome, customerUpdatedKey, syncCustomer } from './customers.js';
 import type { NewSyncEvent, SyncEvent } from './events.js';
 import { LockBusyError, LockLostError, type LockOptions } from './locks.js';
 import { CustomerMatcher, MatchError, type MatcherOptions, type SyncClient } from './matching.js';
@@ -530,6 +530,7 @@ async function redactCustomer(
     tx.hdel(orderKey(keys, shop, o), 'email', 'name', 'shopifyCustomerId', ...BUYER_FIELDS);
   if (customer.id) {
     tx.hdel(keys.shop(shop, 'link', 'customer'), customer.id);
+    tx.hdel(customerUpdatedKey(ctx.deps, shop), customer.id);
     tx.del(ordersByCustomerKey(keys, shop, customer.id));
   }
   if (customer.email) {
