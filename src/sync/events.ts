@@ -9,7 +9,9 @@ import type { Keys } from '../store/keys.js';
  *   ev:st:<status>, ev:tp:<topic>, ev:cust:<shopify customer id>, ev:itr:<IT Retail id>  — the same, filtered
  *   ev:fail   zset  jobId → time of its latest failure; ev:faildata hash jobId → JSON (jobs still failed)
  *   ev:hour:<YYYYMMDDHH> / ev:day:<YYYYMMDD>  hashes of counters (UTC), expiring on their own
- * Retention is bounded by count and age; trimming happens every TRIM_EVERY records.
+ * Retention is bounded by count and age (failures too, by the time of the failure). A shop is trimmed
+ * every `trimEvery` of its own records, or at its first record TRIM_INTERVAL_MS after its last trim (or
+ * its first record in this process), so a quiet shop's old events go as surely as a busy shop's.
  */
 export type SyncStatus = 'applied' | 'skipped' | 'failed';
 export const SYNC_STATUSES: readonly SyncStatus[] = ['applied', 'skipped', 'failed'];
@@ -44,9 +46,23 @@ export interface SyncEventStoreOptions {
   maxEventsPerShop?: number;
   /** Events older than this are dropped (default 30 days). */
   retentionDays?: number;
+  /** A shop is trimmed after this many of its records (default 200). */
+  trimEvery?: number;
 }
 
 const TRIM_EVERY = 200;
+const TRIM_INTERVAL_MS = 3_600_000;
+/** Drops up to 1,000 failures scored (failed) before ARGV[1] from ev:fail and ev:faildata. */
+const DROP_OLD_FAILURES = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 1000)
+if #ids > 0 then
+  redis.call('ZREM', KEYS[1], unpack(ids))
+  redis.call('HDEL', KEYS[2], unpack(ids))
+end
+return #ids
+`;
+/** Beyond this many shops, the per-shop trim counters start over. */
+const MAX_TRACKED_SHOPS = 10_000;
 const MAX_SCAN_PER_PAGE = 5_000;
 let seq = 0;
 
@@ -61,7 +77,9 @@ const dayKey = (d: Date) => d.toISOString().slice(0, 10).replace(/-/g, '');
 export class SyncEventStore {
   private readonly maxEvents: number;
   private readonly retentionMs: number;
-  private recordsSinceTrim = 0;
+  private readonly trimEvery: number;
+  /** Per shop: records since its last trim, and when that was (ms). */
+  private readonly trimState = new Map<string, { records: number; at: number }>();
 
   constructor(
     private readonly redis: Redis,
@@ -70,6 +88,21 @@ export class SyncEventStore {
   ) {
     this.maxEvents = opts.maxEventsPerShop ?? 10_000;
     this.retentionMs = (opts.retentionDays ?? 30) * 86_400_000;
+    this.trimEvery = Math.max(1, opts.trimEvery ?? TRIM_EVERY);
+  }
+
+  /** Whether this record of the shop is the one that trims it. */
+  private trimDue(shop: string, now: number): boolean {
+    let st = this.trimState.get(shop);
+    if (!st) {
+      if (this.trimState.size >= MAX_TRACKED_SHOPS) this.trimState.clear();
+      st = { records: 0, at: now };
+      this.trimState.set(shop, st);
+    }
+    if (++st.records < this.trimEvery && now - st.at < TRIM_INTERVAL_MS) return false;
+    st.records = 0;
+    st.at = now;
+    return true;
   }
 
   private k(shop: string, ...parts: string[]) {
@@ -111,10 +144,7 @@ export class SyncEventStore {
       else tx.zrem(this.k(shop, 'fail'), event.jobId).hdel(this.k(shop, 'faildata'), event.jobId);
     }
     await tx.exec();
-    if (++this.recordsSinceTrim >= TRIM_EVERY) {
-      this.recordsSinceTrim = 0;
-      await this.trim(shop);
-    }
+    if (this.trimDue(shop, Date.now())) await this.trim(shop);
     return event;
   }
 
@@ -259,8 +289,23 @@ export class SyncEventStore {
     return raw.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as SyncEvent);
   }
 
-  /** Drops events beyond the count limit or older than the retention period, from every index. */
+  /**
+   * Drops events beyond the count limit or older than the retention period, from every index, and
+   * failures older than the retention period (their jobs are long gone from the queue). Returns the
+   * number of events dropped.
+   */
   async trim(shop: string, now = Date.now()): Promise<number> {
+    // In Redis, so a job failing again meanwhile (a newer score) keeps its entry and its data.
+    const failKeys = [this.k(shop, 'fail'), this.k(shop, 'faildata')];
+    let droppedFailures: number;
+    do {
+      droppedFailures = (await this.redis.eval(
+        DROP_OLD_FAILURES,
+        2,
+        ...failKeys,
+        `(${now - this.retentionMs}`,
+      )) as number;
+    } while (droppedFailures === 1000);
     const idx = this.k(shop, 'idx');
     const total = await this.redis.zcard(idx);
     const cutoff = `(${String(now - this.retentionMs).padStart(13, '0')}`;

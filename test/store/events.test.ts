@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createKeys } from '../../src/store/keys.js';
 import { SyncEventStore } from '../../src/sync/events.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
@@ -117,5 +117,61 @@ describe('SyncEventStore', () => {
       cursor = p.nextCursor;
     } while (cursor);
     expect(n).toBe(50);
+  });
+});
+
+describe('SyncEventStore retention', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const count = async (s: SyncEventStore, shop: string) => {
+    let n = 0;
+    let cursor: string | undefined;
+    do {
+      const p = await s.list(shop, { limit: 200, cursor });
+      n += p.events.length;
+      cursor = p.nextCursor;
+    } while (cursor);
+    return n;
+  };
+
+  it("trims each shop after its own records, however the shops' records interleave", async () => {
+    const s = new SyncEventStore(redis, createKeys(prefix), { maxEventsPerShop: 5, trimEvery: 10 });
+    const [x, y] = ['interleave-x.myshopify.com', 'interleave-y.myshopify.com'];
+    for (let i = 0; i < 40; i++) {
+      await s.record({ shop: x, topic: 'orders/paid', status: 'applied' });
+      await s.record({ shop: y, topic: 'orders/paid', status: 'applied' });
+    }
+    // Each shop's 40th record trims it back to the limit.
+    expect(await count(s, x)).toBe(5);
+    expect(await count(s, y)).toBe(5);
+  });
+
+  it("enforces a quiet shop's retention when it records again an hour later", async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const s = new SyncEventStore(redis, createKeys(prefix), { retentionDays: 1 });
+    const q = 'quiet.myshopify.com';
+    const old = new Date(Date.now() - 2 * 86_400_000).toISOString();
+    await s.record({ shop: q, topic: 'orders/paid', status: 'skipped', at: old });
+    await s.record({ shop: q, topic: 'orders/paid', status: 'skipped', at: old });
+    expect(await count(s, q)).toBe(2);
+    vi.setSystemTime(Date.now() + 3_600_000);
+    await s.record({ shop: q, topic: 'orders/paid', status: 'applied' });
+    expect((await s.list(q)).events.map((e) => e.status)).toEqual(['applied']);
+  });
+
+  it('drops failures older than the retention period, and keeps recent ones', async () => {
+    const s = new SyncEventStore(redis, createKeys(prefix), { retentionDays: 1 });
+    const f = 'old-failures.myshopify.com';
+    const old = new Date(Date.now() - 2 * 86_400_000).toISOString();
+    await s.record({ shop: f, topic: 'orders/paid', status: 'failed', jobId: 'gone-job', at: old });
+    await s.record({ shop: f, topic: 'orders/paid', status: 'failed', jobId: 'recent-job' });
+    expect((await s.failures(f)).total).toBe(2);
+    await s.trim(f);
+    const left = await s.failures(f);
+    expect(left.total).toBe(1);
+    expect(left.failures.map((e) => e.jobId)).toEqual(['recent-job']);
+    expect(await redis.hkeys(createKeys(prefix).shop(f, 'ev', 'faildata'))).toEqual(['recent-job']);
   });
 });
