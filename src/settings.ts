@@ -110,6 +110,40 @@ function normalizeDecimal(v: string): string {
   return frac ? `${int}.${frac}` : int;
 }
 
+/**
+ * KEYS: settings hash, known shops. ARGV: install moment (ms), '1' to require it to be later than the
+ * recorded uninstall, shop. installedAtMs only ever moves forward.
+ */
+const MARK_INSTALLED = `
+local at = tonumber(ARGV[1])
+if ARGV[2] == '1' then
+  local u = tonumber(redis.call('hget', KEYS[1], 'uninstalledAtMs') or '')
+  if u and at <= u then return 0 end
+end
+local cur = tonumber(redis.call('hget', KEYS[1], 'installedAtMs') or '')
+if not cur or at > cur then redis.call('hset', KEYS[1], 'installedAtMs', ARGV[1]) end
+redis.call('hset', KEYS[1], 'installed', '1')
+redis.call('hdel', KEYS[1], 'uninstalledAt', 'uninstalledAtMs')
+redis.call('sadd', KEYS[2], ARGV[3])
+return 1`;
+
+/**
+ * KEYS: settings hash, known shops. ARGV: uninstall moment (ms), the same as ISO 8601, shop. Ignored (0)
+ * when the last install is later; an earlier uninstall never replaces a later one.
+ */
+const MARK_UNINSTALLED = `
+local at = tonumber(ARGV[1])
+local inst = tonumber(redis.call('hget', KEYS[1], 'installedAtMs') or '')
+if inst and inst > at then return 0 end
+local u = tonumber(redis.call('hget', KEYS[1], 'uninstalledAtMs') or '')
+if redis.call('hget', KEYS[1], 'installed') == '0' and u and u >= at then
+  redis.call('sadd', KEYS[2], ARGV[3])
+  return 1
+end
+redis.call('hset', KEYS[1], 'installed', '0', 'uninstalledAt', ARGV[2], 'uninstalledAtMs', ARGV[1])
+redis.call('sadd', KEYS[2], ARGV[3])
+return 1`;
+
 export class SettingsStore {
   constructor(
     private readonly redis: Redis,
@@ -188,21 +222,44 @@ export class SettingsStore {
     };
   }
 
-  async markInstalled(shop: string): Promise<void> {
-    await this.redis
-      .multi()
-      .hset(this.key(shop), { installed: '1' })
-      .hdel(this.key(shop), 'uninstalledAt')
-      .sadd(this.keys.global('shops'), shop)
-      .exec();
+  /**
+   * Marks the shop installed as of `atMs` (default now) and remembers the latest install moment, so an
+   * app/uninstalled triggered before it is recognised as stale. With `ifAfterUninstall` (a webhook triggered
+   * after the uninstall proves the app is installed again) nothing changes unless `atMs` is later than the
+   * recorded uninstall.
+   */
+  async markInstalled(
+    shop: string,
+    atMs: number = Date.now(),
+    opts: { ifAfterUninstall?: boolean } = {},
+  ): Promise<void> {
+    await this.redis.eval(
+      MARK_INSTALLED,
+      2,
+      this.key(shop),
+      this.keys.global('shops'),
+      String(Math.trunc(atMs)),
+      opts.ifAfterUninstall ? '1' : '0',
+      shop,
+    );
   }
 
-  async markUninstalled(shop: string): Promise<void> {
-    await this.redis
-      .multi()
-      .hset(this.key(shop), { installed: '0', uninstalledAt: new Date().toISOString() })
-      .sadd(this.keys.global('shops'), shop)
-      .exec();
+  /**
+   * Marks the shop uninstalled as of `atMs` (the app/uninstalled webhook's trigger time; default now).
+   * Returns false, changing nothing, when the shop was installed after that moment (a late webhook).
+   */
+  async markUninstalled(shop: string, atMs: number = Date.now()): Promise<boolean> {
+    const at = Math.trunc(atMs);
+    const r = await this.redis.eval(
+      MARK_UNINSTALLED,
+      2,
+      this.key(shop),
+      this.keys.global('shops'),
+      String(at),
+      new Date(at).toISOString(),
+      shop,
+    );
+    return r === 1;
   }
 
   /** Adds a shop to the known shops (those the scheduled jobs visit) without changing its state. */

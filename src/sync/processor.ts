@@ -30,7 +30,7 @@ import {
   ordersByEmailKey,
   readOrderState,
 } from './order-state.js';
-import { type CustomerPayload, normalizeEmail, type OrderPayload, parsePayload } from './payloads.js';
+import { type CustomerPayload, normalizeEmail, type OrderPayload, parsePayload, timeMs } from './payloads.js';
 import { type ReconcileDeps, type ReconcileOutcome, reconcileOrder } from './reconcile.js';
 
 /**
@@ -46,7 +46,10 @@ export interface SyncDeps {
   logger: Logger;
   settings: {
     get(shop: string): Promise<ShopSettings>;
-    markUninstalled(shop: string): Promise<void>;
+    /** As of `atMs`; false (nothing changed) when the shop was installed after that moment. */
+    markUninstalled(shop: string, atMs?: number): Promise<boolean>;
+    /** As of `atMs`; with ifAfterUninstall, only when `atMs` is later than the recorded uninstall. */
+    markInstalled(shop: string, atMs?: number, opts?: { ifAfterUninstall?: boolean }): Promise<void>;
     erase(shop: string): Promise<void>;
     /** Every known shop (for the scheduled index refresh). */
     listShops?(): Promise<string[]>;
@@ -213,9 +216,19 @@ export function createProcessor(deps: SyncDeps) {
       // to the very next job); the throttle is read alongside, so both cost one network wait.
       const throttle = callsITRetail ? deps.redis.pttl(throttleKey(deps.keys, data.shop)) : undefined;
       throttle?.catch(() => undefined);
-      const settings = await deps.settings.get(data.shop);
+      let settings = await deps.settings.get(data.shop);
       if (!settings.installed && !(data.kind === 'webhook' && AFTER_UNINSTALL.has(data.topic))) {
-        return await finish({ status: 'skipped', reason: 'app uninstalled' });
+        // Shopify sends webhooks only to an installed app: one triggered after the uninstall proves the app
+        // was installed again (before anyone opened its page). One triggered before it is skipped.
+        const moment = data.kind === 'webhook' ? webhookMoment(data) : undefined;
+        const uninstalledAt = timeMs(settings.uninstalledAt);
+        if (moment === undefined || uninstalledAt === undefined || moment <= uninstalledAt) {
+          return await finish({ status: 'skipped', reason: 'app uninstalled' });
+        }
+        await deps.settings.markInstalled(data.shop, moment, { ifAfterUninstall: true });
+        settings = await deps.settings.get(data.shop);
+        if (!settings.installed) return await finish({ status: 'skipped', reason: 'app uninstalled' });
+        deps.logger.info({ ...base }, 'webhook triggered after the uninstall: the app is installed again');
       }
       if (settings.paused && callsITRetail) {
         await defer(deps.pausedDelayMs ?? 60_000);
@@ -380,7 +393,12 @@ async function handleWebhook(
       };
     }
     case 'app/uninstalled': {
-      await ctx.deps.settings.markUninstalled(data.shop);
+      if (!(await ctx.deps.settings.markUninstalled(data.shop, webhookMoment(data)))) {
+        return {
+          status: 'skipped',
+          reason: 'uninstall triggered before the app was installed again; the app stays installed',
+        };
+      }
       const removed = await deleteMatching(redis, keys.shop(data.shop, 'session', '*'));
       await ctx.deps.onUninstalled?.(data.shop);
       return { status: 'applied', reason: `app uninstalled; sync stopped (${removed} sessions removed)` };
@@ -408,6 +426,11 @@ async function handleWebhook(
       return { status: 'applied', reason: 'data request report prepared' };
     }
   }
+}
+
+/** When Shopify triggered the webhook (X-Shopify-Triggered-At), else when it was received. */
+function webhookMoment(data: WebhookJobData): number {
+  return timeMs(data.triggeredAt) ?? timeMs(data.receivedAt) ?? Date.now();
 }
 
 function orderContext(o: OrderPayload): Partial<NewSyncEvent> {

@@ -97,6 +97,29 @@ describe('SettingsStore', () => {
   });
 });
 
+describe('install state by moment', () => {
+  it('an uninstall older than the last install is ignored; only a later webhook reinstalls', async () => {
+    const s = 'moments-shop.myshopify.com';
+    const t = Date.now();
+    await store.markInstalled(s, t);
+    expect(await store.markUninstalled(s, t - 1_000)).toBe(false);
+    expect((await store.get(s)).installed).toBe(true);
+    expect(await store.markUninstalled(s, t + 1_000)).toBe(true);
+    expect(await store.get(s)).toMatchObject({
+      installed: false,
+      uninstalledAt: new Date(t + 1_000).toISOString(),
+    });
+    await store.markInstalled(s, t + 500, { ifAfterUninstall: true });
+    expect((await store.get(s)).installed).toBe(false);
+    await store.markInstalled(s, t + 2_000, { ifAfterUninstall: true });
+    expect((await store.get(s)).installed).toBe(true);
+    // The install moment only moves forward: an uninstall between the two installs stays stale.
+    await store.markInstalled(s, t);
+    expect(await store.markUninstalled(s, t + 1_500)).toBe(false);
+    await store.erase(s);
+  });
+});
+
 describe('IT Retail base URL policy', () => {
   it('accepts public https addresses only, and loopback only where allowed', () => {
     expect(baseUrlProblem('https://retailnext.itretail.com', false)).toBeUndefined();

@@ -441,11 +441,14 @@ describe('shop and privacy topics', () => {
   it('app/uninstalled stops syncing (jobs skipped) and removes sessions; paused shops hold jobs back', async () => {
     const other = 'other-shop.myshopify.com';
     await h.redis.set(h.keys.shop(other, 'session', 'offline'), 'x');
+    // The order was triggered before the uninstall (a later one would prove the app installed again).
+    const uninstalledAt = Date.now();
     const data = (topic: string, payload: unknown) => ({
       kind: 'webhook' as const,
       shop: other,
       topic,
       webhookId: topic,
+      triggeredAt: new Date(uninstalledAt - (topic === 'app/uninstalled' ? 0 : 60_000)).toISOString(),
       receivedAt: new Date().toISOString(),
       payload,
     });
