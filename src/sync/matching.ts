@@ -361,6 +361,8 @@ export class CustomerMatcher {
     // IT Retail requires a last name; a Shopify customer may have none.
     const lastName = input.lastName?.trim() || '(online)';
     const phone = normalizePhone(input.phone);
+    // When the (last) create was sent: a customer it conflicts with existed, or was made, no earlier.
+    let sentAt = Date.now();
     try {
       let rec: CustomerRecord;
       try {
@@ -373,6 +375,7 @@ export class CustomerMatcher {
       } catch (e) {
         // The register's own phone rules may be stricter than ours: a refused phone is left out.
         if (e instanceof InvalidInputError && phone && /phone/i.test(e.serviceMessage ?? e.message)) {
+          sentAt = Date.now();
           rec = await client.createCustomer({ FirstName: firstName, LastName: lastName, Email: rawEmail });
         } else throw e;
       }
@@ -386,7 +389,9 @@ export class CustomerMatcher {
         e instanceof MalformedResponseError;
       if (!takenOrUnknown) throw e;
       // Someone has this email after all (the register, or our own create whose answer was lost): find it.
-      await this.ensureIndex(shop, client, Date.now());
+      // Any download started after the create was sent will do, so every job of a burst of conflicting
+      // creates is served by one refresh instead of each starting its own.
+      await this.ensureIndex(shop, client, sentAt);
       const rec = await this.verifiedIndexHit(shop, client, email);
       if (rec) {
         await this.link(shop, rec.Id, { email, shopifyCustomerId: input.shopifyCustomerId });
