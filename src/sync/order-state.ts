@@ -5,7 +5,8 @@ import type { OrderFacts, OrderState } from './points.js';
 
 /**
  * An order's known facts in Redis: hash keys.shop(shop, 'order', orderId).
- *   paid facts (set once, HSETNX): paidSubtotalCents, rateMilli, test, paidAt, name, email, shopifyCustomerId
+ *   paid facts (set once, HSETNX): paidSubtotalCents, rateMilli, test, testIncluded, paidAt, name, email,
+ *   shopifyCustomerId
  *   refund:<refundId> = refunded line-item subtotal in cents (HSETNX: a refund id counts once)
  *   cancelled = "1"
  *   ledger (written only under the IT Retail customer's lock): appliedPoints, itrCustomerId
@@ -32,7 +33,11 @@ export const ordersByCustomerKey = (keys: Keys, shop: string, shopifyCustomerId:
  * `current_subtotal_price` already reflects the refunds the payload lists in `refunds[]`, and those refunds
  * are merged by id as well, so they are added back here to avoid subtracting them twice.
  */
-export function factsFromPaid(order: OrderPayload, rateMilli: number): OrderFacts {
+export function factsFromPaid(
+  order: OrderPayload,
+  rateMilli: number,
+  includeTestOrders?: boolean,
+): OrderFacts {
   if (order.currentSubtotalCents === undefined) {
     throw new InvalidOrderError(`order ${order.id} has no current_subtotal_price`);
   }
@@ -43,6 +48,7 @@ export function factsFromPaid(order: OrderPayload, rateMilli: number): OrderFact
       subtotalCents: order.currentSubtotalCents + listed,
       rateMilli,
       test: order.test,
+      testIncluded: includeTestOrders,
       paidAt: order.paidAt,
       name: order.name,
       email: order.email,
@@ -103,6 +109,7 @@ export async function mergeOrderFacts(
     // The subtotal is written last: its presence is what marks the order paid, and MULTI makes it atomic anyway.
     setnx('rateMilli', String(p.rateMilli));
     setnx('test', p.test ? '1' : '0');
+    if (p.testIncluded !== undefined) setnx('testIncluded', p.testIncluded ? '1' : '0');
     setnx('paidAt', p.paidAt);
     setnx('paidSubtotalCents', String(p.subtotalCents));
   }
@@ -156,6 +163,7 @@ export function orderStateFromHash(h: Record<string, string>): OrderState {
       subtotalCents: Number(h.paidSubtotalCents),
       rateMilli: Number(h.rateMilli ?? 0),
       test: h.test === '1',
+      testIncluded: h.testIncluded === undefined ? undefined : h.testIncluded === '1',
       paidAt: h.paidAt,
       name: h.name,
       email: h.email,

@@ -3,7 +3,7 @@
  * id, cancelled), so merging is commutative and idempotent, and the worth derived from the facts is the
  * same whatever order and however often the events arrive.
  *
- *   worth = paid && !cancelled && (!test || includeTestOrders)
+ *   worth = paid && !cancelled && (!test || testIncluded)
  *           ? floor(rateMilli × max(0, paidSubtotalCents − Σ refunds) / 100 000) : 0
  */
 
@@ -14,6 +14,12 @@ export interface PaidFacts {
   /** Points per dollar × 1000, the shop's rate when the payment was first merged. */
   rateMilli: number;
   test: boolean;
+  /**
+   * Whether a test order earns points: the shop's setting when the payment was first merged, so switching
+   * it later neither takes back nor grants the points of orders paid before. Undefined for orders stored
+   * before this was kept: the setting at the time of each job decides.
+   */
+  testIncluded?: boolean;
   paidAt?: string;
   name?: string;
   email?: string;
@@ -88,7 +94,7 @@ export type WorthBasis = 'earning' | 'not-paid' | 'cancelled' | 'test-order';
 export function worthBasis(state: OrderState, includeTestOrders: boolean): WorthBasis {
   if (state.cancelled) return 'cancelled';
   if (!state.paid) return 'not-paid';
-  if (state.paid.test && !includeTestOrders) return 'test-order';
+  if (state.paid.test && !(state.paid.testIncluded ?? includeTestOrders)) return 'test-order';
   return 'earning';
 }
 

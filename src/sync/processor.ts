@@ -364,7 +364,7 @@ async function handleWebhook(
       };
       const facts =
         parsed.topic === 'orders/paid'
-          ? factsFromPaid(order, parseRateMilli(ctx.settings.pointsPerDollar))
+          ? factsFromPaid(order, parseRateMilli(ctx.settings.pointsPerDollar), ctx.settings.includeTestOrders)
           : factsFromCancelled(order);
       await mergeOrderFacts(redis, keys, data.shop, order.id, facts, buyer);
       return reconcileJob(ctx, data.shop, order.id, jobId, buyer);

@@ -317,6 +317,7 @@ function skipReason(state: OrderState, includeTestOrders: boolean, w: number): s
 }
 
 export interface ReconcileOptions {
+  /** The shop's setting now; decides only for test orders whose paid facts do not carry the decision. */
   includeTestOrders: boolean;
   jobId?: string;
   /**

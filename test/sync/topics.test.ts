@@ -186,6 +186,30 @@ describe('order topics follow the points table', () => {
     expect(points(c.Id)).toBe(10);
   });
 
+  it('a test order paid while test orders counted keeps its points when the setting is switched off', async () => {
+    const mail = email();
+    const c = seed(mail, 100);
+    const id = nextOrderId();
+    const o = { id, email: mail, subtotal: '20.00', test: true };
+    await h.settings.update(SHOP, { includeTestOrders: true });
+    await h.run([{ topic: 'orders/paid', payload: orderPayload(o) }]);
+    expect(points(c.Id)).toBe(120);
+    await h.settings.update(SHOP, { includeTestOrders: false });
+    // The refund takes back what the refunded part earned, not the whole order.
+    const [r] = await h.run([{ topic: 'refunds/create', payload: refundPayload(id, '9701', '5.00') }]);
+    expect(ev(r!)).toMatchObject({ status: 'applied', pointsDelta: -5 });
+    expect(points(c.Id)).toBe(115);
+    // And one paid while they did not count earns nothing when the setting is switched on later.
+    const id2 = nextOrderId();
+    const o2 = { id: id2, email: mail, subtotal: '30.00', test: true };
+    await h.run([{ topic: 'orders/paid', payload: orderPayload(o2) }]);
+    await h.settings.update(SHOP, { includeTestOrders: true });
+    const [r2] = await h.run([{ topic: 'refunds/create', payload: refundPayload(id2, '9702', '5.00') }]);
+    await h.settings.update(SHOP, { includeTestOrders: false });
+    expect(ev(r2!)).toMatchObject({ status: 'skipped', reason: 'test order' });
+    expect(points(c.Id)).toBe(115);
+  });
+
   it('an order without any email is skipped with a reason', async () => {
     const [end] = await h.run([
       { topic: 'orders/paid', payload: orderPayload({ id: nextOrderId(), email: null, subtotal: '10.00' }) },
