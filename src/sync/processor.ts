@@ -58,7 +58,6 @@ export interface SyncDeps {
   events: {
     record(e: NewSyncEvent): Promise<SyncEvent>;
     eraseCustomer(shop: string, shopifyCustomerId: string): Promise<void>;
-    eraseShop(shop: string): Promise<void>;
     forCustomer?(shop: string, ids: { shopifyCustomerId?: string }, limit?: number): Promise<SyncEvent[]>;
   };
   /** The IT Retail client for a shop (see ClientRegistry.clientFor); throws CredentialsMissingError. */
@@ -412,8 +411,8 @@ async function handleWebhook(
     }
     case 'shop/redact': {
       if (ctx.deps.queue) await removeFinishedJobs(ctx.deps.queue, data.shop);
+      // Every key of the shop, its sync events (ev:*) included.
       await deleteMatching(redis, keys.shopPattern(data.shop));
-      await ctx.deps.events.eraseShop(data.shop);
       await ctx.deps.settings.erase(data.shop);
       return { status: 'applied', reason: 'shop data erased' };
     }

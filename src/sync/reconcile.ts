@@ -179,17 +179,6 @@ local h = {}
 if KEYS[3] then h = redis.call('hgetall', KEYS[3]) end
 return { pending, h }`;
 
-/** Settles the customer's pending intent, if any (call only while holding the customer's lock). */
-export async function settlePending(
-  d: ReconcileDeps,
-  shop: string,
-  client: SyncClient,
-  itrId: string,
-): Promise<void> {
-  const raw = await d.redis.get(pendingKey(d, shop, itrId));
-  if (raw) await settleIntent(d, shop, client, itrId, raw);
-}
-
 async function settleIntent(
   d: ReconcileDeps,
   shop: string,

@@ -509,6 +509,12 @@ describe('shop and privacy topics', () => {
     const gone = 'gone-shop.myshopify.com';
     await h.redis.set(h.keys.shop(gone, 'order', '1'), 'x');
     await h.settings.update(gone, { pointsPerDollar: '3' });
+    await h.events.record({
+      shop: gone,
+      topic: 'orders/paid',
+      status: 'skipped',
+      reason: 'before the erase',
+    });
     await h.queue.add(
       'r',
       {
@@ -526,6 +532,7 @@ describe('shop and privacy topics', () => {
     const left = await h.redis.keys(`${h.keys.shop(gone)}:*`);
     // Only the record of the erase itself remains (no personal data).
     expect(left.every((k) => k.includes(':ev:'))).toBe(true);
+    expect((await h.events.latest(gone, 10)).map((e) => e.topic)).toEqual(['shop/redact']);
     expect(await h.redis.exists(h.keys.shop(gone, 'settings'))).toBe(0);
   });
 });
