@@ -168,6 +168,81 @@ function parseQuery<T>(schema: z.ZodType<T>, query: unknown): T {
   return parsed.data;
 }
 
+/** Data request reports listed at most (newest first), and SCAN batches of 1,000 looked at at most. */
+const DATA_REQUEST_LIST_MAX = 100;
+const DATA_REQUEST_SCAN_BATCHES = 200;
+const DATA_REQUEST_FOUND_MAX = 500;
+/** The report starts `{"generatedAt":…,"shop":…,"customer":{"shopifyCustomerId":…`: its head names both. */
+const REPORT_HEAD_BYTES = 1024;
+
+const globEscape = (s: string) => s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+
+export interface DataRequestSummary {
+  id: string;
+  /** When the report was prepared. */
+  at?: string;
+  shopifyCustomerId?: string;
+}
+
+function jsonStringField(head: string, name: string): string | undefined {
+  const m = new RegExp(`"${name}":("(?:[^"\\\\]|\\\\.)*")`).exec(head);
+  if (!m?.[1]) return undefined;
+  try {
+    return JSON.parse(m[1]) as string;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The customers/data_request reports the worker keeps (30 days) under `data-request:<request id>`. There
+ * is no index of them, so this SCANs the shop's key pattern in a bounded number of batches, and reads
+ * only the head of each report. `complete` is false when the scan stopped early or more reports exist
+ * than are listed.
+ */
+export async function listDataRequests(
+  redis: Redis,
+  keys: Keys,
+  shop: string,
+): Promise<{ requests: DataRequestSummary[]; complete: boolean }> {
+  const base = `${keys.shop(shop, 'data-request')}:`;
+  const found = new Set<string>();
+  let cursor = '0';
+  let batches = 0;
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${globEscape(base)}*`, 'COUNT', 1000);
+    cursor = next;
+    for (const k of batch) found.add(k);
+  } while (cursor !== '0' && ++batches < DATA_REQUEST_SCAN_BATCHES && found.size < DATA_REQUEST_FOUND_MAX);
+  const ids = [...found].map((k) => k.slice(base.length)).filter((id) => id && !id.includes(':'));
+  const tx = redis.pipeline();
+  for (const id of ids) tx.getrange(`${base}${id}`, 0, REPORT_HEAD_BYTES - 1);
+  const heads = (await tx.exec()) ?? [];
+  const reports: DataRequestSummary[] = [];
+  ids.forEach((id, i) => {
+    const head = heads[i]?.[1];
+    if (typeof head !== 'string' || head === '') return; // expired meanwhile
+    reports.push({
+      id,
+      at: jsonStringField(head, 'generatedAt'),
+      shopifyCustomerId: jsonStringField(head, 'shopifyCustomerId'),
+    });
+  });
+  reports.sort((a, b) => (b.at ?? '').localeCompare(a.at ?? '') || a.id.localeCompare(b.id));
+  return {
+    requests: reports.slice(0, DATA_REQUEST_LIST_MAX),
+    complete: cursor === '0' && reports.length <= DATA_REQUEST_LIST_MAX,
+  };
+}
+
+function dataRequestIdFrom(value: unknown): string {
+  const id = String(value ?? '');
+  if (!id || id.length > 300 || id.includes(':') || /[\s\p{Cc}]/u.test(id)) {
+    throw new BadRequest('Unknown data request.');
+  }
+  return id;
+}
+
 function emailFrom(value: unknown): string {
   const email = typeof value === 'string' ? normalizeEmail(value) : undefined;
   if (!email || email.length > 320 || /\s/.test(email)) {
@@ -479,6 +554,29 @@ export function adminApiRouter(deps: AdminApiDeps): express.Router {
         requestedAt: new Date().toISOString(),
       });
       return { ok: true, jobId };
+    }),
+  );
+
+  router.get(
+    '/data-requests',
+    route(async (_req, _res, shop) => listDataRequests(redis, keys, shop)),
+  );
+
+  router.get(
+    '/data-requests/:id',
+    route(async (req, res, shop) => {
+      const id = dataRequestIdFrom(req.params.id);
+      const report = await redis.get(keys.shop(shop, 'data-request', id));
+      if (report === null) {
+        throw new NotFound('This data request report does not exist or is no longer kept (30 days).');
+      }
+      const filename = `data-request-${id.replace(/[^A-Za-z0-9._-]/g, '_')}.json`;
+      res
+        .status(200)
+        .set('Content-Type', 'application/json; charset=utf-8')
+        .set('Content-Disposition', `attachment; filename="${filename}"`)
+        .set('Cache-Control', 'no-store')
+        .send(report);
     }),
   );
 

@@ -77,7 +77,7 @@ ${bridge}
 ${o.dev ? '<div class="dev-note">Development sign-in: this page is not inside the Shopify admin.</div>' : ''}
 <nav class="tabs" aria-label="Sections">
   <a href="#overview">Overview</a><a href="#failures">Failures</a><a href="#activity">Activity</a>
-  <a href="#customers">Customer lookup</a><a href="#link-existing">Link existing customers</a><a href="#settings">Settings</a>
+  <a href="#customers">Customer lookup</a><a href="#link-existing">Link existing customers</a><a href="#data-requests">Data requests</a><a href="#settings">Settings</a>
 </nav>
 <div id="global-error" role="alert"></div>
 
@@ -123,6 +123,13 @@ ${o.dev ? '<div class="dev-note">Development sign-in: this page is not inside th
   <s-text>Finds every existing Shopify customer in IT Retail by email, and creates the ones that are missing. It runs in the background and picks up where it left off after a restart.</s-text>
   <div class="toolbar"><s-button id="link-start" variant="primary">Start</s-button></div>
   <div id="link-progress"></div>
+</s-section>
+
+<s-section id="data-requests" heading="Data requests">
+  <div class="section-error" role="alert"></div>
+  <s-text>When a customer asks your store for their data, the app prepares a report of what it holds about them, kept for 30 days. Download it and send it to the customer.</s-text>
+  <div class="toolbar"><s-button id="data-requests-refresh">Refresh</s-button><span id="data-requests-note" class="muted"></span></div>
+  <table class="grid"><thead><tr><th>Prepared</th><th>Customer</th><th>Request</th><th></th></tr></thead><tbody id="data-requests-body"></tbody></table>
 </s-section>
 
 <s-section id="settings" heading="Settings">

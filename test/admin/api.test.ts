@@ -20,6 +20,14 @@ let app: Express;
 let sim: ITRetailSimulator;
 let failedJobId: string;
 let adaId: string;
+const DATA_REQUEST_ID = '9991';
+const DATA_REPORT_AT = '2026-03-02T10:00:00.000Z';
+const DATA_REPORT = JSON.stringify({
+  generatedAt: DATA_REPORT_AT,
+  shop: A,
+  customer: { shopifyCustomerId: '7001', email: 'ada@example.com' },
+  orders: [{ orderId: '9001', name: '#1001', buyer: { firstName: 'Ada', lastName: 'Lovelace' } }],
+});
 
 /** Snapshot of everything shop A owns in Redis, to prove another shop's calls leave it untouched. */
 async function shopASnapshot() {
@@ -118,6 +126,8 @@ beforeAll(async () => {
     customerName: 'Ada Lovelace',
     attempts: 1,
   });
+  // A customers/data_request report, as the worker keeps it.
+  await deps.redis.set(deps.keys.shop(A, 'data-request', DATA_REQUEST_ID), DATA_REPORT, 'EX', 3600);
   await deps.redis.hset(progressKey(deps.keys, A), {
     state: 'done',
     done: '42',
@@ -224,6 +234,27 @@ const ROUTES: RouteCase[] = [
       const job = await h.deps.queue.getJob(r.body.jobId);
       expect(job?.data.shop).toBe(B);
       await job?.remove();
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/data-requests',
+    pattern: '/data-requests',
+    checkB: (r) => {
+      expect(r.status).toBe(200);
+      expect(r.body.requests).toEqual([]);
+      noneOfA(r);
+    },
+  },
+  {
+    method: 'get',
+    path: `/api/data-requests/${DATA_REQUEST_ID}`,
+    pattern: '/data-requests/:id',
+    checkB: (r) => {
+      expect(r.status).toBe(404);
+      expect(r.headers['content-disposition']).toBeUndefined();
+      noneOfA(r);
+      expect(r.text).not.toContain('Ada');
     },
   },
   {
@@ -371,6 +402,55 @@ describe('every /api route', () => {
       username: A_USER.username,
     });
     expect((await call('get', '/api/link-existing', t())).body).toMatchObject({ state: 'done', done: 42 });
+    expect((await call('get', '/api/data-requests', t())).body.requests).toEqual([
+      { id: DATA_REQUEST_ID, at: DATA_REPORT_AT, shopifyCustomerId: '7001' },
+    ]);
+    const report = await call('get', `/api/data-requests/${DATA_REQUEST_ID}`, t());
+    expect(report.status).toBe(200);
+    expect(report.text).toBe(DATA_REPORT);
+  });
+});
+
+describe('customer data request reports', () => {
+  const shop = 'data-requests.myshopify.com';
+  const report = (at: string, customer: string) =>
+    JSON.stringify({ generatedAt: at, shop, customer: { shopifyCustomerId: customer }, orders: [] });
+
+  it('are listed newest first and handed over as a JSON download', async () => {
+    const r = h.deps.redis;
+    await r.set(h.deps.keys.shop(shop, 'data-request', '501'), report('2026-01-01T00:00:00.000Z', '11'));
+    await r.set(h.deps.keys.shop(shop, 'data-request', '502'), report('2026-02-01T00:00:00.000Z', '12'));
+    // Requests without an id of their own are kept under their job's id.
+    const jobKey = 'job-wh|data-requests|customers%2Fdata_request|w-9';
+    await r.set(h.deps.keys.shop(shop, 'data-request', jobKey), report('2025-12-01T00:00:00.000Z', '13'));
+
+    const list = await call('get', '/api/data-requests', h.token(shop));
+    expect(list.status).toBe(200);
+    expect(list.body).toEqual({
+      complete: true,
+      requests: [
+        { id: '502', at: '2026-02-01T00:00:00.000Z', shopifyCustomerId: '12' },
+        { id: '501', at: '2026-01-01T00:00:00.000Z', shopifyCustomerId: '11' },
+        { id: jobKey, at: '2025-12-01T00:00:00.000Z', shopifyCustomerId: '13' },
+      ],
+    });
+
+    const res = await call('get', `/api/data-requests/${encodeURIComponent(jobKey)}`, h.token(shop));
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.headers['content-disposition']).toBe(
+      'attachment; filename="data-request-job-wh_data-requests_customers_2Fdata_request_w-9.json"',
+    );
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(JSON.parse(res.text)).toMatchObject({ customer: { shopifyCustomerId: '13' } });
+  });
+
+  it('answer 404 for a report that is not kept, and 400 for an id that cannot be one', async () => {
+    const gone = await call('get', '/api/data-requests/424242', h.token(shop));
+    expect(gone.status).toBe(404);
+    expect(gone.body.error).toMatch(/no longer kept/);
+    const bad = await call('get', `/api/data-requests/${encodeURIComponent('a:b')}`, h.token(shop));
+    expect(bad.status).toBe(400);
   });
 });
 

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
@@ -269,5 +269,42 @@ describe.skipIf(!HAS_CHROMIUM)('admin page in a browser', () => {
     expect(text).not.toContain('invalid session token');
     // The rest of the page still works.
     await page.locator('#activity-body tr', { hasText: '#1001' }).waitFor();
+  }, 60_000);
+
+  it("hands a customer's data request report to the merchant as a download", async () => {
+    const payload = {
+      ...fixture<{ data_request: { id: number }; customer: { id: number } }>('customers-data_request'),
+      shop_domain: SHOP,
+    };
+    const body = JSON.stringify(payload);
+    const res = await fetch(`${baseUrl}/webhooks`, {
+      method: 'POST',
+      headers: webhookHeaders({
+        topic: 'customers/data_request',
+        shop: SHOP,
+        secret: TEST_APP.apiSecret,
+        body,
+      }),
+      body,
+    });
+    expect(res.status).toBe(200);
+    const requestId = String(payload.data_request.id);
+    const customerId = String(payload.customer.id);
+    await until(
+      async () => (await h.deps.redis.exists(h.deps.keys.shop(SHOP, 'data-request', requestId))) === 1,
+    );
+
+    const { page, errors } = await openPage();
+    const row = page.locator(`#data-requests-body tr[data-request-id="${requestId}"]`);
+    await row.waitFor();
+    await expect(row.textContent()).resolves.toContain(`Customer ${customerId}`);
+    const [file] = await Promise.all([
+      page.waitForEvent('download'),
+      row.locator('s-button.download').click(),
+    ]);
+    expect(file.suggestedFilename()).toBe(`data-request-${requestId}.json`);
+    const report = JSON.parse(readFileSync(await file.path(), 'utf8'));
+    expect(report).toMatchObject({ shop: SHOP, customer: { shopifyCustomerId: customerId } });
+    expect(errors).toEqual([]);
   }, 60_000);
 });

@@ -29,16 +29,16 @@ class ApiError extends Error {
   }
 }
 
-async function api(path, { method = 'GET', body } = {}) {
+/** A fetch of the API with the session token as the bearer; network and token problems become ApiErrors. */
+async function apiFetch(path, { method = 'GET', body } = {}) {
   let token;
   try {
     token = await window.shopify.idToken();
   } catch {
     throw new ApiError('Could not get a session from Shopify. Reload the page from the Shopify admin.', 0);
   }
-  let res;
   try {
-    res = await fetch(path, {
+    return await fetch(path, {
       method,
       headers: {
         Authorization: `Bearer ${token}`,
@@ -50,14 +50,43 @@ async function api(path, { method = 'GET', body } = {}) {
   } catch {
     throw new ApiError('The app could not be reached. Check your connection and try again.', 0);
   }
+}
+
+async function failed(res) {
   let data = null;
   try {
     data = await res.json();
   } catch {
     /* not JSON */
   }
-  if (!res.ok) throw new ApiError(plainError(res.status, data), res.status, data);
-  return data;
+  return new ApiError(plainError(res.status, data), res.status, data);
+}
+
+async function api(path, opts) {
+  const res = await apiFetch(path, opts);
+  if (!res.ok) throw await failed(res);
+  try {
+    return await res.json();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Downloads an API answer as a file. A link cannot carry the session token, so the page fetches the file
+ * itself and saves it through a blob URL, under the name the API gives it.
+ */
+async function download(path, fallbackName) {
+  const res = await apiFetch(path);
+  if (!res.ok) throw await failed(res);
+  const blob = await res.blob();
+  const named = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1];
+  const url = URL.createObjectURL(blob);
+  const a = h('a', { href: url, download: named ?? fallbackName, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 /** The API's message in words a merchant can act on; the API's own messages are plain already. */
@@ -571,6 +600,53 @@ async function startLink() {
   }
 }
 
+// ------------------------------------------------------------------ data requests
+
+async function loadDataRequests() {
+  const section = $('#data-requests');
+  const body = $('#data-requests-body');
+  try {
+    const r = await api('/api/data-requests');
+    clearError(section);
+    $('#data-requests-note').textContent = r.complete
+      ? ''
+      : `Showing the ${r.requests.length} newest; older reports may not be listed.`;
+    if (!r.requests.length) {
+      body.replaceChildren(
+        h(
+          'tr',
+          {},
+          h('td', { colspan: 4, class: 'empty' }, 'No customer data requests in the last 30 days.'),
+        ),
+      );
+      return;
+    }
+    body.replaceChildren(
+      ...r.requests.map((d) => {
+        const btn = h('s-button', { class: 'download', 'data-request-id': d.id }, 'Download');
+        btn.addEventListener('click', async () => {
+          try {
+            await download(`/api/data-requests/${encodeURIComponent(d.id)}`, `data-request-${d.id}.json`);
+            clearError(section);
+          } catch (err) {
+            showError(section, err);
+          }
+        });
+        return h(
+          'tr',
+          { 'data-request-id': d.id },
+          h('td', {}, fmtTime(d.at)),
+          h('td', {}, d.shopifyCustomerId ? `Customer ${d.shopifyCustomerId}` : '—'),
+          h('td', {}, d.id),
+          h('td', {}, btn),
+        );
+      }),
+    );
+  } catch (err) {
+    showError(section, err);
+  }
+}
+
 // ------------------------------------------------------------------ settings
 
 function authKindChanged() {
@@ -718,6 +794,7 @@ function init() {
   $('#settings-form').addEventListener('submit', saveSettings);
   $('#settings-save').addEventListener('click', saveSettings);
   $('#test-connection').addEventListener('click', testConnection);
+  $('#data-requests-refresh').addEventListener('click', loadDataRequests);
   $('#settings-form [name=authKind]').addEventListener('change', authKindChanged);
   if (!window.shopify?.idToken) {
     $('#global-error').replaceChildren(
@@ -732,6 +809,7 @@ function init() {
   refreshAll();
   loadSettings();
   loadLinkProgress();
+  loadDataRequests();
   setInterval(() => {
     if (document.visibilityState === 'visible') {
       loadOverview();
