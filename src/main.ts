@@ -45,6 +45,7 @@ export function buildDeps(config: Config, opts: { logger?: Logger; defaultMetric
     allowLoopbackBaseUrl: config.nodeEnv !== 'production',
     pointsPerDollar: config.pointsPerDollar,
     environmentCredentials: Boolean(config.itretail.defaultCredentials),
+    environmentCredentialsOnlyFor: config.shopify.singleStore?.shop,
   });
   return {
     config,

@@ -152,6 +152,8 @@ export class SettingsStore {
     private readonly defaults: {
       pointsPerDollar: string;
       environmentCredentials?: boolean;
+      /** Single-store mode: the environment's credentials serve this shop only. */
+      environmentCredentialsOnlyFor?: string;
       /** Accept loopback IT Retail base URLs (development and tests only). Default false. */
       allowLoopbackBaseUrl?: boolean;
     },
@@ -210,7 +212,9 @@ export class SettingsStore {
 
   async publicView(shop: string): Promise<PublicSettings> {
     const { itretail, ...rest } = await this.get(shop);
-    const source = itretail ? 'shop' : this.defaults.environmentCredentials ? 'environment' : 'none';
+    const only = this.defaults.environmentCredentialsOnlyFor;
+    const fromEnvironment = this.defaults.environmentCredentials && (!only || only === shop);
+    const source = itretail ? 'shop' : fromEnvironment ? 'environment' : 'none';
     return {
       ...rest,
       itretail: {

@@ -32,6 +32,10 @@ export interface StartWorkerDeps extends Omit<SyncDeps, 'clientFor'> {
   itretail?: {
     baseUrl: string;
     defaultCredentials?: Config['itretail']['defaultCredentials'];
+    /** Single-store mode: the environment's credentials serve this shop only. */
+    defaultCredentialsOnlyFor?: string;
+    /** Refuse private-network addresses for merchant-entered base URLs (production). */
+    guardShopUrls?: boolean;
     clientOptions?: Omit<ITRetailClientOptions, 'baseUrl' | 'credentials'>;
   };
   concurrency?: number;
@@ -60,6 +64,8 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
     new ClientRegistry({
       defaultBaseUrl: deps.itretail?.baseUrl ?? 'https://retailnext.itretail.com',
       defaultCredentials: deps.itretail?.defaultCredentials,
+      defaultCredentialsOnlyFor: deps.itretail?.defaultCredentialsOnlyFor,
+      guardShopUrls: deps.itretail?.guardShopUrls,
       clientOptions: {
         logger: deps.logger,
         ...(deps.metrics ? { onCall: (e) => deps.metrics?.observeITRetailCall(e) } : {}),
@@ -209,11 +215,14 @@ export function workerDepsFromConfig(
       allowLoopbackBaseUrl: config.nodeEnv !== 'production',
       pointsPerDollar: config.pointsPerDollar,
       environmentCredentials: Boolean(config.itretail.defaultCredentials),
+      environmentCredentialsOnlyFor: config.shopify.singleStore?.shop,
     }),
     events: new SyncEventStore(redis, keys),
     itretail: {
       baseUrl: config.itretail.baseUrl,
       defaultCredentials: config.itretail.defaultCredentials,
+      defaultCredentialsOnlyFor: config.shopify.singleStore?.shop,
+      guardShopUrls: config.nodeEnv === 'production',
       clientOptions: {
         timeouts: { headersMs: config.itretail.timeoutMs, bodyMs: config.itretail.timeoutMs },
       },

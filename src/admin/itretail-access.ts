@@ -81,6 +81,8 @@ export function defaultClientFactory(config: Config, logger?: Logger): ClientFac
       // A person is waiting: fail within seconds rather than retry for half a minute.
       timeouts: { connectMs: 3_000, headersMs: Math.min(config.itretail.timeoutMs, 10_000), bodyMs: 20_000 },
       retry: { maxAttempts: 2, maxTotalMs: 8_000 },
+      // A URL other than the operator's own was typed by a merchant: never into a private network.
+      publicAddressesOnly: config.nodeEnv === 'production' && t.baseUrl !== config.itretail.baseUrl,
       logger,
     });
 }
@@ -102,7 +104,10 @@ export function createItretailAccess(deps: {
   async function targetFor(shop: string): Promise<ConnectionTarget | undefined> {
     const s = await settings.get(shop);
     const baseUrl = s.itretail?.baseUrl ?? config.itretail.baseUrl;
-    const credentials = s.itretail?.credentials ?? config.itretail.defaultCredentials;
+    // Single-store mode: the environment's credentials serve that shop only.
+    const only = config.shopify.singleStore?.shop;
+    const fallback = !only || only === shop ? config.itretail.defaultCredentials : undefined;
+    const credentials = s.itretail?.credentials ?? fallback;
     return credentials ? { baseUrl, credentials } : undefined;
   }
 

@@ -26,8 +26,15 @@ export class CredentialsMissingError extends Error {
 export interface ClientRegistryOptions {
   /** Used when a shop has no base URL of its own. */
   defaultBaseUrl: string;
-  /** Used when a shop has no credentials of its own. */
+  /** Used when a shop has no credentials of its own … */
   defaultCredentials?: ITRetailCredentials;
+  /** … and, when set, only for this shop (single-store mode: another shop never writes to this POS). */
+  defaultCredentialsOnlyFor?: string;
+  /**
+   * Refuse private-network addresses for any base URL other than `defaultBaseUrl` (a merchant typed it;
+   * production). The operator's own configured URL is trusted.
+   */
+  guardShopUrls?: boolean;
   /** Timeouts, retry policy, logger and metrics hook passed to every client. */
   clientOptions?: Omit<ITRetailClientOptions, 'baseUrl' | 'credentials'>;
   /** Builds a client (tests may substitute one); default `new ITRetailClient(opts)`. */
@@ -55,9 +62,12 @@ export class ClientRegistry {
 
   /** The client for this shop's current settings. Throws CredentialsMissingError when none are set. */
   clientFor(shop: string, settings: Pick<ShopSettings, 'itretail'>): SyncClient {
-    const credentials = toClientCredentials(settings.itretail?.credentials ?? this.opts.defaultCredentials);
+    const { defaultCredentialsOnlyFor: onlyFor } = this.opts;
+    const fallback = !onlyFor || onlyFor === shop ? this.opts.defaultCredentials : undefined;
+    const credentials = toClientCredentials(settings.itretail?.credentials ?? fallback);
     if (!credentials) throw new CredentialsMissingError();
-    const baseUrl = (settings.itretail?.baseUrl ?? this.opts.defaultBaseUrl).replace(/\/+$/, '');
+    const defaultBaseUrl = this.opts.defaultBaseUrl.replace(/\/+$/, '');
+    const baseUrl = (settings.itretail?.baseUrl ?? defaultBaseUrl).replace(/\/+$/, '');
     // A fingerprint, not the secret itself, decides whether the cached client still fits.
     const fingerprint = createHash('sha256')
       .update(JSON.stringify([baseUrl, credentials]))
@@ -65,7 +75,12 @@ export class ClientRegistry {
     const cached = this.byShop.get(shop);
     if (cached?.fingerprint === fingerprint) return cached.client;
     if (cached) void cached.client.close?.().catch(() => undefined);
-    const options: ITRetailClientOptions = { ...this.opts.clientOptions, baseUrl, credentials };
+    const options: ITRetailClientOptions = {
+      ...this.opts.clientOptions,
+      baseUrl,
+      credentials,
+      publicAddressesOnly: Boolean(this.opts.guardShopUrls) && baseUrl !== defaultBaseUrl,
+    };
     const client = this.opts.create ? this.opts.create(options) : new ITRetailClient(options);
     this.byShop.set(shop, { fingerprint, client });
     return client;

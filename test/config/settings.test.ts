@@ -150,3 +150,18 @@ describe('IT Retail base URL policy', () => {
     expect((await strict.get(shop)).itretail).toBeUndefined();
   });
 });
+
+describe('environment credentials in single-store mode', () => {
+  it('are shown as the source only for the configured shop', async () => {
+    const single = new SettingsStore(redis, createKeys(prefix), key, {
+      pointsPerDollar: '1',
+      environmentCredentials: true,
+      environmentCredentialsOnlyFor: 'mine.myshopify.com',
+    });
+    expect((await single.publicView('mine.myshopify.com')).itretail.source).toBe('environment');
+    expect((await single.publicView('other.myshopify.com')).itretail).toMatchObject({
+      source: 'none',
+      configured: false,
+    });
+  });
+});
