@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SHOP_DOMAIN } from './shop-domain.js';
 
 /**
  * The one reader of `process.env`. Every variable the product understands is declared here, with its
@@ -56,10 +57,7 @@ export const envSchema = z
     SHOPIFY_SCOPES: z.preprocess(emptyToUndefined, z.string().default(SHOPIFY_SCOPES_DEFAULT)),
     SHOPIFY_SHOP: z.preprocess(
       emptyToUndefined,
-      z
-        .string()
-        .regex(/^[a-z0-9][a-z0-9-]*\.myshopify\.com$/, 'must be a <name>.myshopify.com domain')
-        .optional(),
+      z.string().regex(SHOP_DOMAIN, 'must be a <name>.myshopify.com domain').optional(),
     ),
     SHOPIFY_ADMIN_ACCESS_TOKEN: optionalString,
 

@@ -2,7 +2,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import express, { type Response } from 'express';
 import type { Config } from '../config.js';
-import { validShopDomain } from '../shopify/install.js';
+import { validShopDomain } from '../shop-domain.js';
 
 /**
  * The embedded page: a server-rendered shell (App Bridge + Polaris web components from Shopify's CDN)

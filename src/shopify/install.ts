@@ -12,6 +12,7 @@ import {
 import express from 'express';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { validShopDomain } from '../shop-domain.js';
 import type { SessionStorage } from './session-storage.js';
 
 /**
@@ -45,15 +46,6 @@ export class InstallError extends Error {
     this.status = status;
     this.refusedByShopify = refusedByShopify;
   }
-}
-
-const SHOP_DOMAIN = /^[a-z0-9][a-z0-9-]*\.myshopify\.com$/;
-
-/** A shop domain as Shopify sends it (`<name>.myshopify.com`), lower-cased; undefined when it is not one. */
-export function validShopDomain(value: unknown): string | undefined {
-  if (typeof value !== 'string') return undefined;
-  const v = value.trim().toLowerCase();
-  return SHOP_DOMAIN.test(v) ? v : undefined;
 }
 
 export interface InstallService {

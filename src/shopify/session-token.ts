@@ -1,11 +1,11 @@
 import type { JwtPayload, Shopify } from '@shopify/shopify-api';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../logger.js';
+import { SHOP_DOMAIN } from '../shop-domain.js';
 
 /** Tells App Bridge to fetch a fresh session token and repeat the request once. */
 export const RETRY_INVALID_SESSION_HEADER = 'X-Shopify-Retry-Invalid-Session-Request';
 
-const SHOP_DOMAIN = /^[a-z0-9][a-z0-9-]*\.myshopify\.com$/;
 const JWT_LIKE = /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*/g;
 
 export interface SessionTokenLocals {

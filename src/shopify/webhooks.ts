@@ -7,6 +7,7 @@ import type { Metrics, WebhookOutcome } from '../metrics.js';
 import { enqueueWebhook, QueueUnavailableError } from '../queue/enqueue.js';
 import { isHandledTopic, type SyncJobData, type WebhookJobData } from '../queue/jobs.js';
 import { addLogFields } from '../request-logger.js';
+import { SHOP_DOMAIN } from '../shop-domain.js';
 import type { Keys } from '../store/keys.js';
 import { parseJsonKeepingBigIntegers } from './json.js';
 
@@ -23,7 +24,6 @@ export const WEBHOOK_HEADERS = {
   triggeredAt: 'X-Shopify-Triggered-At',
 } as const;
 
-const SHOP_DOMAIN = /^[a-z0-9][a-z0-9-]*\.myshopify\.com$/;
 const MAX_ID_LENGTH = 200;
 
 export interface WebhookRouteDeps {
