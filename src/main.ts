@@ -8,7 +8,7 @@ import { type Config, ConfigError, loadConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { createSyncQueue } from './queue/jobs.js';
-import { SettingsStore } from './settings.js';
+import { settingsStoreFromConfig } from './settings.js';
 import { createShopify } from './shopify/api.js';
 import { createKeys } from './store/keys.js';
 import { createRedis, waitForRedis } from './store/redis.js';
@@ -41,12 +41,7 @@ export function buildDeps(config: Config, opts: { logger?: Logger; defaultMetric
   const metrics = createMetrics(undefined, { defaultMetrics: opts.defaultMetrics ?? false });
   const shopify = createShopify(config, { logger });
   const events = new SyncEventStore(redis, keys);
-  const settings = new SettingsStore(redis, keys, config.encryptionKey, {
-    allowLoopbackBaseUrl: config.nodeEnv !== 'production',
-    pointsPerDollar: config.pointsPerDollar,
-    environmentCredentials: Boolean(config.itretail.defaultCredentials),
-    environmentCredentialsOnlyFor: config.shopify.singleStore?.shop,
-  });
+  const settings = settingsStoreFromConfig(redis, keys, config);
   return {
     config,
     logger,

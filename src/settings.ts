@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import type { ITRetailCredentials } from './config.js';
+import type { Config, ITRetailCredentials } from './config.js';
 import { decrypt, encrypt } from './crypto.js';
 import type { Keys } from './store/keys.js';
 
@@ -143,6 +143,16 @@ end
 redis.call('hset', KEYS[1], 'installed', '0', 'uninstalledAt', ARGV[2], 'uninstalledAtMs', ARGV[1])
 redis.call('sadd', KEYS[2], ARGV[3])
 return 1`;
+
+/** The settings store as the configuration asks for it (web and worker build it the same way). */
+export function settingsStoreFromConfig(redis: Redis, keys: Keys, config: Config): SettingsStore {
+  return new SettingsStore(redis, keys, config.encryptionKey, {
+    allowLoopbackBaseUrl: config.nodeEnv !== 'production',
+    pointsPerDollar: config.pointsPerDollar,
+    environmentCredentials: Boolean(config.itretail.defaultCredentials),
+    environmentCredentialsOnlyFor: config.shopify.singleStore?.shop,
+  });
+}
 
 export class SettingsStore {
   constructor(

@@ -10,7 +10,7 @@ import { createLogger } from '../src/logger.js';
 import { createMetrics, type Metrics } from '../src/metrics.js';
 import type { SyncJobData } from '../src/queue/jobs.js';
 import { SYNC_QUEUE } from '../src/queue/names.js';
-import { SettingsStore } from '../src/settings.js';
+import { settingsStoreFromConfig } from '../src/settings.js';
 import { createKeys, type Keys } from '../src/store/keys.js';
 import { createRedis, waitForRedis } from '../src/store/redis.js';
 import { ClientRegistry, CredentialsMissingError } from '../src/sync/clients.js';
@@ -211,12 +211,7 @@ export function workerDepsFromConfig(
     customerLock: { ttlMs: lockTtlMs },
     orderLock: { ttlMs: lockTtlMs },
     matcherOptions: { emailLock: { ttlMs: lockTtlMs }, indexLockTtlMs: lockTtlMs },
-    settings: new SettingsStore(redis, keys, config.encryptionKey, {
-      allowLoopbackBaseUrl: config.nodeEnv !== 'production',
-      pointsPerDollar: config.pointsPerDollar,
-      environmentCredentials: Boolean(config.itretail.defaultCredentials),
-      environmentCredentialsOnlyFor: config.shopify.singleStore?.shop,
-    }),
+    settings: settingsStoreFromConfig(redis, keys, config),
     events: new SyncEventStore(redis, keys),
     itretail: {
       baseUrl: config.itretail.baseUrl,
