@@ -33,7 +33,7 @@ export interface AdminJobData {
 export type SyncJobData = WebhookJobData | AdminJobData;
 
 /** Topics the bridge acts on; any other verified webhook is acknowledged and ignored. */
-export const HANDLED_TOPICS: readonly string[] = Object.freeze([
+export const HANDLED_TOPICS = Object.freeze([
   'customers/create',
   'customers/update',
   'orders/paid',
@@ -43,9 +43,9 @@ export const HANDLED_TOPICS: readonly string[] = Object.freeze([
   'customers/redact',
   'shop/redact',
   'customers/data_request',
-]);
+] as const);
 
-const HANDLED = new Set(HANDLED_TOPICS);
+const HANDLED: ReadonlySet<string> = new Set(HANDLED_TOPICS);
 export function isHandledTopic(topic: string): boolean {
   return HANDLED.has(topic);
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { HANDLED_TOPICS } from '../queue/jobs.js';
 import { MoneyFormatError, parseCents } from './money.js';
 
 /**
@@ -230,6 +231,12 @@ const SCHEMAS = {
 } as const;
 
 export type HandledTopic = keyof typeof SCHEMAS;
+
+// The web process accepts exactly the topics the worker can read: HANDLED_TOPICS (src/queue/jobs.ts) and
+// these schemas must name the same set, which this check makes a type error to break.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const _sameTopics: Same<HandledTopic, (typeof HANDLED_TOPICS)[number]> = true;
+void _sameTopics;
 export type PayloadOf<T extends HandledTopic> = z.output<(typeof SCHEMAS)[T]>;
 
 export type ParsedPayload = { [T in HandledTopic]: { topic: T; data: PayloadOf<T> } }[HandledTopic];
