@@ -20,6 +20,7 @@ import { requireSessionToken, shopOf } from '../shopify/session-token.js';
 import type { Keys } from '../store/keys.js';
 import { SYNC_STATUSES, type SyncEvent, type SyncEventStore, type SyncStatus } from '../sync/events.js';
 import { normalizeEmail } from '../sync/payloads.js';
+import { dataRequestIndexKey } from '../sync/processor.js';
 import { fixFor, problemsOf } from './explain.js';
 import { explainItretailError, type ItretailAccess } from './itretail-access.js';
 import { readProgress, startLinkExisting } from './link-existing.js';
@@ -168,14 +169,10 @@ function parseQuery<T>(schema: z.ZodType<T>, query: unknown): T {
   return parsed.data;
 }
 
-/** Data request reports listed at most (newest first), and SCAN batches of 1,000 looked at at most. */
+/** Data request reports listed at most (newest first). */
 const DATA_REQUEST_LIST_MAX = 100;
-const DATA_REQUEST_SCAN_BATCHES = 200;
-const DATA_REQUEST_FOUND_MAX = 500;
 /** The report starts `{"generatedAt":…,"shop":…,"customer":{"shopifyCustomerId":…`: its head names both. */
 const REPORT_HEAD_BYTES = 1024;
-
-const globEscape = (s: string) => s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 
 export interface DataRequestSummary {
   id: string;
@@ -195,28 +192,21 @@ function jsonStringField(head: string, name: string): string | undefined {
 }
 
 /**
- * The customers/data_request reports the worker keeps (30 days) under `data-request:<request id>`. There
- * is no index of them, so this SCANs the shop's key pattern in a bounded number of batches, and reads
- * only the head of each report. `complete` is false when the scan stopped early or more reports exist
- * than are listed.
+ * The customers/data_request reports the worker keeps (30 days) under `data-request:<request id>`, newest
+ * first, from the per-shop index the worker writes with each report. Only the head of each report is read.
  */
 export async function listDataRequests(
   redis: Redis,
   keys: Keys,
   shop: string,
 ): Promise<{ requests: DataRequestSummary[]; complete: boolean }> {
-  const base = `${keys.shop(shop, 'data-request')}:`;
-  const found = new Set<string>();
-  let cursor = '0';
-  let batches = 0;
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${globEscape(base)}*`, 'COUNT', 1000);
-    cursor = next;
-    for (const k of batch) found.add(k);
-  } while (cursor !== '0' && ++batches < DATA_REQUEST_SCAN_BATCHES && found.size < DATA_REQUEST_FOUND_MAX);
-  const ids = [...found].map((k) => k.slice(base.length)).filter((id) => id && !id.includes(':'));
+  const index = dataRequestIndexKey(keys, shop);
+  const [ids, total] = await Promise.all([
+    redis.zrevrange(index, 0, DATA_REQUEST_LIST_MAX - 1),
+    redis.zcard(index),
+  ]);
   const tx = redis.pipeline();
-  for (const id of ids) tx.getrange(`${base}${id}`, 0, REPORT_HEAD_BYTES - 1);
+  for (const id of ids) tx.getrange(keys.shop(shop, 'data-request', id), 0, REPORT_HEAD_BYTES - 1);
   const heads = (await tx.exec()) ?? [];
   const reports: DataRequestSummary[] = [];
   ids.forEach((id, i) => {
@@ -228,11 +218,7 @@ export async function listDataRequests(
       shopifyCustomerId: jsonStringField(head, 'shopifyCustomerId'),
     });
   });
-  reports.sort((a, b) => (b.at ?? '').localeCompare(a.at ?? '') || a.id.localeCompare(b.id));
-  return {
-    requests: reports.slice(0, DATA_REQUEST_LIST_MAX),
-    complete: cursor === '0' && reports.length <= DATA_REQUEST_LIST_MAX,
-  };
+  return { requests: reports, complete: total <= DATA_REQUEST_LIST_MAX };
 }
 
 function dataRequestIdFrom(value: unknown): string {

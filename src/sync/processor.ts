@@ -419,13 +419,24 @@ async function handleWebhook(
     case 'customers/data_request': {
       const r = parsed.data;
       setContext({ shopifyCustomerId: r.customer.id });
-      const reportKey = keys.shop(data.shop, 'data-request', r.requestId ?? `job-${jobId}`);
+      const id = r.requestId ?? `job-${jobId}`;
       const report = await dataReport(ctx, data.shop, r.customer, r.orderIds);
-      await redis.set(reportKey, JSON.stringify(report), 'EX', 30 * 86_400);
+      // The report, and its place in the shop's list of reports (the admin page lists from it), for 30 days.
+      const keepMs = 30 * 86_400_000;
+      const now = Date.now();
+      await redis
+        .multi()
+        .set(keys.shop(data.shop, 'data-request', id), JSON.stringify(report), 'PX', keepMs)
+        .zadd(dataRequestIndexKey(keys, data.shop), now, id)
+        .zremrangebyscore(dataRequestIndexKey(keys, data.shop), '-inf', now - keepMs)
+        .exec();
       return { status: 'applied', reason: 'data request report prepared' };
     }
   }
 }
+
+/** The shop's customers/data_request report ids, scored by when each was prepared. */
+export const dataRequestIndexKey = (keys: Keys, shop: string) => keys.shop(shop, 'data-requests');
 
 /** When Shopify triggered the webhook (X-Shopify-Triggered-At), else when it was received. */
 function webhookMoment(data: WebhookJobData): number {

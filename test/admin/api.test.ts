@@ -8,6 +8,7 @@ import { ITRetailSimulator } from '../../src/itretail/simulator.js';
 import type { SyncJobData } from '../../src/queue/jobs.js';
 import { SYNC_QUEUE } from '../../src/queue/names.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
+import { dataRequestIndexKey } from '../../src/sync/processor.js';
 import { testRedis } from '../helpers/redis.js';
 import { type AdminHarness, adminHarness } from './support.js';
 
@@ -126,8 +127,9 @@ beforeAll(async () => {
     customerName: 'Ada Lovelace',
     attempts: 1,
   });
-  // A customers/data_request report, as the worker keeps it.
+  // A customers/data_request report, as the worker keeps it (the report and its place in the shop's index).
   await deps.redis.set(deps.keys.shop(A, 'data-request', DATA_REQUEST_ID), DATA_REPORT, 'EX', 3600);
+  await deps.redis.zadd(dataRequestIndexKey(deps.keys, A), Date.now(), DATA_REQUEST_ID);
   await deps.redis.hset(progressKey(deps.keys, A), {
     state: 'done',
     done: '42',
@@ -418,11 +420,17 @@ describe('customer data request reports', () => {
 
   it('are listed newest first and handed over as a JSON download', async () => {
     const r = h.deps.redis;
-    await r.set(h.deps.keys.shop(shop, 'data-request', '501'), report('2026-01-01T00:00:00.000Z', '11'));
-    await r.set(h.deps.keys.shop(shop, 'data-request', '502'), report('2026-02-01T00:00:00.000Z', '12'));
+    const keep = async (id: string, at: string, customer: string) => {
+      await r.set(h.deps.keys.shop(shop, 'data-request', id), report(at, customer));
+      await r.zadd(dataRequestIndexKey(h.deps.keys, shop), Date.parse(at), id);
+    };
+    await keep('501', '2026-01-01T00:00:00.000Z', '11');
+    await keep('502', '2026-02-01T00:00:00.000Z', '12');
     // Requests without an id of their own are kept under their job's id.
     const jobKey = 'job-wh|data-requests|customers%2Fdata_request|w-9';
-    await r.set(h.deps.keys.shop(shop, 'data-request', jobKey), report('2025-12-01T00:00:00.000Z', '13'));
+    await keep(jobKey, '2025-12-01T00:00:00.000Z', '13');
+    // A report that expired while its index entry remains is not listed.
+    await r.zadd(dataRequestIndexKey(h.deps.keys, shop), Date.parse('2025-11-01T00:00:00.000Z'), 'expired-1');
 
     const list = await call('get', '/api/data-requests', h.token(shop));
     expect(list.status).toBe(200);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SyncEvent } from '../../src/sync/events.js';
+import { dataRequestIndexKey } from '../../src/sync/processor.js';
 import {
   cancelledPayload,
   createHarness,
@@ -412,6 +413,8 @@ describe('shop and privacy topics', () => {
     ]);
     expect(ev(end!)).toMatchObject({ status: 'applied', reason: 'data request report prepared' });
     const report = JSON.parse((await h.redis.get(h.keys.shop(SHOP, 'data-request', '77')))!);
+    // Listed for the merchant's page.
+    expect(await h.redis.zscore(dataRequestIndexKey(h.keys, SHOP), '77')).not.toBeNull();
     expect(report.orders).toMatchObject([{ orderId: id, pointsApplied: 5, email: mail }]);
   });
 
