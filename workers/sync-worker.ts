@@ -15,6 +15,7 @@ import { createKeys, type Keys } from '../src/store/keys.js';
 import { createRedis, waitForRedis } from '../src/store/redis.js';
 import { ClientRegistry, CredentialsMissingError } from '../src/sync/clients.js';
 import { SyncEventStore } from '../src/sync/events.js';
+import { ITRetailHealthRecorder } from '../src/sync/itretail-health.js';
 import { CustomerMatcher } from '../src/sync/matching.js';
 import { createProcessor, type SyncDeps } from '../src/sync/processor.js';
 
@@ -59,6 +60,7 @@ export interface RunningWorker {
 }
 
 export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker> {
+  const health = new ITRetailHealthRecorder(deps.redis, deps.keys);
   const clients =
     deps.clients ??
     new ClientRegistry({
@@ -66,6 +68,7 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
       defaultCredentials: deps.itretail?.defaultCredentials,
       defaultCredentialsOnlyFor: deps.itretail?.defaultCredentialsOnlyFor,
       guardShopUrls: deps.itretail?.guardShopUrls,
+      onShopCall: (shop, e) => health.record(shop, e),
       clientOptions: {
         logger: deps.logger,
         ...(deps.metrics ? { onCall: (e) => deps.metrics?.observeITRetailCall(e) } : {}),
@@ -117,6 +120,7 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
       closing ??= (async () => {
         await refresher.stop();
         await worker.close();
+        await health.flush();
         await queue?.close();
         await clients.closeAll();
       })();

@@ -19,6 +19,7 @@ import { InstallError, type InstallService } from '../shopify/install.js';
 import { requireSessionToken, shopOf } from '../shopify/session-token.js';
 import type { Keys } from '../store/keys.js';
 import { SYNC_STATUSES, type SyncEvent, type SyncEventStore, type SyncStatus } from '../sync/events.js';
+import { newestHealth, readITRetailHealth } from '../sync/itretail-health.js';
 import { normalizeEmail } from '../sync/payloads.js';
 import { dataRequestIndexKey } from '../sync/processor.js';
 import { fixFor, problemsOf } from './explain.js';
@@ -329,16 +330,20 @@ export function adminApiRouter(deps: AdminApiDeps): express.Router {
         () => false,
       );
       if (!redisOk) throw new QueueUnavailableError('Redis did not answer');
-      const [pub, counts, hourly, pointsToday, failures, lastApplied, linked, health] = await Promise.all([
-        settings.publicView(shop),
-        guard(shopQueueCounts(redis, queue, shop), 'queue counts'),
-        events.hourly(shop, 24),
-        events.pointsToday(shop),
-        events.failures(shop, { limit: 1 }),
-        events.list(shop, { status: 'applied', limit: 1 }),
-        redis.hlen(keys.shop(shop, 'link', 'email')),
-        itretail.health(shop).catch(() => undefined),
-      ]);
+      const [pub, counts, hourly, pointsToday, failures, lastApplied, linked, webHealth, workerHealth] =
+        await Promise.all([
+          settings.publicView(shop),
+          guard(shopQueueCounts(redis, queue, shop), 'queue counts'),
+          events.hourly(shop, 24),
+          events.pointsToday(shop),
+          events.failures(shop, { limit: 1 }),
+          events.list(shop, { status: 'applied', limit: 1 }),
+          redis.hlen(keys.shop(shop, 'link', 'email')),
+          itretail.health(shop).catch(() => undefined),
+          readITRetailHealth(redis, keys, shop).catch(() => ({})),
+        ]);
+      // The newest of what this page's own check saw and what the workers' calls saw.
+      const health = { ...webHealth, ...newestHealth(webHealth, workerHealth) };
       const itr = {
         configured: pub.itretail.configured,
         source: pub.itretail.source,

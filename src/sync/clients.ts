@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ITRetailCredentials } from '../config.js';
 import {
+  type CallEvent,
   ITRetailClient,
   type ITRetailClientOptions,
   type ITRetailCredentialsOption,
@@ -37,6 +38,8 @@ export interface ClientRegistryOptions {
   guardShopUrls?: boolean;
   /** Timeouts, retry policy, logger and metrics hook passed to every client. */
   clientOptions?: Omit<ITRetailClientOptions, 'baseUrl' | 'credentials'>;
+  /** Told of every HTTP attempt of a shop's client (for the admin page's connection card). */
+  onShopCall?: (shop: string, e: CallEvent) => void;
   /** Builds a client (tests may substitute one); default `new ITRetailClient(opts)`. */
   create?: (opts: ITRetailClientOptions) => SyncClient & { close?: () => Promise<void> };
   logger?: Logger;
@@ -75,8 +78,18 @@ export class ClientRegistry {
     const cached = this.byShop.get(shop);
     if (cached?.fingerprint === fingerprint) return cached.client;
     if (cached) void cached.client.close?.().catch(() => undefined);
+    const { onCall, ...clientOptions } = this.opts.clientOptions ?? {};
+    const onShopCall = this.opts.onShopCall;
     const options: ITRetailClientOptions = {
-      ...this.opts.clientOptions,
+      ...clientOptions,
+      ...(onCall || onShopCall
+        ? {
+            onCall: (e: CallEvent) => {
+              onCall?.(e);
+              onShopCall?.(shop, e);
+            },
+          }
+        : {}),
       baseUrl,
       credentials,
       publicAddressesOnly: Boolean(this.opts.guardShopUrls) && baseUrl !== defaultBaseUrl,

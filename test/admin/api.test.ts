@@ -7,6 +7,7 @@ import { progressKey } from '../../src/admin/link-existing.js';
 import { ITRetailSimulator } from '../../src/itretail/simulator.js';
 import type { SyncJobData } from '../../src/queue/jobs.js';
 import { SYNC_QUEUE } from '../../src/queue/names.js';
+import { ITRetailHealthRecorder } from '../../src/sync/itretail-health.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
 import { dataRequestIndexKey } from '../../src/sync/processor.js';
 import { testRedis } from '../helpers/redis.js';
@@ -459,6 +460,27 @@ describe('customer data request reports', () => {
     expect(gone.body.error).toMatch(/no longer kept/);
     const bad = await call('get', `/api/data-requests/${encodeURIComponent('a:b')}`, h.token(shop));
     expect(bad.status).toBe(400);
+  });
+});
+
+describe('IT Retail connection card', () => {
+  it('shows a failure the workers saw after the page’s own check succeeded', async () => {
+    const shop = 'worker-health.myshopify.com';
+    await h.deps.settings.update(shop, { itretail: { baseUrl: sim.url, ...A_USER } });
+    const before = (await call('get', '/api/overview', h.token(shop))).body.itretail;
+    expect(before.lastOkAt).toBeDefined();
+    expect(before.lastError).toBeUndefined();
+    // A worker's GetOne times out a moment later (recorded the way the worker records its calls).
+    const recorder = new ITRetailHealthRecorder(h.deps.redis, h.deps.keys, 60_000);
+    recorder.record(
+      shop,
+      { call: 'GetCustomer', status: 'timeout', durationMs: 15_000 },
+      new Date(Date.now() + 1_000),
+    );
+    await recorder.flush();
+    const after = (await call('get', '/api/overview', h.token(shop))).body.itretail;
+    expect(after.lastError).toMatchObject({ code: 'timeout', message: 'GetCustomer: IT Retail timed out' });
+    expect(after.lastOkAt).toBe(before.lastOkAt);
   });
 });
 
