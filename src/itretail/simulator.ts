@@ -64,7 +64,15 @@ export interface SimulatorOptions {
   tokenTtlMs?: number;
   randomSeed?: number;
   faults?: Partial<Faults>;
+  /**
+   * What GetOne and Put show of the loyalty-operation history. 'seed' (default), as IT Retail's own article
+   * shows it: GetOne lists no operations at all, a Put's answer lists only the operation that Put made.
+   * 'full': GetOne lists every operation the record ever had (a kinder service, kept for comparison).
+   */
+  operationHistory?: OperationHistory;
 }
+
+export type OperationHistory = 'seed' | 'full';
 
 export type FaultKind = 'error' | 'throttle' | 'hang' | 'applied-then-error' | 'applied-then-drop';
 
@@ -278,6 +286,20 @@ export function formatLocalDateTime(d: Date): string {
   )}:${pad2(d.getSeconds())}`;
   const frac = String(d.getMilliseconds()).padStart(3, '0').replace(/0+$/, '');
   return flat(frac ? `${base}.${frac}` : base);
+}
+
+/** `Modified` as a Put answer shows it in the seed: UTC with microseconds, `2021-07-28T15:24:47.763091Z`. */
+function isoMicros(us: number): string {
+  const d = new Date(Math.floor(us / 1000));
+  return `${d.toISOString().slice(0, 19)}.${String(us % 1_000_000).padStart(6, '0')}Z`;
+}
+
+/** `Modified` of a register change: local time without a zone, to the microsecond (trailing zeros dropped). */
+function formatLocalMicros(us: number): string {
+  const d = new Date(Math.floor(us / 1000));
+  const base = formatLocalDateTime(d).replace(/\.\d+$/, '');
+  const frac = String(us % 1_000_000).padStart(6, '0').replace(/0+$/, '');
+  return frac ? `${base}.${frac}` : base;
 }
 
 /** ISO with offset as the service writes loyalty operation dates: `2021-07-28T15:24:47.763+00:00`. */
@@ -523,6 +545,12 @@ export class ITRetailSimulator {
     drainWaits: 0,
   };
   readonly tenantId: string;
+  private history: OperationHistory;
+  /** The operation the last UpdateCustomer made (read right after it, before any await). */
+  private lastPutOp: LoyaltyOperation | undefined;
+  private lastStampMicros = 0;
+  /** Points added to the next Put answers' LoyaltyPoints (a register write racing the answer). */
+  private answerSkews: number[] = [];
 
   private constructor(server: Server, url: string, opts: SimulatorOptions) {
     this.server = server;
@@ -536,6 +564,46 @@ export class ITRetailSimulator {
     this.tenantId = guidFrom(mulberry32((seed ^ 0x7e4a47) >>> 0));
     this.faultState = { ...DEFAULT_FAULTS };
     if (opts.faults) this.setFaults(opts.faults);
+    this.history = opts.operationHistory ?? 'seed';
+  }
+
+  /** Switches what GetOne and Put answers show of the operation history (see SimulatorOptions). */
+  setOperationHistory(mode: OperationHistory): void {
+    this.history = mode;
+  }
+
+  get operationHistory(): OperationHistory {
+    return this.history;
+  }
+
+  /**
+   * The next Put answer (one per call) reports LoyaltyPoints off by `delta` from what was written, as when
+   * the register writes between the service applying a Put and answering it.
+   */
+  skewNextPutAnswer(delta: number): void {
+    this.answerSkews.push(delta);
+  }
+
+  /** A strictly increasing moment in µs: `Modified` changes on every write, even two in one millisecond. */
+  private stamp(): number {
+    let us = Date.now() * 1000;
+    if (us <= this.lastStampMicros) us = this.lastStampMicros + 1;
+    this.lastStampMicros = us;
+    return us;
+  }
+
+  /** A record as GetOne answers it: under 'seed', without any loyalty operation. */
+  private asGetOne(c: FullCustomer): string {
+    if (this.history === 'full' || c.CustomerLoyaltyPointOperations === null) return serializeFullRecord(c);
+    return serializeFullRecord({ ...c, CustomerLoyaltyPointOperations: [] });
+  }
+
+  /** A record as a Put answers it: under 'seed', listing only the operation that Put made. */
+  private asPutAnswer(c: FullCustomer, op: LoyaltyOperation | undefined): string {
+    const skew = this.answerSkews.shift() ?? 0;
+    const shown = skew ? { ...c, LoyaltyPoints: (c.LoyaltyPoints ?? 0) + skew } : c;
+    if (this.history === 'full') return serializeFullRecord(shown);
+    return serializeFullRecord({ ...shown, CustomerLoyaltyPointOperations: op ? [op] : [] });
   }
 
   static async start(opts: SimulatorOptions = {}): Promise<ITRetailSimulator> {
@@ -951,7 +1019,7 @@ export class ITRetailSimulator {
       Transaction: null,
     };
     c.LoyaltyPoints = after;
-    c.Modified = formatLocalDateTime(now);
+    c.Modified = formatLocalMicros(this.stamp());
     c.CustomerLoyaltyPointOperations = [...(c.CustomerLoyaltyPointOperations ?? []), op];
     return copyCustomer(c);
   }
@@ -978,7 +1046,7 @@ export class ITRetailSimulator {
   softDelete(id: string): void {
     const c = this.mustGet(id);
     c.Deleted = true;
-    c.Modified = formatLocalDateTime(new Date());
+    c.Modified = formatLocalMicros(this.stamp());
   }
 
   hardDelete(id: string): void {
@@ -1215,13 +1283,14 @@ export class ITRetailSimulator {
           const key = id.replace(GUID_RE, '$1').toLowerCase();
           entry.customerId = key;
           const c = this.customers.get(key);
-          this.sendRaw(res, 200, c ? serializeFullRecord(c) : 'null');
+          this.sendRaw(res, 200, c ? this.asGetOne(c) : 'null');
           finish(200);
           return;
         }
         case 'CreateCustomer':
         case 'UpdateCustomer': {
           const c = call === 'CreateCustomer' ? this.create(bodyText) : this.update(bodyText);
+          const op = call === 'UpdateCustomer' ? this.lastPutOp : undefined;
           entry.customerId = c.Id;
           if (applyThenHold) {
             await this.holdHere(res, { call, customerId: c.Id, applied: true });
@@ -1240,7 +1309,7 @@ export class ITRetailSimulator {
             finish('drop', 'applied-then-drop');
             return;
           }
-          this.sendRaw(res, 200, serializeFullRecord(c));
+          this.sendRaw(res, 200, call === 'UpdateCustomer' ? this.asPutAnswer(c, op) : this.asGetOne(c));
           finish(200);
           return;
         }
@@ -1449,8 +1518,12 @@ export class ITRetailSimulator {
     if (newEmail && newEmail !== normEmail(old.Email) && this.liveWithEmail(next.Email, id).length > 0) {
       throw new BadRequest(400, { Message: MSG_EMAIL_TAKEN });
     }
-    const now = new Date();
-    next.Modified = now.toISOString();
+    const micros = this.stamp();
+    const now = new Date(Math.floor(micros / 1000));
+    next.Modified = isoMicros(micros);
+    // The history is the service's own: a Put cannot rewrite it (the seed's GetOne shows none to send back).
+    next.CustomerLoyaltyPointOperations = old.CustomerLoyaltyPointOperations;
+    this.lastPutOp = undefined;
     if (next.LoyaltyPoints !== old.LoyaltyPoints) {
       const op: LoyaltyOperation = {
         Id: guidFrom(this.dataRng),
@@ -1465,6 +1538,7 @@ export class ITRetailSimulator {
         Transaction: null,
       };
       next.CustomerLoyaltyPointOperations = [...(next.CustomerLoyaltyPointOperations ?? []), op];
+      this.lastPutOp = op;
     }
     this.put(next);
     return next;
@@ -1539,6 +1613,13 @@ export class ITRetailSimulator {
         case 'POST faults':
           this.setFaults(body as Partial<Faults>);
           return this.sendJson(res, 200, this.faults);
+        case 'POST history': {
+          if (body.mode !== 'seed' && body.mode !== 'full') {
+            throw new SimulatorError('INVALID', "mode must be 'seed' or 'full'");
+          }
+          this.setOperationHistory(body.mode);
+          return this.sendJson(res, 200, { mode: this.history });
+        }
         case 'POST faults/reset':
           this.resetFaults();
           return this.sendJson(res, 200, this.faults);

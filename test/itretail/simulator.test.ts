@@ -462,9 +462,47 @@ describe('UpdateCustomer (Put)', () => {
     expect(ops[0]!.Id).toMatch(GUID);
     expect(ops[0]!.OperationDate).toMatch(/\+00:00$/);
     expect(r.text).toContain('"Balance":12.5000');
-    // No points change → no new operation.
+    // No points change → no operation: the answer lists only what this Put did.
     const again = await put(ctx, answer);
-    expect((again.json as Json).CustomerLoyaltyPointOperations).toHaveLength(1);
+    expect((again.json as Json).CustomerLoyaltyPointOperations).toEqual([]);
+  });
+
+  it('answers like the seed: GetOne shows no operation history, a Put only its own; Modified moves on every write', async () => {
+    const [c] = ctx.sim.seedCustomers([{ ...full(), Email: 'seedlike@mail.com' }]);
+    const first = (await getOne(ctx, c!.Id)).json as Json;
+    const p1 = (await put(ctx, { ...first, LoyaltyPoints: 600 })).json as Json;
+    ctx.sim.adjustPoints(c!.Id, 20);
+    const afterRegister = (await getOne(ctx, c!.Id)).json as Json;
+    // The register's change and our Put both happened, yet GetOne lists neither.
+    expect(afterRegister.CustomerLoyaltyPointOperations).toEqual([]);
+    expect(afterRegister.LoyaltyPoints).toBe(620);
+    expect(new Set([first.Modified, p1.Modified, afterRegister.Modified]).size).toBe(3);
+    const p2 = (await put(ctx, { ...afterRegister, LoyaltyPoints: 700 })).json as Json;
+    expect((p2.CustomerLoyaltyPointOperations as Json[]).map((o) => o.LoyaltyPointsAdded)).toEqual([80]);
+    // Two writes within one millisecond still leave two different Modified values.
+    const p3 = (await put(ctx, { ...p2, LoyaltyPoints: 701 })).json as Json;
+    expect(p3.Modified).not.toBe(p2.Modified);
+    // The service keeps its history: the kinder mode shows it whole.
+    ctx.sim.setOperationHistory('full');
+    try {
+      const rich = (await getOne(ctx, c!.Id)).json as Json;
+      expect((rich.CustomerLoyaltyPointOperations as Json[]).map((o) => o.LoyaltyPointsAdded)).toEqual([
+        100, 20, 80, 1,
+      ]);
+    } finally {
+      ctx.sim.setOperationHistory('seed');
+    }
+  });
+
+  it('skewNextPutAnswer makes one Put answer show other points than were written', async () => {
+    const [c] = ctx.sim.seedCustomers([{ ...full(), Email: 'skew@mail.com' }]);
+    const rec = (await getOne(ctx, c!.Id)).json as Json;
+    ctx.sim.skewNextPutAnswer(20);
+    const answer = (await put(ctx, { ...rec, LoyaltyPoints: 600 })).json as Json;
+    expect(answer.LoyaltyPoints).toBe(620);
+    expect(ctx.sim.getCustomer(c!.Id)!.LoyaltyPoints).toBe(600);
+    const next = (await put(ctx, { ...rec, LoyaltyPoints: 610 })).json as Json;
+    expect(next.LoyaltyPoints).toBe(610);
   });
 
   it('refuses an unknown Id, a non-GUID Id, and a field of the wrong type, changing nothing', async () => {
