@@ -12,6 +12,8 @@ export interface ShopSettings {
   itretail?: { baseUrl?: string; credentials: ITRetailCredentials };
   installed: boolean;
   uninstalledAt?: string;
+  /** Set once shop/redact erased the shop's data (until it is installed again). */
+  erasedAt?: string;
   updatedAt?: string;
 }
 
@@ -123,7 +125,7 @@ end
 local cur = tonumber(redis.call('hget', KEYS[1], 'installedAtMs') or '')
 if not cur or at > cur then redis.call('hset', KEYS[1], 'installedAtMs', ARGV[1]) end
 redis.call('hset', KEYS[1], 'installed', '1')
-redis.call('hdel', KEYS[1], 'uninstalledAt', 'uninstalledAtMs')
+redis.call('hdel', KEYS[1], 'uninstalledAt', 'uninstalledAtMs', 'erasedAt')
 redis.call('sadd', KEYS[2], ARGV[3])
 return 1`;
 
@@ -188,6 +190,7 @@ export class SettingsStore {
       installed: h.installed !== '0',
       uninstalledAt: h.uninstalledAt || undefined,
       updatedAt: h.updatedAt || undefined,
+      erasedAt: h.erasedAt || undefined,
     };
     if (h.itretailCredentials) {
       const creds = JSON.parse(decrypt(this.encryptionKey, h.itretailCredentials)) as ITRetailCredentials;
@@ -285,7 +288,23 @@ export class SettingsStore {
     return (await this.redis.smembers(this.keys.global('shops'))).sort();
   }
 
-  async erase(shop: string): Promise<void> {
-    await this.redis.multi().del(this.key(shop)).srem(this.keys.global('shops'), shop).exec();
+  /**
+   * Forgets the shop's settings (shop/redact), leaving only the fact that it was erased and when, so a job
+   * still queued for it (triggered before the erasure) reads it as uninstalled and writes nothing. A later
+   * install (or a webhook triggered after the erasure, which proves one) clears the mark.
+   */
+  async erase(shop: string, atMs: number = Date.now()): Promise<void> {
+    const at = new Date(atMs).toISOString();
+    await this.redis
+      .multi()
+      .del(this.key(shop))
+      .hset(this.key(shop), {
+        installed: '0',
+        uninstalledAt: at,
+        uninstalledAtMs: String(atMs),
+        erasedAt: at,
+      })
+      .srem(this.keys.global('shops'), shop)
+      .exec();
   }
 }

@@ -18,6 +18,7 @@ import { SyncEventStore } from '../src/sync/events.js';
 import { ITRetailHealthRecorder } from '../src/sync/itretail-health.js';
 import { CustomerMatcher } from '../src/sync/matching.js';
 import { createProcessor, type SyncDeps } from '../src/sync/processor.js';
+import { recordStalledFailures } from '../src/sync/stalled-jobs.js';
 
 /**
  * The sync worker: takes jobs off the `sync` queue and runs them through src/sync. Everything it needs is
@@ -111,6 +112,21 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
   );
   worker.on('error', (err) => deps.logger.error({ err }, 'sync worker error'));
   await worker.waitUntilReady();
+  const stalledQueue =
+    queue ??
+    new Queue<SyncJobData>(deps.queueName ?? SYNC_QUEUE, {
+      connection: deps.connection,
+      prefix: deps.keys.bullPrefix,
+    });
+  const stalled = recordStalledFailures({
+    queue: stalledQueue,
+    connection: deps.connection.duplicate(),
+    prefix: deps.keys.bullPrefix,
+    redis: deps.redis,
+    keys: deps.keys,
+    logger: deps.logger,
+    events: deps.events,
+  });
   const refresher = scheduleIndexRefresh(deps, matcher, clients);
   let closing: Promise<void> | undefined;
   return {
@@ -120,6 +136,8 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
       closing ??= (async () => {
         await refresher.stop();
         await worker.close();
+        await stalled.close();
+        if (stalledQueue !== queue) await stalledQueue.close();
         await health.flush();
         await queue?.close();
         await clients.closeAll();
@@ -214,6 +232,8 @@ export function workerDepsFromConfig(
     logger,
     customerLock: { ttlMs: lockTtlMs },
     orderLock: { ttlMs: lockTtlMs },
+    // A Put is over once its headers and body timeouts have run out; a margin covers clock skew.
+    writeInFlightMs: 2 * config.itretail.timeoutMs + 5_000,
     matcherOptions: { emailLock: { ttlMs: lockTtlMs }, indexLockTtlMs: lockTtlMs },
     settings: settingsStoreFromConfig(redis, keys, config),
     events: new SyncEventStore(redis, keys),

@@ -298,7 +298,9 @@ function isoMicros(us: number): string {
 function formatLocalMicros(us: number): string {
   const d = new Date(Math.floor(us / 1000));
   const base = formatLocalDateTime(d).replace(/\.\d+$/, '');
-  const frac = String(us % 1_000_000).padStart(6, '0').replace(/0+$/, '');
+  const frac = String(us % 1_000_000)
+    .padStart(6, '0')
+    .replace(/0+$/, '');
   return frac ? `${base}.${frac}` : base;
 }
 

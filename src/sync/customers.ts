@@ -1,15 +1,30 @@
 import { EmailTakenError } from '../itretail/errors.js';
 import { type CustomerRecord, normalizePhone } from '../itretail/schemas.js';
-import type { SyncClient } from './matching.js';
-import { isLiveWithEmail } from './matching.js';
+import { withCustomer } from './customer-writes.js';
+import { MatchError, type SyncClient } from './matching.js';
 import { type CustomerPayload, normalizeEmail } from './payloads.js';
-import { type ReconcileDeps, withCustomer } from './reconcile.js';
+import type { ReconcileDeps } from './reconcile.js';
 
 /**
  * customers/create and customers/update: make sure the Shopify customer has its IT Retail customer (found by
  * email, or created), and on update carry Shopify's non-empty names, phone and email over to it. A field
- * Shopify leaves empty is never blanked in IT Retail; nothing but those four fields is changed.
+ * Shopify leaves empty is never blanked in IT Retail; nothing but those four fields is changed. A linked
+ * Shopify customer stays with its IT Retail record whatever its email becomes: an email IT Retail already
+ * gives another customer is refused there, and that is shown to the merchant, not retried.
  */
+
+/** The Shopify customer's new email belongs to another IT Retail customer: a person must sort it out. */
+export class EmailOfAnotherCustomerError extends Error {
+  readonly code = 'EMAIL_OF_ANOTHER_CUSTOMER' as const;
+  constructor(email: string, changed: string[]) {
+    super(
+      `The new email ${email} belongs to another IT Retail customer, so it was not copied${
+        changed.length ? ` (${changed.join(', ')} ${changed.length > 1 ? 'were' : 'was'} updated)` : ''
+      }. Change or merge one of the two in IT Retail, then Retry.`,
+    );
+    this.name = 'EmailOfAnotherCustomerError';
+  }
+}
 
 export type CustomerOutcome =
   | { status: 'applied'; reason: string; itrCustomerId: string; cardNo?: string; changed: string[] }
@@ -62,6 +77,7 @@ export async function syncCustomer(
   client: SyncClient,
   c: CustomerPayload,
   mode: 'create' | 'update',
+  jobId?: string,
 ): Promise<CustomerOutcome> {
   if (!c.email) return { status: 'skipped', reason: 'customer has no email' };
   if (await isOlderThanApplied(d, shop, c)) return { status: 'skipped', reason: OLDER_THAN_APPLIED };
@@ -76,26 +92,20 @@ export async function syncCustomer(
   const linked = await d.matcher.linkedByCustomer(shop, c.id);
   if (linked) {
     const rec = await client.getCustomer(linked);
+    if (!rec && !(await d.matcher.confirmAbsent(shop, client, linked))) {
+      throw new MatchError(
+        'IT Retail answered that the linked customer does not exist, but its customer list does not confirm it; trying again',
+        true,
+      );
+    }
     if (rec && rec.Deleted !== true) {
+      // The link decides, whatever the email: an email change is carried to this record below.
+      itrId = linked;
       const recEmail = normalizeEmail(rec.Email);
-      if (recEmail === c.email) itrId = linked;
-      else if (mode === 'update') {
-        // The email changed in Shopify. If another live IT Retail customer already has the new email, that
-        // one is the match; otherwise the linked record's email is updated below.
-        const holder = await d.matcher.linkedByEmail(shop, c.email);
-        const holderRec = holder && holder !== linked ? await client.getCustomer(holder) : null;
-        const hit = holderRec ? undefined : await d.matcher.indexLookup(shop, c.email);
-        const hitRec = hit && hit.id !== linked ? await client.getCustomer(hit.id) : null;
-        const other = [holderRec, hitRec].find((r) => isLiveWithEmail(r, c.email!));
-        if (other) itrId = other.Id;
-        else {
-          itrId = linked;
-          oldEmail = recEmail;
-        }
-      } else {
+      if (recEmail !== c.email) {
+        if (mode === 'update') oldEmail = recEmail;
         // A create delivered after an update that changed the email: the link stays, nothing is created.
-        itrId = linked;
-        linkEmail = false;
+        else linkEmail = false;
       }
     } else {
       await d.matcher.unlinkCustomer(shop, linked, { shopifyCustomerId: c.id });
@@ -130,7 +140,7 @@ export async function syncCustomer(
       changed: [],
     };
   }
-  return withCustomer(d, shop, client, id, async (lock): Promise<CustomerOutcome> => {
+  const run = async (lock: { ensure(): Promise<void> }): Promise<CustomerOutcome> => {
     // Checked again under the customer's lock: a newer update may have been applied while this one waited.
     if (await isOlderThanApplied(d, shop, c)) {
       return { status: 'skipped', reason: OLDER_THAN_APPLIED, itrCustomerId: id };
@@ -162,17 +172,14 @@ export async function syncCustomer(
       await client.updateCustomer({ ...rec, ...changes });
     } catch (e) {
       if (e instanceof EmailTakenError && changes.Email) {
-        // Another live customer holds the new email after all: leave the email, take the other fields.
+        // Another live customer holds the new email: take the other fields, and say so instead of retrying.
         const { Email: _drop, ...rest } = changes;
-        if (Object.keys(rest).length) await client.updateCustomer({ ...rec, ...rest });
+        if (Object.keys(rest).length) {
+          await lock.ensure();
+          await client.updateCustomer({ ...rec, ...rest });
+        }
         await rememberApplied(d, shop, c);
-        return {
-          status: 'applied',
-          reason: 'updated; the new email belongs to another IT Retail customer and was left unchanged',
-          itrCustomerId: id,
-          cardNo: rec.CardNo ?? undefined,
-          changed: Object.keys(rest),
-        };
+        throw new EmailOfAnotherCustomerError(changes.Email, Object.keys(rest));
       }
       throw e;
     }
@@ -185,5 +192,6 @@ export async function syncCustomer(
       cardNo: rec.CardNo ?? undefined,
       changed,
     };
-  });
+  };
+  return withCustomer(d, shop, client, id, run, { jobId });
 }

@@ -182,6 +182,31 @@ export class CustomerMatcher {
     // The index may still name it until the next refresh; lookups verify with GetOne anyway.
   }
 
+  /**
+   * Whether a customer that GetOne answered `null` for is really gone: IT Retail answers `null` the same way
+   * for a wrong token or base URL. Confirmed when a fresh customer list (GetAllCustomers lists deleted
+   * records too) does not contain it while the same credentials still answer GetOne for a customer it does
+   * contain. A confirmation is remembered for 10 minutes.
+   */
+  async confirmAbsent(shop: string, client: SyncClient, itrId: string): Promise<boolean> {
+    const key = this.k(shop, 'gone', itrId.toLowerCase());
+    if ((await this.redis.get(key)) === '1') return true;
+    const wanted = itrId.toLowerCase();
+    let found = false;
+    let other: string | undefined;
+    let seen = 0;
+    await client.forEachCustomer((c) => {
+      seen++;
+      if (c.Id.toLowerCase() === wanted) found = true;
+      else if (!other && c.Deleted !== true) other = c.Id;
+    });
+    if (found || seen === 0 || !other) return false;
+    if (!(await client.getCustomer(other))) return false;
+    await this.redis.set(key, '1', 'EX', 600);
+    this.logger?.warn({ shop, itretailCustomerId: itrId }, 'IT Retail customer confirmed gone');
+    return true;
+  }
+
   // ----- index ---------------------------------------------------------------------------------------------
 
   async indexLookup(shop: string, email: string): Promise<{ id: string; cardNo: string } | undefined> {
@@ -306,16 +331,25 @@ export class CustomerMatcher {
     });
   }
 
-  /** Link → index → refreshed index; each candidate verified with GetOne. Call under the email lock. */
+  /**
+   * The Shopify customer's own link (whatever email it has now), else email link → index → refreshed index;
+   * each candidate verified with GetOne. Call under the email lock.
+   */
   private async findExisting(
     shop: string,
     client: SyncClient,
     email: string,
     shopifyCustomerId?: string,
   ): Promise<MatchResult | undefined> {
+    const own = shopifyCustomerId ? await this.linkedByCustomer(shop, shopifyCustomerId) : undefined;
+    if (own) {
+      const rec = await this.getOrConfirmGone(shop, client, own);
+      if (rec && rec.Deleted !== true) return { id: rec.Id, record: rec, via: 'link', created: false };
+      await this.unlinkCustomer(shop, own, { shopifyCustomerId });
+    }
     const linked = await this.linkedByEmail(shop, email);
     if (linked) {
-      const rec = await client.getCustomer(linked);
+      const rec = await this.getOrConfirmGone(shop, client, linked);
       if (isLiveWithEmail(rec, email)) {
         if (shopifyCustomerId) await this.link(shop, rec.Id, { shopifyCustomerId });
         return { id: rec.Id, record: rec, via: 'link', created: false };
@@ -334,6 +368,21 @@ export class CustomerMatcher {
       return { id: refreshed.Id, record: refreshed, via: 'refresh', created: false };
     }
     return undefined;
+  }
+
+  /** GetOne; a `null` must be confirmed by the customer list before anyone acts on it (else: retry later). */
+  private async getOrConfirmGone(
+    shop: string,
+    client: SyncClient,
+    id: string,
+  ): Promise<CustomerRecord | null> {
+    const rec = await client.getCustomer(id);
+    if (rec) return rec;
+    if (await this.confirmAbsent(shop, client, id)) return null;
+    throw new MatchError(
+      'IT Retail answered that the linked customer does not exist, but its customer list does not confirm it; trying again',
+      true,
+    );
   }
 
   private async verifiedIndexHit(

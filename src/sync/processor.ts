@@ -13,8 +13,15 @@ import { removeFinishedJobs } from '../queue/redact.js';
 import type { ShopSettings } from '../settings.js';
 import type { Keys } from '../store/keys.js';
 import { CredentialsMissingError } from './clients.js';
-import { type CustomerOutcome, customerUpdatedKey, syncCustomer } from './customers.js';
+import { AbsenceUnconfirmedError } from './customer-writes.js';
+import {
+  type CustomerOutcome,
+  customerUpdatedKey,
+  EmailOfAnotherCustomerError,
+  syncCustomer,
+} from './customers.js';
 import type { NewSyncEvent, SyncEvent } from './events.js';
+import { AwaitingDecisionError, WriteInFlightError } from './ledger.js';
 import { LockBusyError, LockLostError, type LockOptions } from './locks.js';
 import { CustomerMatcher, MatchError, type MatcherOptions, type SyncClient } from './matching.js';
 import { MoneyFormatError, parseRateMilli } from './money.js';
@@ -70,6 +77,8 @@ export interface SyncDeps {
   matcherOptions?: MatcherOptions;
   customerLock?: LockOptions;
   orderLock?: LockOptions;
+  /** How long a Put may still be in flight after its intent (default 35 000 ms; see CustomerWriteDeps). */
+  writeInFlightMs?: number;
   /** A paused shop's jobs are put back this far in the future (default 60 000 ms). */
   pausedDelayMs?: number;
   /** A job that found a lock busy is put back this far (jittered ×0.5–1.5; default 500 ms). */
@@ -132,6 +141,8 @@ interface Classified {
   message: string;
   code?: string;
   deferMs?: number;
+  /** IT Retail asked the whole shop to wait (429 Retry-After): every worker holds the shop back. */
+  throttlesShop?: boolean;
 }
 
 /** Plain words for the admin page; never a token or a password. */
@@ -142,6 +153,18 @@ export function classifyError(e: unknown): Classified {
   if (e instanceof MoneyFormatError || e instanceof InvalidOrderError) {
     return { permanent: true, message: msg(e.message), code: e.code };
   }
+  if (e instanceof AwaitingDecisionError || e instanceof EmailOfAnotherCustomerError) {
+    return { permanent: true, message: e.message, code: e.code };
+  }
+  if (e instanceof WriteInFlightError) {
+    return {
+      permanent: false,
+      message: e.message,
+      code: e.code,
+      deferMs: Math.max(50, e.untilMs - Date.now()),
+    };
+  }
+  if (e instanceof AbsenceUnconfirmedError) return { permanent: false, message: e.message, code: e.code };
   if (e instanceof LockBusyError) return { permanent: false, message: e.message, code: e.code };
   if (e instanceof LockLostError) return { permanent: false, message: e.message, code: e.code };
   if (e instanceof MatchError) return { permanent: !e.retryable, message: msg(e.message), code: e.code };
@@ -174,6 +197,7 @@ export function classifyError(e: unknown): Classified {
         code: e.code,
         message: `IT Retail is not answering (${msg(e.message)})`,
         deferMs: e.retryAfterMs,
+        throttlesShop: e.retryAfterMs !== undefined,
       };
     }
     const detail = e.serviceMessage ? `: ${msg(e.serviceMessage)}` : ` (${msg(e.message)})`;
@@ -196,6 +220,21 @@ export function createProcessor(deps: SyncDeps) {
     logger: deps.logger,
     customerLock: deps.customerLock,
     orderLock: deps.orderLock,
+    writeInFlightMs: deps.writeInFlightMs,
+    onRegisterRestored: async (shop, r) => {
+      await deps.events.record({
+        shop,
+        topic: 'itretail/register-restore',
+        status: 'applied',
+        reason: `register change of ${r.amount > 0 ? '+' : ''}${r.amount} restored`,
+        itretailCustomerId: r.itrCustomerId,
+        cardNo: r.cardNo,
+        shopifyOrderId: r.orderId,
+        pointsBefore: r.pointsBefore,
+        pointsDelta: r.pointsAfter - r.pointsBefore,
+        pointsAfter: r.pointsAfter,
+      });
+    },
   };
   const maxDeferrals = deps.maxDeferrals ?? 100;
 
@@ -216,6 +255,11 @@ export function createProcessor(deps: SyncDeps) {
       const throttle = callsITRetail ? deps.redis.pttl(throttleKey(deps.keys, data.shop)) : undefined;
       throttle?.catch(() => undefined);
       let settings = await deps.settings.get(data.shop);
+      if (settings.erasedAt && erasedBefore(data, settings.erasedAt)) {
+        // Erased by shop/redact after this was queued: nothing is written for the shop, not even an event.
+        deps.logger.info({ ...base }, 'job of an erased shop skipped');
+        return undefined;
+      }
       if (!settings.installed && !(data.kind === 'webhook' && AFTER_UNINSTALL.has(data.topic))) {
         // Shopify sends webhooks only to an installed app: one triggered after the uninstall proves the app
         // was installed again (before anyone opened its page). One triggered before it is skipped.
@@ -261,7 +305,7 @@ export function createProcessor(deps: SyncDeps) {
       const deferrable = !c.permanent && (c.deferMs !== undefined || e instanceof LockBusyError);
       if (deferrable && job.attemptsStarted <= maxDeferrals + attempts) {
         const ms = c.deferMs ?? (deps.lockBusyDelayMs ?? 500) * (0.5 + Math.random());
-        if (c.deferMs !== undefined && c.deferMs > 0) {
+        if (c.throttlesShop && c.deferMs !== undefined && c.deferMs > 0) {
           await deps.redis.set(
             throttleKey(deps.keys, data.shop),
             String(Date.now() + c.deferMs),
@@ -383,7 +427,7 @@ async function handleWebhook(
       const c = parsed.data;
       setContext(customerContext(c));
       const mode = parsed.topic === 'customers/create' ? 'create' : 'update';
-      const out: CustomerOutcome = await syncCustomer(ctx.reconcile, data.shop, ctx.client(), c, mode);
+      const out: CustomerOutcome = await syncCustomer(ctx.reconcile, data.shop, ctx.client(), c, mode, jobId);
       return {
         status: out.status,
         reason: out.reason,
@@ -437,6 +481,14 @@ async function handleWebhook(
 
 /** The shop's customers/data_request report ids, scored by when each was prepared. */
 export const dataRequestIndexKey = (keys: Keys, shop: string) => keys.shop(shop, 'data-requests');
+
+/** The job came before the shop's erasure (shop/redact itself may run again: it only erases). */
+function erasedBefore(data: SyncJobData, erasedAt: string): boolean {
+  if (data.kind === 'webhook' && data.topic === 'shop/redact') return false;
+  const moment = data.kind === 'webhook' ? webhookMoment(data) : timeMs(data.requestedAt);
+  const erased = timeMs(erasedAt);
+  return moment === undefined || erased === undefined || moment <= erased;
+}
 
 /** When Shopify triggered the webhook (X-Shopify-Triggered-At), else when it was received. */
 function webhookMoment(data: WebhookJobData): number {

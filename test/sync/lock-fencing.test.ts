@@ -1,16 +1,13 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ITRetailClient } from '../../src/itretail/client.js';
+import { withCustomer } from '../../src/sync/customer-writes.js';
+import { WriteInFlightError } from '../../src/sync/ledger.js';
 import { LockLostError } from '../../src/sync/locks.js';
 import { CustomerMatcher, type SyncClient } from '../../src/sync/matching.js';
 import { factsFromPaid, mergeOrderFacts, readOrderState } from '../../src/sync/order-state.js';
 import { parsePayload } from '../../src/sync/payloads.js';
-import {
-  customerLockKey,
-  type ReconcileDeps,
-  reconcileOrder,
-  withCustomer,
-} from '../../src/sync/reconcile.js';
+import { customerLockKey, type ReconcileDeps, reconcileOrder } from '../../src/sync/reconcile.js';
 import { createHarness, FAST_CLIENT, type Harness, nextOrderId, orderPayload, SHOP } from './harness.js';
 
 /**
@@ -95,34 +92,75 @@ describe('customer lock fencing', () => {
     expect(h.sim.getCustomer(c.id)!.LoyaltyPoints).toBe(125);
   });
 
-  it('a Put answer that arrives after the next holder settled that write is counted once', async () => {
-    const c = seed(40);
-    const orderId = await paidOrder(c.email, '30.00');
-    const lockKey = customerLockKey(h.keys, SHOP, c.id);
-    let late = true;
-    const slowAnswer: SyncClient = {
-      getCustomer: (id) => client.getCustomer(id),
-      updateCustomer: async (r) => {
+  /** A client whose first Put is answered, then `meanwhile` runs before the answer reaches the job. */
+  function answeredLate(meanwhile: () => Promise<void>): SyncClient & { done: boolean } {
+    const c = {
+      done: false,
+      getCustomer: (id: string) => client.getCustomer(id),
+      updateCustomer: async (r: Parameters<SyncClient['updateCustomer']>[0]) => {
         const answer = await client.updateCustomer(r);
-        if (late) {
-          late = false;
-          // Our lock lapses while the answer is on its way; the next holder settles the pending write.
-          await h.redis.del(lockKey);
-          await withCustomer(d, SHOP, client, c.id, async () => undefined);
-          expect(await h.redis.exists(h.keys.shop(SHOP, 'pending', c.id))).toBe(0);
+        if (!c.done) {
+          c.done = true;
+          await meanwhile();
         }
         return answer;
       },
-      createCustomer: (x) => client.createCustomer(x),
-      forEachCustomer: (f) => client.forEachCustomer(f),
+      createCustomer: (x: Parameters<SyncClient['createCustomer']>[0]) => client.createCustomer(x),
+      forEachCustomer: (f: Parameters<SyncClient['forEachCustomer']>[0]) => client.forEachCustomer(f),
     };
-    const first = await reconcileOrder(d, SHOP, slowAnswer, orderId, { includeTestOrders: false });
-    expect(late).toBe(false);
+    return c;
+  }
+
+  it('a Put still in flight when its lock lapsed is not judged by the next holder; its 200 counts it once', async () => {
+    const c = seed(40);
+    const orderId = await paidOrder(c.email, '30.00');
+    const lockKey = customerLockKey(h.keys, SHOP, c.id);
+    const slow = answeredLate(async () => {
+      // Our lock lapses while the answer is on its way: the next holder must not decide against the write.
+      await h.redis.del(lockKey);
+      await expect(withCustomer(d, SHOP, client, c.id, async () => 'wrote')).rejects.toBeInstanceOf(
+        WriteInFlightError,
+      );
+    });
+    const first = await reconcileOrder(d, SHOP, slow, orderId, { includeTestOrders: false });
+    expect(slow.done).toBe(true);
     expect(first).toMatchObject({ status: 'applied', pointsDelta: 30 });
     expect((await readOrderState(h.redis, h.keys, SHOP, orderId)).appliedPoints).toBe(30);
-    // Had the write been counted twice, this pass would take 30 points back.
     const again = await reconcileOrder(d, SHOP, client, orderId, { includeTestOrders: false });
     expect(again.status).toBe('skipped');
     expect(h.sim.getCustomer(c.id)!.LoyaltyPoints).toBe(70);
+  });
+
+  it('a Put answer that arrives after the next holder found it landed (from Modified and points) counts once', async () => {
+    const c = seed(40);
+    const orderId = await paidOrder(c.email, '30.00');
+    const lockKey = customerLockKey(h.keys, SHOP, c.id);
+    const eager: ReconcileDeps = { ...d, writeInFlightMs: 0 };
+    const slow = answeredLate(async () => {
+      await h.redis.del(lockKey);
+      await withCustomer(eager, SHOP, client, c.id, async () => undefined);
+      expect(await h.redis.exists(h.keys.shop(SHOP, 'pending', c.id))).toBe(0);
+      expect((await readOrderState(h.redis, h.keys, SHOP, orderId)).appliedPoints).toBe(30);
+    });
+    await reconcileOrder(eager, SHOP, slow, orderId, { includeTestOrders: false });
+    expect(slow.done).toBe(true);
+    expect((await readOrderState(h.redis, h.keys, SHOP, orderId)).appliedPoints).toBe(30);
+    const again = await reconcileOrder(d, SHOP, client, orderId, { includeTestOrders: false });
+    expect(again.status).toBe('skipped');
+    expect(h.sim.getCustomer(c.id)!.LoyaltyPoints).toBe(70);
+  });
+
+  it('a Put answered 200 counts even when its pending record was lost (Redis restarted without it)', async () => {
+    const c = seed(5);
+    const orderId = await paidOrder(c.email, '12.00');
+    const slow = answeredLate(async () => {
+      await h.redis.del(h.keys.shop(SHOP, 'pending', c.id));
+    });
+    const out = await reconcileOrder(d, SHOP, slow, orderId, { includeTestOrders: false });
+    expect(out).toMatchObject({ status: 'applied', pointsDelta: 12 });
+    expect((await readOrderState(h.redis, h.keys, SHOP, orderId)).appliedPoints).toBe(12);
+    const refund = await reconcileOrder(d, SHOP, client, orderId, { includeTestOrders: false });
+    expect(refund.status).toBe('skipped');
+    expect(h.sim.getCustomer(c.id)!.LoyaltyPoints).toBe(17);
   });
 });

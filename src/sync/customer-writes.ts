@@ -1,0 +1,346 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { CustomerRecord } from '../itretail/schemas.js';
+import type { Keys } from '../store/keys.js';
+import { AwaitingDecisionError, Ledger, WriteInFlightError } from './ledger.js';
+import { type Lock, LockLostError, type LockOptions, type LockRead, withLock } from './locks.js';
+import type { CustomerMatcher, SyncClient } from './matching.js';
+import {
+  judgeWrite,
+  matchingManualOps,
+  overwrittenByPut,
+  type PendingIntent,
+  pointsOf,
+} from './write-evidence.js';
+
+/**
+ * Every points write to an IT Retail customer: GetOne → change LoyaltyPoints → Put the whole record, under
+ * the customer's lock, with a durable intent written right before the Put. Whoever next holds the lock first
+ * settles a write whose answer was lost (from evidence, see write-evidence.ts), then gives back any register
+ * change a Put overwrote, and only then writes anything of its own.
+ */
+
+export interface CustomerWriteDeps {
+  redis: Redis;
+  keys: Keys;
+  matcher: CustomerMatcher;
+  logger?: Logger;
+  /** Per-IT-Retail-customer lock (default ttl 60 s, wait 15 s). The TTL must outlast one IT Retail call. */
+  customerLock?: LockOptions;
+  /**
+   * How long a Put may still be in flight after its intent was written (its request timeouts and a margin;
+   * default 35 000 ms). A lost write is judged only after that, unless its writer saw it end.
+   */
+  writeInFlightMs?: number;
+  /** How long a job's outcome is remembered for its retries (default 14 days). */
+  outcomeTtlSeconds?: number;
+  /** Told once per register change given back (the processor records it as an event of its own). */
+  onRegisterRestored?(shop: string, r: RegisterRestore): Promise<void>;
+}
+
+export interface RegisterRestore {
+  itrCustomerId: string;
+  cardNo?: string;
+  amount: number;
+  pointsBefore: number;
+  pointsAfter: number;
+  /** The write that overwrote the register's change. */
+  ref: string;
+  orderId?: string;
+}
+
+/** GetOne answered null, and the customer list could not yet confirm the customer is gone. */
+export class AbsenceUnconfirmedError extends Error {
+  readonly code = 'ABSENCE_UNCONFIRMED' as const;
+  constructor(readonly itrId: string) {
+    super(
+      'IT Retail answered that the customer does not exist, but its customer list does not confirm it (a wrong token or address answers the same); trying again',
+    );
+    this.name = 'AbsenceUnconfirmedError';
+  }
+}
+
+export const newWriteId = () => randomBytes(9).toString('base64url');
+
+const ledgerOf = (d: CustomerWriteDeps) => new Ledger(d.redis, d.keys);
+
+/** Run right after the customer lock is taken: pending write, uncertain write, register changes to give back, order hash. */
+const CUSTOMER_LOCK_READ = `
+local pending = redis.call('get', KEYS[2]) or ''
+local uncertain = redis.call('get', KEYS[3]) or ''
+local due = redis.call('hgetall', KEYS[4])
+local h = {}
+if KEYS[5] then h = redis.call('hgetall', KEYS[5]) end
+return { pending, uncertain, due, h }`;
+
+/**
+ * Runs fn holding the customer's lock, after settling what an earlier holder left. fn gets the order's hash
+ * read with the lock (when `orderId` is given) unless settling may have moved it: then undefined.
+ * Throws AwaitingDecisionError while the customer has an uncertain write (the job is held and run again once
+ * a person decides), WriteInFlightError while an earlier Put may still be on its way.
+ */
+export async function withCustomer<T>(
+  d: CustomerWriteDeps,
+  shop: string,
+  client: SyncClient,
+  itrId: string,
+  fn: (lock: Lock, orderHash?: Record<string, string>) => Promise<T>,
+  opts: { orderId?: string; jobId?: string } = {},
+): Promise<T> {
+  const ledger = ledgerOf(d);
+  const k = ledger.k(shop);
+  const read: LockRead = {
+    lua: CUSTOMER_LOCK_READ,
+    keys: [
+      k.pending(itrId),
+      k.uncertain(itrId),
+      k.restoreDue(itrId),
+      ...(opts.orderId ? [k.order(opts.orderId)] : []),
+    ],
+  };
+  const lockOpts: LockOptions = { ttlMs: 60_000, waitMs: 15_000, ...d.customerLock };
+  return withLock(
+    d.redis,
+    k.custLock(itrId),
+    lockOpts,
+    async (lock) => {
+      const [pending, uncertain, due, pairs] = lock.read as [string, string, string[], string[]];
+      if (uncertain) {
+        await ledger.hold(shop, itrId, opts.jobId);
+        const own = (JSON.parse(uncertain) as { intent: PendingIntent }).intent.jobId === opts.jobId;
+        throw new AwaitingDecisionError(itrId, own && !!opts.jobId);
+      }
+      let fresh = true;
+      if (pending) {
+        await settleWrite(d, shop, client, itrId, pending, opts.jobId);
+        fresh = false;
+      }
+      if (due.length > 0) {
+        await restoreRegisterChanges(d, shop, client, itrId, lock, due, opts.jobId);
+        fresh = false;
+      }
+      return fn(lock, fresh && opts.orderId ? pairsToHash(pairs) : undefined);
+    },
+    read,
+  );
+}
+
+function pairsToHash(pairs: unknown): Record<string, string> {
+  const h: Record<string, string> = {};
+  if (!Array.isArray(pairs)) return h;
+  for (let i = 0; i + 1 < pairs.length; i += 2) h[String(pairs[i])] = String(pairs[i + 1]);
+  return h;
+}
+
+/** Decides a write whose answer was lost: landed (counted once), not landed (dropped), or uncertain. */
+async function settleWrite(
+  d: CustomerWriteDeps,
+  shop: string,
+  client: SyncClient,
+  itrId: string,
+  raw: string,
+  jobId: string | undefined,
+): Promise<void> {
+  const ledger = ledgerOf(d);
+  const intent = JSON.parse(raw) as PendingIntent;
+  if (!intent.endedAt && Date.now() < intent.inFlightUntil)
+    throw new WriteInFlightError(intent.inFlightUntil);
+  const log = { shop, itretailCustomerId: itrId, writeId: intent.id, orderId: intent.orderId };
+  const rec = await client.getCustomer(itrId);
+  if (!rec) {
+    if (!(await d.matcher.confirmAbsent(shop, client, itrId))) throw new AbsenceUnconfirmedError(itrId);
+    // Landed or not, its points went with the record; what the order applied stays in its ledger.
+    await ledger.discard(shop, itrId, intent);
+    d.logger?.warn(log, 'lost write to a customer confirmed gone: dropped');
+    return;
+  }
+  const j = judgeWrite(intent, rec);
+  if (j.verdict === 'landed') {
+    const counted = await ledger.commit(shop, itrId, intent, {
+      outcome: JSON.stringify(appliedOutcome(intent, itrId, rec.CardNo ?? undefined)),
+      outcomeTtlS: d.outcomeTtlSeconds ?? 14 * 86_400,
+    });
+    if (counted && intent.kind === 'restore') await announceRestore(d, shop, itrId, intent, rec);
+    d.logger?.info({ ...log, why: j.why }, 'lost write found applied');
+  } else if (j.verdict === 'not-landed') {
+    await ledger.discard(shop, itrId, intent);
+    d.logger?.info({ ...log, why: j.why }, 'lost write found not applied');
+  } else {
+    await ledger.markUncertain(shop, {
+      intent,
+      itrCustomerId: itrId,
+      observed: { points: pointsOf(rec), modified: rec.Modified ?? null },
+      why: j.why,
+      at: new Date().toISOString(),
+    });
+    await ledger.hold(shop, itrId, jobId);
+    d.logger?.warn({ ...log, why: j.why }, 'lost write cannot be decided: waiting for a person');
+    throw new AwaitingDecisionError(itrId, intent.jobId === jobId && !!jobId);
+  }
+}
+
+/** The outcome a job reports for a write counted in its order's ledger. */
+export function appliedOutcome(intent: PendingIntent, itrId: string, cardNo: string | undefined) {
+  return {
+    status: 'applied' as const,
+    itrCustomerId: itrId,
+    cardNo,
+    pointsBefore: intent.before,
+    pointsDelta: intent.after - intent.before,
+    pointsAfter: intent.after,
+    shortfall: intent.shortfall,
+    worth: Number.NaN,
+  };
+}
+
+export interface WriteRequest {
+  kind: PendingIntent['kind'];
+  ref: string;
+  orderId?: string;
+  orderName?: string;
+  jobId?: string;
+  delta: number;
+  /** Binds the order to the customer and links these to it, atomically with the intent. */
+  bind?: { order: boolean; email?: string; shopifyCustomerId?: string };
+  /** Locks the commit frees (the customer's, the order's); none keeps the lock held. */
+  release?: Lock[];
+  outcome?: (intent: PendingIntent) => unknown;
+}
+
+export interface WriteResult {
+  intent: PendingIntent;
+  answer: CustomerRecord;
+  /** 0 when the write had already been counted (by the next holder of the lock, from evidence). */
+  counted: number;
+  /** A register change this Put overwrote, now due to be given back. */
+  overwritten: number;
+}
+
+/**
+ * Puts `rec` back with its points moved by `req.delta` (never below 0), exactly once. `rec` must have been
+ * read under `lock`: the intent is written only while the lock is still ours, right before the Put.
+ */
+export async function writePoints(
+  d: CustomerWriteDeps,
+  shop: string,
+  client: SyncClient,
+  itrId: string,
+  lock: Lock,
+  rec: CustomerRecord,
+  req: WriteRequest,
+): Promise<WriteResult> {
+  const ledger = ledgerOf(d);
+  const before = pointsOf(rec);
+  const raw = before + req.delta;
+  const after = Math.max(0, raw);
+  const now = Date.now();
+  const intent: PendingIntent = {
+    id: newWriteId(),
+    kind: req.kind,
+    ref: req.ref,
+    orderId: req.orderId,
+    orderName: req.orderName,
+    jobId: req.jobId,
+    delta: req.delta,
+    before,
+    after,
+    shortfall: raw < 0 ? -raw : 0,
+    matchingOpsBefore: matchingManualOps(rec, after),
+    modifiedBefore: rec.Modified ?? null,
+    at: new Date(now).toISOString(),
+    inFlightUntil: now + (d.writeInFlightMs ?? 35_000),
+  };
+  const outcomeTtlS = d.outcomeTtlSeconds ?? 14 * 86_400;
+  const outcome = JSON.stringify(
+    req.outcome?.(intent) ?? appliedOutcome(intent, itrId, rec.CardNo ?? undefined),
+  );
+  if (after === before) {
+    // Nothing to send (a deduction from a balance already at 0): the ledger still moves, the shortfall is kept.
+    await lock.ensure();
+    const counted = await ledger.commit(shop, itrId, intent, { outcome, outcomeTtlS, release: req.release });
+    return { intent, answer: rec, counted, overwritten: 0 };
+  }
+  const wrote = await ledger.writeIntent(shop, lock, intent, itrId, req.bind ?? { order: false });
+  if (wrote === 0) throw new LockLostError(lock.key);
+  if (wrote !== 1) throw new Error('an earlier write to this IT Retail customer is still unsettled');
+  let answer: CustomerRecord;
+  try {
+    answer = await client.updateCustomer({ ...rec, LoyaltyPoints: after });
+  } catch (e) {
+    // Our side of the Put is over: the next holder need not wait out its in-flight window.
+    await ledger.markEnded(shop, itrId, intent.id).catch(() => undefined);
+    throw e;
+  }
+  if (pointsOf(answer) !== after) {
+    // The service says the record holds other points than we sent: what landed is not ours to guess.
+    await ledger.markUncertain(shop, {
+      intent,
+      itrCustomerId: itrId,
+      observed: { points: pointsOf(answer), modified: answer.Modified ?? null },
+      why: `IT Retail answered the write with ${pointsOf(answer)} points, not the ${after} written`,
+      at: new Date().toISOString(),
+    });
+    await ledger.hold(shop, itrId, req.jobId);
+    throw new AwaitingDecisionError(itrId, !!req.jobId);
+  }
+  const overwritten = req.kind === 'order' ? overwrittenByPut(intent, answer) : 0;
+  const counted = await ledger.commit(shop, itrId, intent, {
+    outcome,
+    outcomeTtlS,
+    release: req.release,
+    restore: overwritten,
+  });
+  const log = { shop, itretailCustomerId: itrId, writeId: intent.id, orderId: req.orderId };
+  if (counted === 0) d.logger?.warn(log, 'write confirmed after the next holder had already counted it');
+  if (counted === 2) d.logger?.error(log, 'write confirmed by IT Retail after it had been judged not landed');
+  if (counted && overwritten) {
+    d.logger?.warn({ ...log, overwritten }, 'the register changed points between our read and our write');
+  }
+  if (counted && req.kind === 'restore') await announceRestore(d, shop, itrId, intent, answer);
+  return { intent, answer, counted, overwritten: counted ? overwritten : 0 };
+}
+
+/** Gives back register changes earlier Puts overwrote (each once; `due` is the restore-due hash as pairs). */
+async function restoreRegisterChanges(
+  d: CustomerWriteDeps,
+  shop: string,
+  client: SyncClient,
+  itrId: string,
+  lock: Lock,
+  due: string[],
+  jobId: string | undefined,
+): Promise<void> {
+  for (let i = 0; i + 1 < due.length; i += 2) {
+    const ref = due[i]!;
+    const amount = Number(due[i + 1]);
+    const rec = await client.getCustomer(itrId);
+    if (!rec) {
+      if (!(await d.matcher.confirmAbsent(shop, client, itrId))) throw new AbsenceUnconfirmedError(itrId);
+      await d.redis.hdel(ledgerOf(d).k(shop).restoreDue(itrId), ref);
+      continue;
+    }
+    await writePoints(d, shop, client, itrId, lock, rec, { kind: 'restore', ref, delta: amount, jobId });
+  }
+}
+
+async function announceRestore(
+  d: CustomerWriteDeps,
+  shop: string,
+  itrId: string,
+  intent: PendingIntent,
+  rec: CustomerRecord,
+): Promise<void> {
+  d.logger?.info({ shop, itretailCustomerId: itrId, amount: intent.delta }, 'register change restored');
+  await d
+    .onRegisterRestored?.(shop, {
+      itrCustomerId: itrId,
+      cardNo: rec.CardNo ?? undefined,
+      amount: intent.delta,
+      pointsBefore: intent.before,
+      pointsAfter: intent.after,
+      ref: intent.ref,
+      orderId: intent.orderId,
+    })
+    .catch((err: unknown) => d.logger?.warn({ err, shop }, 'recording a restored register change failed'));
+}
