@@ -14,6 +14,7 @@ import { requireSessionToken, shopOf } from './shopify/session-token.js';
 import { webhookRouter } from './shopify/webhooks.js';
 import type { Keys } from './store/keys.js';
 import type { SyncEventStore } from './sync/events.js';
+import { Ledger } from './sync/ledger.js';
 
 export interface AppDeps {
   config: Config;
@@ -97,16 +98,19 @@ export function createApp(deps: AppDeps): express.Express {
     const shop = shopOf(res);
     try {
       // This shop's jobs only: the queue is shared, and its totals would show other shops' activity.
-      const [counts, events] = await Promise.all([
+      const [counts, events, uncertainWrites] = await Promise.all([
         withRedis(redis, 'queue counts', () =>
           shopQueueCounts(redis, queue, shop, undefined, { history: true }),
         ),
         withRedis(redis, 'latest events', () => deps.events.latest(shop, STATUS_EVENT_LIMIT)),
+        withRedis(redis, 'uncertain writes', () => new Ledger(redis, deps.keys).uncertainCount(shop)),
       ]);
       const { waiting, active, delayed, failed, completed, capped } = counts;
       res.json({
         shop,
         queue: { waiting, active, delayed, failed, completed, ...(capped ? { capped } : {}) },
+        // Points writes IT Retail may or may not have applied, each waiting for the merchant's decision.
+        uncertainWrites,
         events,
       });
     } catch (err) {

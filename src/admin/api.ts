@@ -20,12 +20,14 @@ import { requireSessionToken, shopOf } from '../shopify/session-token.js';
 import type { Keys } from '../store/keys.js';
 import { SYNC_STATUSES, type SyncEvent, type SyncEventStore, type SyncStatus } from '../sync/events.js';
 import { newestHealth, readITRetailHealth } from '../sync/itretail-health.js';
+import { Ledger } from '../sync/ledger.js';
 import { normalizeEmail } from '../sync/payloads.js';
 import { dataRequestIndexKey } from '../sync/processor.js';
 import { fixFor, problemsOf } from './explain.js';
 import { explainItretailError, type ItretailAccess } from './itretail-access.js';
 import { readProgress, startLinkExisting } from './link-existing.js';
 import { shopQueueCounts } from './queue-counts.js';
+import { registerUncertainWriteRoutes } from './uncertain-writes.js';
 
 /**
  * The session-token-protected JSON API of the embedded page. Every route takes the shop from the
@@ -330,18 +332,29 @@ export function adminApiRouter(deps: AdminApiDeps): express.Router {
         () => false,
       );
       if (!redisOk) throw new QueueUnavailableError('Redis did not answer');
-      const [pub, counts, hourly, pointsToday, failures, lastApplied, linked, webHealth, workerHealth] =
-        await Promise.all([
-          settings.publicView(shop),
-          guard(shopQueueCounts(redis, queue, shop), 'queue counts'),
-          events.hourly(shop, 24),
-          events.pointsToday(shop),
-          events.failures(shop, { limit: 1 }),
-          events.list(shop, { status: 'applied', limit: 1 }),
-          redis.hlen(keys.shop(shop, 'link', 'email')),
-          itretail.health(shop).catch(() => undefined),
-          readITRetailHealth(redis, keys, shop).catch(() => ({})),
-        ]);
+      const [
+        pub,
+        counts,
+        hourly,
+        pointsToday,
+        failures,
+        uncertainWrites,
+        lastApplied,
+        linked,
+        webHealth,
+        workerHealth,
+      ] = await Promise.all([
+        settings.publicView(shop),
+        guard(shopQueueCounts(redis, queue, shop), 'queue counts'),
+        events.hourly(shop, 24),
+        events.pointsToday(shop),
+        events.failures(shop, { limit: 1 }),
+        new Ledger(redis, keys).uncertainCount(shop),
+        events.list(shop, { status: 'applied', limit: 1 }),
+        redis.hlen(keys.shop(shop, 'link', 'email')),
+        itretail.health(shop).catch(() => undefined),
+        readITRetailHealth(redis, keys, shop).catch(() => ({})),
+      ]);
       // The newest of what this page's own check saw and what the workers' calls saw.
       const health = { ...webHealth, ...newestHealth(webHealth, workerHealth) };
       const itr = {
@@ -367,6 +380,7 @@ export function adminApiRouter(deps: AdminApiDeps): express.Router {
         redis: { ok: redisOk },
         queue: queueCounts,
         failures: failures.total,
+        uncertainWrites,
         customersLinked: linked,
         pointsToday,
         hourly,
@@ -379,6 +393,7 @@ export function adminApiRouter(deps: AdminApiDeps): express.Router {
           shopifyAccess: res.locals.shopifyAccess,
           queue: queueCounts,
           failures: failures.total,
+          uncertainWrites,
           latestFailureCode: failures.failures[0]?.errorCode,
         }),
       };
@@ -401,7 +416,9 @@ export function adminApiRouter(deps: AdminApiDeps): express.Router {
       const failures = await Promise.all(
         page.failures.map(async (f) => {
           const state = f.jobId ? await queue.getJobState(f.jobId) : 'unknown';
-          const retryable = state === 'failed' || state === 'delayed';
+          // A job held for a decision runs again by itself once the change it waits for is decided.
+          const held = f.errorCode === 'AWAITING_DECISION' && state === 'failed';
+          const retryable = !held && (state === 'failed' || state === 'delayed');
           return {
             ...f,
             fix: fixFor(f.errorCode),
@@ -409,9 +426,11 @@ export function adminApiRouter(deps: AdminApiDeps): express.Router {
             retryable,
             retryNote: retryable
               ? undefined
-              : state === 'unknown'
-                ? 'No longer kept (failed jobs are kept 14 days).'
-                : 'Retrying now.',
+              : held
+                ? 'Runs again once the change above is decided.'
+                : state === 'unknown'
+                  ? 'No longer kept (failed jobs are kept 14 days).'
+                  : 'Retrying now.',
           };
         }),
       );
@@ -442,6 +461,8 @@ export function adminApiRouter(deps: AdminApiDeps): express.Router {
     logger.info({ shop, jobId, outcome }, 'failed job retried from the admin page');
     return outcome;
   }
+
+  registerUncertainWriteRoutes(router, { redis, keys, logger, retryJob, route });
 
   router.post(
     '/failures/retry-all',

@@ -23,6 +23,8 @@ export interface OverviewFacts {
   shopifyAccess?: { ok: boolean; message?: string };
   queue: { waiting: number; active: number; delayed: number };
   failures: number;
+  /** Points writes waiting for the merchant's decision. */
+  uncertainWrites?: number;
   /** The most recent failure's error code, when there are failures. */
   latestFailureCode?: string;
   /** When the oldest waiting job was queued (ISO), if known. */
@@ -47,6 +49,14 @@ export function fixFor(errorCode: string | undefined): string | undefined {
       return 'The linked IT Retail customer no longer exists. Press Retry to match the customer again.';
     case 'MATCH_FAILED':
       return 'The customer could not be matched in IT Retail. Check the email in Shopify, then press Retry.';
+    case 'AWAITING_DECISION':
+      return 'IT Retail may or may not have applied a points change for this customer. Decide it above (It landed / Apply it); this then runs again by itself.';
+    case 'EMAIL_OF_ANOTHER_CUSTOMER':
+      return 'Two IT Retail customers would share one email. Change or merge one of them in IT Retail, then press Retry.';
+    case 'ABSENCE_UNCONFIRMED':
+      return 'IT Retail says the customer does not exist, but its customer list still shows it. Check the base URL and credentials under Settings, then press Retry.';
+    case 'STALLED':
+      return 'The app stopped several times while running this. Press Retry to run it again.';
     case 'BAD_PAYLOAD':
     case 'INVALID_PAYLOAD':
       return 'Shopify sent data the app cannot read. Retrying will not help; contact support with the order number.';
@@ -113,6 +123,15 @@ export function problemsOf(f: OverviewFacts): Problem[] {
       code: 'PAUSED',
       title: 'Sync is paused',
       fix: 'New orders and refunds wait in the queue. Untick "Pause sync" under Settings to resume.',
+    });
+  }
+  if ((f.uncertainWrites ?? 0) > 0) {
+    const n = f.uncertainWrites ?? 0;
+    out.push({
+      severity: 'critical',
+      code: 'UNCERTAIN_WRITES',
+      title: `${n} points ${n === 1 ? 'change needs' : 'changes need'} your decision`,
+      fix: 'IT Retail did not confirm them and its record cannot tell. Under Failures, choose It landed or Apply it for each.',
     });
   }
   if (f.failures > 0) {

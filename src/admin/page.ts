@@ -90,6 +90,7 @@ ${o.dev ? '<div class="dev-note">Development sign-in: this page is not inside th
 
 <s-section id="failures" heading="Failures">
   <div class="section-error" role="alert"></div>
+  <div id="uncertain-writes" class="uncertain-writes"></div>
   <div class="toolbar"><s-button id="retry-all" variant="primary">Retry all</s-button><span id="failures-total" class="muted"></span></div>
   <table class="grid"><thead><tr><th>When</th><th>What</th><th>What went wrong</th><th>Tries</th><th></th></tr></thead><tbody id="failures-body"></tbody></table>
   <div class="pager"><s-button id="failures-more" hidden>Show more</s-button></div>

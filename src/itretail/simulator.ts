@@ -553,6 +553,7 @@ export class ITRetailSimulator {
   private lastStampMicros = 0;
   /** Points added to the next Put answers' LoyaltyPoints (a register write racing the answer). */
   private answerSkews: number[] = [];
+  private readonly hiddenFromGetOne = new Map<string, number>();
 
   private constructor(server: Server, url: string, opts: SimulatorOptions) {
     this.server = server;
@@ -584,6 +585,14 @@ export class ITRetailSimulator {
    */
   skewNextPutAnswer(delta: number): void {
     this.answerSkews.push(delta);
+  }
+
+  /**
+   * The next `calls` GetOne requests for this customer answer `null` although it exists (as a wrong token or
+   * base URL, saved for a moment, answers for every id).
+   */
+  hideFromGetOne(id: string, calls: number): void {
+    this.hiddenFromGetOne.set(id.toLowerCase(), calls);
   }
 
   /** A strictly increasing moment in µs: `Modified` changes on every write, even two in one millisecond. */
@@ -1284,7 +1293,12 @@ export class ITRetailSimulator {
           if (id === undefined || !GUID_RE.test(id)) throw new BadRequest(400, INVALID);
           const key = id.replace(GUID_RE, '$1').toLowerCase();
           entry.customerId = key;
-          const c = this.customers.get(key);
+          const hidden = this.hiddenFromGetOne.get(key) ?? 0;
+          if (hidden > 0) {
+            if (hidden === 1) this.hiddenFromGetOne.delete(key);
+            else this.hiddenFromGetOne.set(key, hidden - 1);
+          }
+          const c = hidden > 0 ? undefined : this.customers.get(key);
           this.sendRaw(res, 200, c ? this.asGetOne(c) : 'null');
           finish(200);
           return;

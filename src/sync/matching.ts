@@ -184,27 +184,52 @@ export class CustomerMatcher {
 
   /**
    * Whether a customer that GetOne answered `null` for is really gone: IT Retail answers `null` the same way
-   * for a wrong token or base URL. Confirmed when a fresh customer list (GetAllCustomers lists deleted
-   * records too) does not contain it while the same credentials still answer GetOne for a customer it does
-   * contain. A confirmation is remembered for 10 minutes.
+   * for a wrong token or base URL (another tenant's service knows none of our customers). Confirmed only
+   * when a fresh customer list (GetAllCustomers lists deleted records too) does not contain it, yet does
+   * contain other customers this shop is linked to, and GetOne still answers for one of those. Without such
+   * a known customer nothing can be confirmed. A confirmation is remembered for 10 minutes.
    */
   async confirmAbsent(shop: string, client: SyncClient, itrId: string): Promise<boolean> {
     const key = this.k(shop, 'gone', itrId.toLowerCase());
     if ((await this.redis.get(key)) === '1') return true;
     const wanted = itrId.toLowerCase();
+    const known = await this.knownCustomerIds(shop, wanted);
+    if (known.size === 0) return false;
     let found = false;
-    let other: string | undefined;
-    let seen = 0;
+    const listedKnown: string[] = [];
     await client.forEachCustomer((c) => {
-      seen++;
-      if (c.Id.toLowerCase() === wanted) found = true;
-      else if (!other && c.Deleted !== true) other = c.Id;
+      const id = c.Id.toLowerCase();
+      if (id === wanted) found = true;
+      else if (known.has(id) && listedKnown.length < 3) listedKnown.push(c.Id);
     });
-    if (found || seen === 0 || !other) return false;
-    if (!(await client.getCustomer(other))) return false;
+    if (found || listedKnown.length === 0) return false;
+    if (!(await client.getCustomer(listedKnown[0]!))) return false;
     await this.redis.set(key, '1', 'EX', 600);
     this.logger?.warn({ shop, itretailCustomerId: itrId }, 'IT Retail customer confirmed gone');
     return true;
+  }
+
+  /** Up to 20 IT Retail ids this shop is linked to (or indexed), other than `except` (lower case). */
+  private async knownCustomerIds(shop: string, except: string): Promise<Set<string>> {
+    const out = new Set<string>();
+    const [byCustomer, byEmail] = await Promise.all([
+      this.redis.hrandfield(this.k(shop, 'link', 'customer'), 10, 'WITHVALUES'),
+      this.redis.hrandfield(this.k(shop, 'link', 'email'), 10, 'WITHVALUES'),
+    ]);
+    for (const list of [byCustomer, byEmail] as string[][]) {
+      for (let i = 1; i < list.length; i += 2) {
+        const id = list[i]!.toLowerCase();
+        if (id !== except) out.add(id);
+      }
+    }
+    if (out.size === 0) {
+      const idx = (await this.redis.hrandfield(this.k(shop, 'idx'), 10, 'WITHVALUES')) as string[];
+      for (let i = 1; i < idx.length; i += 2) {
+        const id = idx[i]!.slice(0, idx[i]!.indexOf('|')).toLowerCase();
+        if (id !== except) out.add(id);
+      }
+    }
+    return out;
   }
 
   // ----- index ---------------------------------------------------------------------------------------------

@@ -218,6 +218,25 @@ const ROUTES: RouteCase[] = [
   },
   {
     method: 'get',
+    path: '/api/uncertain-writes',
+    pattern: '/uncertain-writes',
+    checkB: (r) => {
+      expect(r.status).toBe(200);
+      expect(r.body).toEqual({ writes: [], total: 0 });
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/uncertain-writes/c-a/decide',
+    pattern: '/uncertain-writes/:itrId/decide',
+    body: { writeId: 'w-of-a', decision: 'landed' },
+    checkB: (r) => {
+      expect(r.status).toBe(409);
+      noneOfA(r);
+    },
+  },
+  {
+    method: 'get',
     path: '/api/customers?email=ada@example.com',
     pattern: '/customers',
     checkB: (r) => {

@@ -89,6 +89,8 @@ export async function createHarness(name: string, simOpts: SimulatorOptions = {}
         concurrency: 8,
         customerLock: { ttlMs: 5_000, waitMs: 3_000 },
         orderLock: { ttlMs: 5_000, waitMs: 3_000 },
+        // A Put cannot be out longer than FAST_CLIENT's headers + body timeouts.
+        writeInFlightMs: 1_700,
         lockBusyDelayMs: 50,
         matcherOptions: { missRefreshAfterMs: 60_000, refreshWaitMs: 10_000 },
         workerOptions: { stalledInterval: 1000, lockDuration: 3000 },

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SyncEvent } from '../../src/sync/events.js';
+import { readOrderState } from '../../src/sync/order-state.js';
+import { GONE_REASON } from '../../src/sync/reconcile.js';
 import {
   cancelledPayload,
   createHarness,
@@ -122,7 +124,7 @@ describe('matching by email', () => {
     expect(h.sim.getCustomer(reg!.Id)!.LoyaltyPoints).toBe(10);
   });
 
-  it('GetOne null on a linked customer: the link is dropped and the order lands on a live customer', async () => {
+  it('a linked customer confirmed gone (GetOne null, absent from the customer list): the link is dropped and the order lands on a live customer', async () => {
     const mail = email();
     const [a] = h.sim.seedCustomers([{ FirstName: 'A', LastName: 'A', Email: mail, LoyaltyPoints: 0 }]);
     const first = nextOrderId();
@@ -142,14 +144,17 @@ describe('matching by email', () => {
     expect(live[0]!.Id).not.toBe(a!.Id);
     expect(live[0]!.LoyaltyPoints).toBe(7);
 
-    // The first order was bound to the gone customer: its points went with it; a refund now re-matches the
-    // order by email and applies what it is worth from zero (design rule), without touching the second order.
-    await h.run([{ topic: 'refunds/create', payload: refundPayload(first, '9901', '5.00') }]);
-    expect(h.sim.getCustomer(live[0]!.Id)!.LoyaltyPoints).toBe(7 + 15);
+    // The first order's points went with the deleted record. Its ledger is kept as it was: a refund or a
+    // cancellation now changes nobody's balance (it is never re-credited in full to someone else).
+    const [refund] = await h.run([
+      { topic: 'refunds/create', payload: refundPayload(first, '9901', '5.00') },
+    ]);
+    expect(ev(refund!)).toMatchObject({ status: 'skipped', reason: GONE_REASON });
     await h.run([
       { topic: 'orders/cancelled', payload: cancelledPayload({ id: first, email: mail, subtotal: '20.00' }) },
     ]);
     expect(h.sim.getCustomer(live[0]!.Id)!.LoyaltyPoints).toBe(7);
+    expect((await readOrderState(h.redis, h.keys, SHOP, first)).appliedPoints).toBe(20);
   });
 
   it('a soft-deleted linked customer is not given new orders', async () => {

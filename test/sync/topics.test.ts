@@ -533,9 +533,37 @@ describe('shop and privacy topics', () => {
     const [end] = await h.waitFor(['gone-redact']);
     expect(ev(end!)).toMatchObject({ status: 'applied', reason: 'shop data erased' });
     const left = await h.redis.keys(`${h.keys.shop(gone)}:*`);
-    // Only the record of the erase itself remains (no personal data).
-    expect(left.every((k) => k.includes(':ev:'))).toBe(true);
+    // Only the record of the erase itself remains (no personal data), and the mark that the shop is erased.
+    expect(left.every((k) => k.includes(':ev:') || k === h.keys.shop(gone, 'settings'))).toBe(true);
     expect((await h.events.latest(gone, 10)).map((e) => e.topic)).toEqual(['shop/redact']);
-    expect(await h.redis.exists(h.keys.shop(gone, 'settings'))).toBe(0);
+    expect(Object.keys(await h.redis.hgetall(h.keys.shop(gone, 'settings'))).sort()).toEqual([
+      'erasedAt',
+      'installed',
+      'uninstalledAt',
+      'uninstalledAtMs',
+    ]);
+    const settings = await h.settings.get(gone);
+    expect(settings).toMatchObject({ installed: false, paused: false });
+    expect(settings.erasedAt).toBeDefined();
+
+    // A job queued before the erasure (Shopify triggered it earlier) ends without writing anything.
+    const keysBefore = (await h.redis.keys(`${h.keys.shop(gone)}:*`)).sort();
+    await h.queue.add(
+      'late',
+      {
+        kind: 'webhook',
+        shop: gone,
+        topic: 'orders/paid',
+        webhookId: 'late',
+        triggeredAt: new Date(Date.now() - 60_000).toISOString(),
+        receivedAt: new Date(Date.now() - 60_000).toISOString(),
+        payload: orderPayload({ id: nextOrderId(), email: 'late@example.com', subtotal: '9.00' }),
+      },
+      { jobId: 'gone-late' },
+    );
+    const [late] = await h.waitFor(['gone-late']);
+    expect(late!.state).toBe('completed');
+    expect(late!.returnvalue ?? undefined).toBeUndefined();
+    expect((await h.redis.keys(`${h.keys.shop(gone)}:*`)).sort()).toEqual(keysBefore);
   });
 });

@@ -165,7 +165,9 @@ describe('worker process killed with SIGKILL mid-run', () => {
     }
 
     const t0 = Date.now();
-    const first = startChild(60_000);
+    // Long enough that a held Put is still out at the kill; the restarted worker judges a dead worker's
+    // Puts only once they cannot be in flight any more (2 × this + 5 s after their intents).
+    const first = startChild(15_000);
     const pendingKeys = () => redis.keys(`${keys.shop(SHOP, 'pending')}:*`);
     await waitUntil(async () => ((await counts()).completed ?? 0) >= 15, 60_000, 'the first jobs');
     // From now on every Put is held by IT Retail: for two customers after it was applied (its answer is

@@ -378,6 +378,72 @@ async function loadFailures(append = false) {
   }
 }
 
+/**
+ * Points changes IT Retail may or may not have applied: each with what was meant, what IT Retail showed,
+ * both readings, and the two decisions (each acts once).
+ */
+async function loadUncertain() {
+  const box = $('#uncertain-writes');
+  try {
+    const r = await api('/api/uncertain-writes');
+    box.replaceChildren();
+    if (!r.writes.length) return;
+    box.append(
+      h(
+        's-banner',
+        {
+          tone: 'warning',
+          heading: `${r.total} points change${r.total === 1 ? '' : 's'} need your decision`,
+        },
+        'IT Retail did not say whether these changes were applied, and its record cannot tell. Nothing more is written to these customers until you decide.',
+      ),
+    );
+    for (const w of r.writes) {
+      const landed = h('s-button', { class: 'decide-landed' }, 'It landed');
+      const apply = h('s-button', { class: 'decide-apply', variant: 'primary' }, 'Apply it');
+      const card = h(
+        'div',
+        { class: 'uncertain-write', 'data-write-id': w.writeId },
+        h('div', { class: 'uncertain-what' }, h('strong', {}, w.what), ' · ', fmtTime(w.at)),
+        h(
+          'div',
+          { class: 'muted' },
+          `Before the change: ${fmtNum(w.pointsBefore)} pts. Written: ${fmtNum(w.pointsWritten)} pts. IT Retail then showed ${fmtNum(w.pointsSeen)} pts (${w.why}).`,
+        ),
+        h('ul', { class: 'readings' }, h('li', {}, w.readings.landed), h('li', {}, w.readings.apply)),
+        h('div', { class: 'toolbar' }, landed, apply),
+      );
+      const decide = async (decision, btn) => {
+        for (const b of [landed, apply]) b.setAttribute('disabled', '');
+        btn.setAttribute('loading', '');
+        try {
+          await api(`/api/uncertain-writes/${encodeURIComponent(w.itrCustomerId)}/decide`, {
+            method: 'POST',
+            body: { writeId: w.writeId, decision },
+          });
+          toast(decision === 'landed' ? 'Marked as applied' : 'Applying it');
+          card.replaceChildren(
+            h(
+              'div',
+              { class: 'muted decided' },
+              decision === 'landed' ? `${w.what}: marked as applied.` : `${w.what}: being applied.`,
+            ),
+          );
+          followQueue();
+        } catch (err) {
+          showError($('#failures'), err);
+          loadUncertain();
+        }
+      };
+      landed.addEventListener('click', () => decide('landed', landed));
+      apply.addEventListener('click', () => decide('apply', apply));
+      box.append(card);
+    }
+  } catch (err) {
+    showError($('#failures'), err);
+  }
+}
+
 async function retryOne(jobId, btn) {
   const section = $('#failures');
   btn?.setAttribute('loading', '');
@@ -750,7 +816,7 @@ async function testConnection() {
 
 /** Reloads the overview, failures and activity together; resolves to the overview. */
 async function refreshAll() {
-  const [o] = await Promise.all([loadOverview(), loadFailures(), loadActivity()]);
+  const [o] = await Promise.all([loadOverview(), loadFailures(), loadActivity(), loadUncertain()]);
   return o;
 }
 
@@ -814,6 +880,7 @@ function init() {
     if (document.visibilityState === 'visible') {
       loadOverview();
       if (!failuresPaged) loadFailures();
+      loadUncertain();
       if (!activityPaged) loadActivity();
     }
   }, 15000);
