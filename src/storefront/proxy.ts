@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { QueueUnavailableError, withRedis } from '../queue/enqueue.js';
 import { addLogFields, logOf } from '../request-logger.js';
-import type { SettingsStore } from '../settings.js';
+import type { SettingsStore, ShopSettings } from '../settings.js';
 import { validShopDomain } from '../shop-domain.js';
 import type { Shopify } from '../shopify/api.js';
 import type { Keys } from '../store/keys.js';
@@ -50,6 +50,8 @@ export interface ProxyRequest {
   shop: string;
   /** Shopify's numeric customer id, or undefined for a signed-out visitor. */
   customerId?: string;
+  /** The shop's settings as read for this request. */
+  settings: ShopSettings;
 }
 
 const proxyOf = (res: Response) => res.locals.proxy as ProxyRequest;
@@ -87,6 +89,9 @@ function verifyProxyRequest(deps: ProxyDeps): RequestHandler {
       refuse(res, 401, 'This request has expired; reload the page.');
       return;
     }
+    // The library sorts parameter names with localeCompare where Shopify sorts bytes: for mixed-case or
+    // punctuated names a storefront might add, a genuine request can be refused (never a forged one
+    // accepted). The block's own requests carry only Shopify's lower-case parameters.
     let valid = false;
     try {
       valid = await deps.shopify.utils.validateHmac(query as unknown as AuthQuery, { signator: 'appProxy' });
@@ -99,30 +104,31 @@ function verifyProxyRequest(deps: ProxyDeps): RequestHandler {
       return;
     }
     const shop = validShopDomain(query.shop);
-    let isInstalled = false;
+    let settings: ShopSettings | undefined;
     try {
-      isInstalled = Boolean(shop) && (!single || shop === single) && (await installed(deps, shop as string));
+      if (shop && (!single || shop === single)) settings = await installedShop(deps, shop);
     } catch {
       refuse(res, 503, 'Points are unavailable right now. Try again in a minute.');
       return;
     }
-    if (!shop || !isInstalled) {
+    if (!shop || !settings) {
       refuse(res, 401, 'The loyalty app is not installed on this shop.');
       return;
     }
     const raw = query.logged_in_customer_id;
     const customerId = typeof raw === 'string' && /^\d{1,20}$/.test(raw) ? raw : undefined;
-    res.locals.proxy = { shop, customerId } satisfies ProxyRequest;
+    res.locals.proxy = { shop, customerId, settings } satisfies ProxyRequest;
     addLogFields(res, { shop });
     next();
   };
 }
 
-async function installed(deps: ProxyDeps, shop: string): Promise<boolean> {
+/** The shop's settings when it is a known shop with the app installed, else undefined. */
+async function installedShop(deps: ProxyDeps, shop: string): Promise<ShopSettings | undefined> {
   const [known, settings] = await withRedis(deps.redis, 'shop lookup', () =>
     Promise.all([deps.redis.sismember(deps.keys.global('shops'), shop), deps.settings.get(shop)]),
   );
-  return known === 1 && settings.installed;
+  return known === 1 && settings.installed ? settings : undefined;
 }
 
 /** Personal routes: a signed-out visitor (no logged_in_customer_id) gets 401 and a sign-in hint. */
@@ -163,8 +169,8 @@ export function proxyRouter(deps: ProxyDeps): express.Router {
     '/balance',
     requireCustomer,
     handle(deps, async (_req, res) => {
-      const { shop, customerId } = proxyOf(res);
-      const { redemption: rules } = await withRedis(deps.redis, 'settings', () => deps.settings.get(shop));
+      const { shop, customerId, settings } = proxyOf(res);
+      const rules = settings.redemption;
       let b: Awaited<ReturnType<BalanceReader['balance']>>;
       try {
         b = await deps.balances.balance(shop, customerId as string);

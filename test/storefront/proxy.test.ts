@@ -156,6 +156,17 @@ describe('app proxy signature', () => {
     }
   });
 
+  it('in single-store mode, refuses every shop but the configured one', async () => {
+    const { config } = deps;
+    const single = createApp({
+      ...deps,
+      itretail,
+      config: { ...config, shopify: { ...config.shopify, singleStore: { shop: A, accessToken: 'shpat_x' } } },
+    });
+    expect((await request(single).get(`${PROXY_PATH}/balance?${q({ shop: B })}`)).status).toBe(401);
+    expect((await request(single).get(`${PROXY_PATH}/balance?${q()}`)).status).toBe(200);
+  });
+
   it('answers 401 and a sign-in hint to a signed-out visitor on a personal route', async () => {
     const res = await balance(q({ customerId: '' }));
     expect(res.status).toBe(401);
