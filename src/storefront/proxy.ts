@@ -1,3 +1,4 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { AuthQuery } from '@shopify/shopify-api';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Redis } from 'ioredis';
@@ -16,8 +17,9 @@ import { pointsValue } from './redemption-rules.js';
  * The app proxy: Shopify forwards `https://<shop>/apps/loyalty/<path>` (see [app_proxy] in shopify.app.toml)
  * to `<app>/proxy/<path>`, adding `shop`, `logged_in_customer_id` (empty when signed out), `path_prefix`,
  * `timestamp` and `signature` to the query. Every request is refused with 401 unless
- *  - `signature` is the HMAC-SHA256 (hex, app secret) of the other query parameters, sorted, each
- *    `key=value` with several values joined by `,`, concatenated (checked by the Shopify library),
+ *  - `signature` is the HMAC-SHA256 (hex, app secret) of the other query parameters, each `key=value`
+ *    with several values joined by `,`, sorted, concatenated (checked by the Shopify library, and in
+ *    Shopify's own byte order where the library's order differs),
  *  - `timestamp` is within PROXY_TIMESTAMP_TOLERANCE_S of now (either way: a replayed URL goes stale),
  *  - `shop` is a shop with the app installed (single-store mode: that shop only);
  * and personal routes also need `logged_in_customer_id`. The shop and customer come from the signed query
@@ -89,9 +91,6 @@ function verifyProxyRequest(deps: ProxyDeps): RequestHandler {
       refuse(res, 401, 'This request has expired; reload the page.');
       return;
     }
-    // The library sorts parameter names with localeCompare where Shopify sorts bytes: for mixed-case or
-    // punctuated names a storefront might add, a genuine request can be refused (never a forged one
-    // accepted). The block's own requests carry only Shopify's lower-case parameters.
     let valid = false;
     try {
       valid = await deps.shopify.utils.validateHmac(query as unknown as AuthQuery, { signator: 'appProxy' });
@@ -99,6 +98,10 @@ function verifyProxyRequest(deps: ProxyDeps): RequestHandler {
       // The library throws for a timestamp outside its tolerance (a clock at the edge of the window above).
       logOf(res, deps.logger).debug({ err: (err as Error).message }, 'app proxy signature refused');
     }
+    // The library orders parameter names with localeCompare; Shopify sorts the `key=value` strings by
+    // bytes. They differ for names a storefront URL may add (`Ref`, `a` next to `a1`), where the library
+    // refuses a genuine request: Shopify's own order decides then.
+    if (!valid) valid = signedInShopifyOrder(query, signature, deps.config.shopify.apiSecret);
     if (!valid) {
       refuse(res, 401, 'This request is not signed by Shopify.');
       return;
@@ -121,6 +124,22 @@ function verifyProxyRequest(deps: ProxyDeps): RequestHandler {
     addLogFields(res, { shop });
     next();
   };
+}
+
+/** Whether `signature` is Shopify's app-proxy signature of the query, computed exactly as Shopify does. */
+export function signedInShopifyOrder(
+  query: Record<string, string | string[]>,
+  signature: string,
+  secret: string,
+): boolean {
+  const message = Object.entries(query)
+    .filter(([k]) => k !== 'signature')
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : v}`)
+    .sort()
+    .join('');
+  const expected = createHmac('sha256', secret).update(message).digest();
+  const given = Buffer.from(signature, 'hex');
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 /** The shop's settings when it is a known shop with the app installed, else undefined. */

@@ -89,6 +89,14 @@ describe('app proxy signature', () => {
     expect(res.body.points).toBe(1240);
   });
 
+  it("accepts names the library would order differently from Shopify's byte order", async () => {
+    const res = await balance(q({ extra: { Ref: 'newsletter', page: '2', page1: 'x' } }));
+    expect(res.status).toBe(200);
+    // … and still refuses them tampered with.
+    const tampered = q({ extra: { Ref: 'newsletter' } }).replace('Ref=newsletter', 'Ref=other');
+    expect((await balance(tampered)).status).toBe(401);
+  });
+
   it('refuses a wrong signature', async () => {
     const good = q();
     const sig = new URLSearchParams(good).get('signature') ?? '';
