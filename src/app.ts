@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Redis } from 'ioredis';
+import { createItretailAccess, type ItretailAccess } from './admin/itretail-access.js';
 import { shopQueueCounts } from './admin/queue-counts.js';
 import type { Config } from './config.js';
 import { type Logger, scrubSecrets } from './logger.js';
@@ -13,8 +14,11 @@ import type { Shopify } from './shopify/api.js';
 import { requireSessionToken, shopOf } from './shopify/session-token.js';
 import { webhookRouter } from './shopify/webhooks.js';
 import type { Keys } from './store/keys.js';
+import { createBalanceReader } from './storefront/balance.js';
+import { PROXY_PATH, proxyRouter } from './storefront/proxy.js';
 import type { SyncEventStore } from './sync/events.js';
 import { Ledger } from './sync/ledger.js';
+import { CustomerMatcher } from './sync/matching.js';
 
 export interface AppDeps {
   config: Config;
@@ -27,6 +31,11 @@ export interface AppDeps {
   events: SyncEventStore;
   settings: SettingsStore;
   metrics: Metrics;
+  /**
+   * The web process's IT Retail clients (the admin's, so both share connections and tokens); the app proxy
+   * reads live balances with them. Default: clients of its own.
+   */
+  itretail?: Pick<ItretailAccess, 'clientFor'>;
   /** Mounts further routers (admin API, install, embedded page) before the 404 handler. */
   extraRoutes?: (app: express.Express) => void;
 }
@@ -91,6 +100,27 @@ export function createApp(deps: AppDeps): express.Express {
     res.set('Content-Type', metrics.registry.contentType);
     res.send(await metrics.registry.metrics());
   });
+
+  // The storefront, through Shopify's app proxy ([app_proxy] in shopify.app.toml): signed requests only.
+  const itretail =
+    deps.itretail ?? createItretailAccess({ config: deps.config, settings: deps.settings, logger });
+  app.use(
+    PROXY_PATH,
+    proxyRouter({
+      config: deps.config,
+      logger,
+      redis,
+      keys: deps.keys,
+      shopify: deps.shopify,
+      settings: deps.settings,
+      balances: createBalanceReader({
+        redis,
+        keys: deps.keys,
+        links: new CustomerMatcher(redis, deps.keys, logger),
+        clientFor: (shop) => itretail.clientFor(shop),
+      }),
+    }),
+  );
 
   // The admin API takes JSON bodies; the embedded page's routers mount under /api too.
   app.use('/api', express.json({ limit: '100kb' }));

@@ -11,7 +11,7 @@ const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
 const intInRange = (min: number, max: number, def: number) =>
   z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).max(max).default(def));
 
-export const SHOPIFY_SCOPES_DEFAULT = 'read_customers,write_customers,read_orders';
+export const SHOPIFY_SCOPES_DEFAULT = 'read_customers,write_customers,read_orders,write_discounts';
 
 export const envSchema = z
   .object({

@@ -351,7 +351,7 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
     offlineSession: (shop) => admin.install.offlineSession(shop),
   });
 
-  const app = createApp({ ...deps, extraRoutes: admin.mount });
+  const app = createApp({ ...deps, itretail: admin.itretail, extraRoutes: admin.mount });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
   });

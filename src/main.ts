@@ -97,7 +97,7 @@ export async function start(mode: Mode, config: Config): Promise<{ server: Serve
   if (config.shopify.singleStore)
     await deps.settings.remember(config.shopify.singleStore.shop).catch(() => {});
   const admin = createAdmin(deps);
-  const app = createApp({ ...deps, extraRoutes: admin.mount });
+  const app = createApp({ ...deps, itretail: admin.itretail, extraRoutes: admin.mount });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
   });

@@ -3,12 +3,20 @@ import { z } from 'zod';
 import type { Config, ITRetailCredentials } from './config.js';
 import { decrypt, encrypt } from './crypto.js';
 import type { Keys } from './store/keys.js';
+import {
+  applyRedemptionPatch,
+  type RedemptionRules,
+  readRedemptionRules,
+  redemptionPatchSchema,
+} from './storefront/redemption-rules.js';
 
 /** Per-shop settings and install state. Credentials are stored encrypted and never leave the server. */
 export interface ShopSettings {
   pointsPerDollar: string;
   includeTestOrders: boolean;
   paused: boolean;
+  /** How shoppers turn points into discount codes (src/storefront/redemption-rules.ts). */
+  redemption: RedemptionRules;
   itretail?: { baseUrl?: string; credentials: ITRetailCredentials };
   installed: boolean;
   uninstalledAt?: string;
@@ -95,6 +103,8 @@ export function settingsPatchSchemaFor(policy: SettingsPolicy) {
     pointsPerDollar: rate.optional(),
     includeTestOrders: z.boolean({ error: 'must be true or false' }).optional(),
     paused: z.boolean({ error: 'must be true or false' }).optional(),
+    /** Only the fields sent change; how they fit together is checked against the saved rules on update. */
+    redemption: redemptionPatchSchema.optional(),
     /** null removes the shop's own credentials (the environment's are used, if any). */
     itretail: itretailSettingsSchemaFor(policy).nullable().optional(),
   });
@@ -187,6 +197,7 @@ export class SettingsStore {
       pointsPerDollar: h.pointsPerDollar ?? this.defaults.pointsPerDollar,
       includeTestOrders: h.includeTestOrders === '1',
       paused: h.paused === '1',
+      redemption: readRedemptionRules(h.redemption),
       installed: h.installed !== '0',
       uninstalledAt: h.uninstalledAt || undefined,
       updatedAt: h.updatedAt || undefined,
@@ -199,10 +210,17 @@ export class SettingsStore {
     return settings;
   }
 
-  /** Throws a ZodError for invalid input; nothing is saved then. */
+  /**
+   * Throws a ZodError for invalid input (including redemption rules that do not fit together once the
+   * patch is applied to the saved ones); nothing is saved then.
+   */
   async update(shop: string, patch: SettingsPatch): Promise<ShopSettings> {
     const p = this.patchSchema.parse(patch);
     const fields: Record<string, string> = { updatedAt: new Date().toISOString() };
+    if (p.redemption !== undefined) {
+      const current = readRedemptionRules((await this.redis.hget(this.key(shop), 'redemption')) ?? undefined);
+      fields.redemption = JSON.stringify(applyRedemptionPatch(current, p.redemption));
+    }
     const remove: string[] = [];
     if (p.pointsPerDollar !== undefined) fields.pointsPerDollar = p.pointsPerDollar;
     if (p.includeTestOrders !== undefined) fields.includeTestOrders = p.includeTestOrders ? '1' : '0';

@@ -78,6 +78,15 @@ const FIELD_LABELS: Record<string, string> = {
   'itretail.username': 'IT Retail username',
   'itretail.password': 'IT Retail password',
   'itretail.token': 'IT Retail API token',
+  redemption: 'Redemption rules',
+  'redemption.enabled': 'Redemption on',
+  'redemption.pointsPerUnit': 'Points per currency unit',
+  'redemption.minimumPoints': 'Minimum points',
+  'redemption.stepPoints': 'Step',
+  'redemption.maximumPoints': 'Maximum points per redemption',
+  'redemption.codeLifetimeDays': 'Code lifetime (days)',
+  'redemption.giveBackExpired': 'Give back expired codes',
+  'redemption.currency': 'Currency',
 };
 
 function fieldsOf(error: z.ZodError, base: string[] = []): Record<string, string> {
@@ -601,7 +610,14 @@ export function adminApiRouter(deps: AdminApiDeps): express.Router {
     '/settings',
     route(async (req, _res, shop) => {
       const patch = parseSettingsPatch(req.body, settingsPolicy);
-      await settings.update(shop, patch);
+      try {
+        await settings.update(shop, patch);
+      } catch (err) {
+        // Redemption rules that do not fit together once applied to the saved ones (e.g. minimum > maximum).
+        if (!(err instanceof z.ZodError)) throw err;
+        const fields = fieldsOf(err);
+        throw new BadRequest(summary(fields), fields);
+      }
       logger.info({ shop, fields: Object.keys(patch) }, 'settings changed');
       return settings.publicView(shop);
     }),

@@ -152,6 +152,23 @@ ${o.dev ? '<div class="dev-note">Development sign-in: this page is not inside th
       <label class="check"><input type="checkbox" name="includeTestOrders"> Give points for test orders</label>
       <label class="check"><input type="checkbox" name="paused"> Pause sync (events wait in the queue; nothing is lost)</label>
     </fieldset>
+    <fieldset id="redemption-rules"><legend>Redeeming points on the storefront</legend>
+      <label class="check"><input type="checkbox" name="redeemEnabled"> Shoppers can turn points into a discount code</label>
+      <label>Points per currency unit <input name="pointsPerUnit" type="number" min="1" step="1" inputmode="numeric"></label>
+      <div class="field-error" data-field="redemption.pointsPerUnit"></div>
+      <label>Currency <input name="currency" maxlength="3" size="4" autocapitalize="characters"></label>
+      <div class="field-error" data-field="redemption.currency"></div>
+      <label>Minimum points <input name="minimumPoints" type="number" min="1" step="1" inputmode="numeric"></label>
+      <div class="field-error" data-field="redemption.minimumPoints"></div>
+      <label>In steps of (points) <input name="stepPoints" type="number" min="1" step="1" inputmode="numeric"></label>
+      <div class="field-error" data-field="redemption.stepPoints"></div>
+      <label>Maximum points per redemption <input name="maximumPoints" type="number" min="1" step="1" inputmode="numeric"></label>
+      <div class="field-error" data-field="redemption.maximumPoints"></div>
+      <label>Code lifetime (days) <input name="codeLifetimeDays" type="number" min="1" max="365" step="1" inputmode="numeric"></label>
+      <div class="field-error" data-field="redemption.codeLifetimeDays"></div>
+      <label class="check"><input type="checkbox" name="giveBackExpired"> A code that expires unused gives its points back</label>
+      <div class="field-error" data-field="redemption"></div>
+    </fieldset>
     <div class="toolbar"><s-button id="settings-save" variant="primary">Save</s-button><span id="settings-result" role="status"></span></div>
   </form>
 </s-section>

@@ -225,6 +225,19 @@ describe.skipIf(!HAS_CHROMIUM)('admin page in a browser', () => {
       .locator('.field-error[data-field=pointsPerDollar]', { hasText: 'Points per dollar must be a number' })
       .waitFor();
     expect((await h.deps.settings.get(SHOP)).pointsPerDollar).toBe('2');
+    // Redemption rules: saved together; rules that do not fit name the field and save nothing.
+    await page.fill('#settings-form input[name=pointsPerDollar]', '2');
+    await page.check('#settings-form input[name=redeemEnabled]');
+    await page.fill('#settings-form input[name=pointsPerUnit]', '200');
+    await page.click('#settings-save');
+    await page.locator('#settings-result', { hasText: 'Saved.' }).waitFor();
+    expect((await h.deps.settings.get(SHOP)).redemption).toMatchObject({ enabled: true, pointsPerUnit: 200 });
+    await page.fill('#settings-form input[name=maximumPoints]', '100');
+    await page.click('#settings-save');
+    await page
+      .locator('.field-error[data-field="redemption.maximumPoints"]', { hasText: 'at least the minimum' })
+      .waitFor();
+    expect((await h.deps.settings.get(SHOP)).redemption.maximumPoints).toBe(10_000);
 
     await page.evaluate('window.scrollTo(0, 0)');
     mkdirSync(ARTIFACTS, { recursive: true });

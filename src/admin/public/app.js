@@ -726,6 +726,7 @@ function fillSettings(s) {
   f.pointsPerDollar.value = s.pointsPerDollar;
   f.includeTestOrders.checked = s.includeTestOrders;
   f.paused.checked = s.paused;
+  fillRedemption(f, s.redemption);
   f.baseUrl.value = s.itretail.baseUrl ?? '';
   f.username.value = s.itretail.username ?? '';
   f.password.value = '';
@@ -738,6 +739,30 @@ function fillSettings(s) {
   $('#itretail-state').textContent = state;
   f.authKind.value = s.itretail.source === 'shop' ? 'keep' : 'password';
   authKindChanged();
+}
+
+const REDEMPTION_NUMBERS = [
+  'pointsPerUnit',
+  'minimumPoints',
+  'stepPoints',
+  'maximumPoints',
+  'codeLifetimeDays',
+];
+
+function fillRedemption(f, r) {
+  if (!r) return;
+  f.redeemEnabled.checked = r.enabled;
+  f.giveBackExpired.checked = r.giveBackExpired;
+  f.currency.value = r.currency;
+  for (const name of REDEMPTION_NUMBERS) f[name].value = String(r[name]);
+}
+
+function redemptionFromForm(f) {
+  const r = { enabled: f.redeemEnabled.checked, giveBackExpired: f.giveBackExpired.checked };
+  if (f.currency.value.trim()) r.currency = f.currency.value.trim();
+  // An empty box keeps the saved value; anything else is sent as typed and checked by the server.
+  for (const name of REDEMPTION_NUMBERS) if (f[name].value.trim()) r[name] = Number(f[name].value);
+  return r;
 }
 
 async function loadSettings() {
@@ -774,6 +799,7 @@ async function saveSettings(ev) {
     pointsPerDollar: f.pointsPerDollar.value.trim(),
     includeTestOrders: f.includeTestOrders.checked,
     paused: f.paused.checked,
+    redemption: redemptionFromForm(f),
   };
   const creds = credentialsFromForm();
   if (creds) body.itretail = creds;
