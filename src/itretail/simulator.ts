@@ -85,6 +85,12 @@ export interface CallLogEntry {
   fault?: string;
   customerId?: string;
   durationMs: number;
+  /**
+   * A Put based on an older read than the record it replaced (its body's `Modified` was not the record's):
+   * the points changed after that read and this Put wrote over them (what the service's own audit would
+   * show). Ground truth for tests; the service tells its clients nothing of it.
+   */
+  overwrote?: number;
 }
 
 export interface LoyaltyOperation {
@@ -554,6 +560,8 @@ export class ITRetailSimulator {
   /** Points added to the next Put answers' LoyaltyPoints (a register write racing the answer). */
   private answerSkews: number[] = [];
   private readonly hiddenFromGetOne = new Map<string, number>();
+  private readonly pointsAt = new Map<string, Map<string, number>>();
+  private lastOverwrote = 0;
 
   private constructor(server: Server, url: string, opts: SimulatorOptions) {
     this.server = server;
@@ -593,6 +601,17 @@ export class ITRetailSimulator {
    */
   hideFromGetOne(id: string, calls: number): void {
     this.hiddenFromGetOne.set(id.toLowerCase(), calls);
+  }
+
+  /** Points of each recent version of a record, by its Modified (the last 50 per customer). */
+  private rememberVersion(c: FullCustomer): void {
+    let v = this.pointsAt.get(c.Id);
+    if (!v) {
+      v = new Map();
+      this.pointsAt.set(c.Id, v);
+    }
+    v.set(String(c.Modified), c.LoyaltyPoints ?? 0);
+    if (v.size > 50) v.delete(v.keys().next().value as string);
   }
 
   /** A strictly increasing moment in µs: `Modified` changes on every write, even two in one millisecond. */
@@ -815,6 +834,7 @@ export class ITRetailSimulator {
   }
 
   private put(c: FullCustomer): void {
+    this.rememberVersion(c);
     const old = this.customers.get(c.Id);
     if (old) this.unindexEmail(old);
     this.customers.set(c.Id, c);
@@ -1031,6 +1051,7 @@ export class ITRetailSimulator {
     };
     c.LoyaltyPoints = after;
     c.Modified = formatLocalMicros(this.stamp());
+    this.rememberVersion(c);
     c.CustomerLoyaltyPointOperations = [...(c.CustomerLoyaltyPointOperations ?? []), op];
     return copyCustomer(c);
   }
@@ -1307,6 +1328,7 @@ export class ITRetailSimulator {
         case 'UpdateCustomer': {
           const c = call === 'CreateCustomer' ? this.create(bodyText) : this.update(bodyText);
           const op = call === 'UpdateCustomer' ? this.lastPutOp : undefined;
+          if (call === 'UpdateCustomer' && this.lastOverwrote) entry.overwrote = this.lastOverwrote;
           entry.customerId = c.Id;
           if (applyThenHold) {
             await this.holdHere(res, { call, customerId: c.Id, applied: true });
@@ -1534,6 +1556,10 @@ export class ITRetailSimulator {
     if (newEmail && newEmail !== normEmail(old.Email) && this.liveWithEmail(next.Email, id).length > 0) {
       throw new BadRequest(400, { Message: MSG_EMAIL_TAKEN });
     }
+    // Which version of the record was this Put based on? Points changed since then are written over.
+    const readPoints = this.pointsAt.get(id)?.get(String(next.Modified));
+    this.lastOverwrote =
+      readPoints !== undefined && next.Modified !== old.Modified ? (old.LoyaltyPoints ?? 0) - readPoints : 0;
     const micros = this.stamp();
     const now = new Date(Math.floor(micros / 1000));
     next.Modified = isoMicros(micros);

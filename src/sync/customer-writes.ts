@@ -112,12 +112,15 @@ export async function withCustomer<T>(
         throw new AwaitingDecisionError(itrId, own && !!opts.jobId);
       }
       let fresh = true;
+      let owed = due;
       if (pending) {
         await settleWrite(d, shop, client, itrId, pending, opts.jobId);
         fresh = false;
+        // Settling may have counted (and so cleared) a give-back that was on its way.
+        if (owed.length > 0) owed = flat(await d.redis.hgetall(k.restoreDue(itrId)));
       }
-      if (due.length > 0) {
-        await restoreRegisterChanges(d, shop, client, itrId, lock, due, opts.jobId);
+      if (owed.length > 0) {
+        await restoreRegisterChanges(d, shop, client, itrId, lock, owed, opts.jobId);
         fresh = false;
       }
       return fn(lock, fresh && opts.orderId ? pairsToHash(pairs) : undefined);
@@ -125,6 +128,8 @@ export async function withCustomer<T>(
     read,
   );
 }
+
+const flat = (h: Record<string, string>) => Object.entries(h).flat();
 
 function pairsToHash(pairs: unknown): Record<string, string> {
   const h: Record<string, string> = {};
@@ -284,7 +289,7 @@ export async function writePoints(
     await ledger.hold(shop, itrId, req.jobId);
     throw new AwaitingDecisionError(itrId, !!req.jobId);
   }
-  const overwritten = req.kind === 'order' ? overwrittenByPut(intent, answer) : 0;
+  const overwritten = overwrittenByPut(intent, answer);
   const counted = await ledger.commit(shop, itrId, intent, {
     outcome,
     outcomeTtlS,
@@ -299,6 +304,34 @@ export async function writePoints(
   }
   if (counted && req.kind === 'restore') await announceRestore(d, shop, itrId, intent, answer);
   return { intent, answer, counted, overwritten: counted ? overwritten : 0 };
+}
+
+/**
+ * After a Put that meant to leave the points alone (a customer's names or email): a loyalty operation in
+ * its answer means the register changed the points between our GetOne and our Put, and our Put put them
+ * back. That amount is given back now, under the same lock (and stays due if this fails).
+ */
+export async function giveBackOverwrite(
+  d: CustomerWriteDeps,
+  shop: string,
+  client: SyncClient,
+  itrId: string,
+  lock: Lock,
+  sent: CustomerRecord,
+  answer: CustomerRecord,
+  jobId?: string,
+): Promise<void> {
+  const p = pointsOf(sent);
+  const amount = overwrittenByPut({ before: p, after: p }, answer);
+  if (!amount) return;
+  const ref = newWriteId();
+  const key = ledgerOf(d).k(shop).restoreDue(itrId);
+  await d.redis.hset(key, ref, String(amount));
+  d.logger?.warn(
+    { shop, itretailCustomerId: itrId, overwritten: amount },
+    'the register changed points during a customer update',
+  );
+  await restoreRegisterChanges(d, shop, client, itrId, lock, [ref, String(amount)], jobId);
 }
 
 /** Gives back register changes earlier Puts overwrote (each once; `due` is the restore-due hash as pairs). */

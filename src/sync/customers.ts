@@ -1,6 +1,7 @@
 import { EmailTakenError } from '../itretail/errors.js';
 import { type CustomerRecord, normalizePhone } from '../itretail/schemas.js';
-import { withCustomer } from './customer-writes.js';
+import { giveBackOverwrite, withCustomer } from './customer-writes.js';
+import type { Lock } from './locks.js';
 import { MatchError, type SyncClient } from './matching.js';
 import { type CustomerPayload, normalizeEmail } from './payloads.js';
 import type { ReconcileDeps } from './reconcile.js';
@@ -140,7 +141,7 @@ export async function syncCustomer(
       changed: [],
     };
   }
-  const run = async (lock: { ensure(): Promise<void> }): Promise<CustomerOutcome> => {
+  const run = async (lock: Lock): Promise<CustomerOutcome> => {
     // Checked again under the customer's lock: a newer update may have been applied while this one waited.
     if (await isOlderThanApplied(d, shop, c)) {
       return { status: 'skipped', reason: OLDER_THAN_APPLIED, itrCustomerId: id };
@@ -169,14 +170,16 @@ export async function syncCustomer(
     }
     await lock.ensure();
     try {
-      await client.updateCustomer({ ...rec, ...changes });
+      const sent = { ...rec, ...changes };
+      await giveBackOverwrite(d, shop, client, id, lock, sent, await client.updateCustomer(sent), jobId);
     } catch (e) {
       if (e instanceof EmailTakenError && changes.Email) {
         // Another live customer holds the new email: take the other fields, and say so instead of retrying.
         const { Email: _drop, ...rest } = changes;
         if (Object.keys(rest).length) {
           await lock.ensure();
-          await client.updateCustomer({ ...rec, ...rest });
+          const sent = { ...rec, ...rest };
+          await giveBackOverwrite(d, shop, client, id, lock, sent, await client.updateCustomer(sent), jobId);
         }
         await rememberApplied(d, shop, c);
         throw new EmailOfAnotherCustomerError(changes.Email, Object.keys(rest));

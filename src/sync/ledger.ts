@@ -89,10 +89,10 @@ if prev ~= 'counted' then
   if ARGV[2] == 'order' then
     redis.call('hincrby', KEYS[2], 'appliedPoints', ARGV[3])
     redis.call('hset', KEYS[2], 'itrCustomerId', ARGV[4])
-    if tonumber(ARGV[10]) ~= 0 then redis.call('hset', KEYS[9], ARGV[1], ARGV[10]) end
   else
     redis.call('hdel', KEYS[9], ARGV[11])
   end
+  if tonumber(ARGV[10]) ~= 0 then redis.call('hset', KEYS[9], ARGV[1], ARGV[10]) end
 end
 local p = redis.call('get', KEYS[3])
 if p and cjson.decode(p).id == ARGV[1] then redis.call('del', KEYS[3]) end

@@ -186,6 +186,10 @@ describe('a register change inside the GetOne→Put window', () => {
     );
     expect(restored).toHaveLength(1);
     expect(restored[0]).toMatchObject({ reason: 'register change of +20 restored', pointsDelta: 20 });
+    // The simulator's own audit agrees: one Put wrote over exactly that change.
+    expect(h.sim.calls.filter((x) => x.customerId === c.id && x.overwrote).map((x) => x.overwrote)).toEqual([
+      20,
+    ]);
     // Nothing is due any more: a later order moves the balance by its own points only.
     await h.run([paid(c, '3.00')]);
     expect(h.sim.getCustomer(c.id)!.LoyaltyPoints).toBe(c.points + 25 + 20 + 3);

@@ -1,11 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ITRetailSimulator } from '../../src/itretail/simulator.js';
 import type { SyncJobData } from '../../src/queue/jobs.js';
 import { createKeys } from '../../src/store/keys.js';
-import { dropPrefix, REDIS_URL, testRedis, uniquePrefix } from '../helpers/redis.js';
+import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
+import { exited, killChildren, startWorkerChild } from '../helpers/worker-process.js';
 import { nextOrderId, orderPayload, refundPayload } from '../sync/harness.js';
 
 /**
@@ -21,67 +20,9 @@ const keys = createKeys(prefix);
 const redis = testRedis();
 let sim: ITRetailSimulator;
 let queue: Queue<SyncJobData>;
-const children: ChildProcess[] = [];
 
 /** `timeoutMs`: the worker's IT Retail request timeout (long enough that a held Put is still out at the kill). */
-function startChild(timeoutMs = 2000): ChildProcess {
-  // node itself (tsx as an import hook), so the signals reach the worker and its exit code is the worker's.
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'workers/sync-worker.ts',
-      '--lock-duration-ms=1500',
-      '--stalled-interval-ms=500',
-      '--lock-ttl-ms=2000',
-    ],
-    {
-      cwd: process.cwd(),
-      // Its own process group, so afterAll can kill anything it started.
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'info',
-        REDIS_URL,
-        REDIS_KEY_PREFIX: prefix,
-        SHOPIFY_API_KEY: 'test-key',
-        SHOPIFY_API_SECRET: 'test-secret-123',
-        SHOPIFY_APP_URL: 'https://bridge.example.com',
-        ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-        ITRETAIL_BASE_URL: sim.url,
-        ITRETAIL_USERNAME: 'demo',
-        ITRETAIL_PASSWORD: 'demo',
-        ITRETAIL_TIMEOUT_MS: String(timeoutMs),
-        WORKER_CONCURRENCY: '6',
-        POINTS_PER_DOLLAR: '1',
-      },
-    },
-  );
-  let out = '';
-  child.stdout?.on('data', (d) => {
-    out += String(d);
-  });
-  (child as ChildProcess & { output: () => string }).output = () => out;
-  let err = '';
-  child.stderr?.on('data', (d) => {
-    err += String(d);
-  });
-  child.on('exit', (code, signal) => {
-    if (code && code !== 0) console.error(`worker exited ${code} ${signal ?? ''}: ${err.slice(-2000)}`);
-  });
-  children.push(child);
-  return child;
-}
-
-const exited = (c: ChildProcess) =>
-  new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) resolve({ code: c.exitCode, signal: c.signalCode });
-    else c.once('exit', (code, signal) => resolve({ code, signal }));
-  });
+const startChild = (timeoutMs = 2000) => startWorkerChild({ prefix, itretailUrl: sim.url, timeoutMs });
 
 async function counts() {
   return queue.getJobCounts('completed', 'failed', 'active', 'waiting', 'delayed', 'prioritized');
@@ -106,15 +47,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of children) {
-    if (c.exitCode === null && c.signalCode === null && c.pid) {
-      try {
-        process.kill(-c.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
+  killChildren();
   await queue.obliterate({ force: true }).catch(() => undefined);
   await queue.close();
   await sim.stop();
@@ -223,7 +156,7 @@ describe('worker process killed with SIGKILL mid-run', () => {
     const lastId = nextOrderId();
     await add('orders/paid', orderPayload({ id: lastId, email: people[2]!.email, subtotal: '41.99' }));
     await waitUntil(async () => sim.heldCalls.length === 1, 30_000, 'the last Put in flight');
-    const output = (second as ChildProcess & { output: () => string }).output;
+    const output = second.output;
     // SIGTERM to the group (npx, tsx, the worker).
     process.kill(-second.pid!, 'SIGTERM');
     await waitUntil(async () => output().includes('sync worker stopping'), 10_000, 'the stop to begin');
