@@ -7,6 +7,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ITRetailSimulator } from '../../src/itretail/simulator.js';
 import { createRedis, waitForRedis } from '../../src/store/redis.js';
+import { Ledger } from '../../src/sync/ledger.js';
 import { type RunningWorker, startWorker, workerDepsFromConfig } from '../../workers/sync-worker.js';
 import { type AdminHarness, adminHarness } from '../admin/support.js';
 import { fixture, TEST_APP, webhookHeaders } from '../helpers/shopify.js';
@@ -85,9 +86,9 @@ beforeAll(async () => {
   const { deps } = h;
   workerRedis = createRedis(deps.config.redis.url, 'worker');
   await waitForRedis(workerRedis);
-  worker = await startWorker(
-    workerDepsFromConfig(deps.config, pino({ level: 'silent' }), workerRedis, deps.keys),
-  );
+  // Short IT Retail timeouts: a Put held by the simulator is given up on quickly.
+  const config = { ...deps.config, itretail: { ...deps.config.itretail, timeoutMs: 1_000 } };
+  worker = await startWorker(workerDepsFromConfig(config, pino({ level: 'silent' }), workerRedis, deps.keys));
   server = await new Promise<Server>((resolve) => {
     const s = h.app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -283,6 +284,51 @@ describe.skipIf(!HAS_CHROMIUM)('admin page in a browser', () => {
     // The rest of the page still works.
     await page.locator('#activity-body tr', { hasText: '#1001' }).waitFor();
   }, 60_000);
+
+  it('shows a points change IT Retail may or may not have applied, with both readings, and decides it once', async () => {
+    const grace = sim.findByEmail('grace@example.com')[0]!;
+    const before = grace.LoyaltyPoints ?? 0;
+    // The Put is applied but its answer never arrives; the register adds 5 meanwhile: the record cannot tell.
+    sim.holdCalls(['UpdateCustomer'], { applyWritesFirst: true });
+    await sendOrder(1010, 'grace@example.com', 'Grace', 'Hopper', '15.00', 502);
+    await until(async () => sim.heldCalls.some((c) => c.applied));
+    sim.adjustPoints(grace.Id, 5);
+    const ledger = new Ledger(h.deps.redis, h.deps.keys);
+    await until(async () => (await ledger.uncertainCount(SHOP)) === 1);
+    sim.releaseCalls();
+
+    const { page, errors } = await openPage();
+    await page.locator('#verdict', { hasText: '1 points change needs your decision' }).waitFor();
+    const card = page.locator('#uncertain-writes .uncertain-write');
+    await card.waitFor();
+    const text = (await card.textContent()) ?? '';
+    expect(text).toContain('+15 pts for order #1010');
+    expect(text).toContain(`It landed: IT Retail already holds the +15 pts (it showed ${before + 20} pts)`);
+    expect(text).toContain(`It did not land: the +15 pts are applied now`);
+    // The order's own job waits for the decision instead of offering a Retry that cannot help.
+    const held = page.locator('#failures-body tr', { hasText: '#1010' });
+    await held.getByText('Runs again once the change above is decided.').waitFor();
+    await page.evaluate('window.scrollTo(0, 0)');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: new URL('admin-uncertain.png', ARTIFACTS).pathname, fullPage: true });
+
+    await card.locator('s-button.decide-landed').click();
+    await page.locator('#uncertain-writes .decided', { hasText: 'marked as applied' }).waitFor();
+    expect(await ledger.uncertainCount(SHOP)).toBe(0);
+    // Acts once: a second decision is refused.
+    const again = await fetch(`${baseUrl}/api/uncertain-writes/${grace.Id}/decide`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${await h.token(SHOP)}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ writeId: 'any', decision: 'apply' }),
+    });
+    expect(again.status).toBe(409);
+    // The held job ran again and found the order already applied: nothing written twice.
+    await page
+      .locator('#failures-body tr', { hasText: '#1010' })
+      .waitFor({ state: 'detached', timeout: 20_000 });
+    expect(sim.getCustomer(grace.Id)!.LoyaltyPoints).toBe(before + 15 + 5);
+    expect(errors).toEqual([]);
+  }, 90_000);
 
   it("hands a customer's data request report to the merchant as a download", async () => {
     const payload = {
