@@ -84,8 +84,11 @@ export async function handleOrderTopic(d: OrderJobDeps, p: OrderTopicPayload): P
     case 'orders/cancelled': {
       const order = p.data;
       d.setContext(orderContext(order));
-      const facts = factsFromOrder(order, paidContext(d.settings), p.topic === 'orders/paid');
-      if (p.topic === 'orders/cancelled') facts.cancelled = true;
+      // A cancelled order earns nothing whatever its payment, so its payload brings no payment facts.
+      const facts =
+        p.topic === 'orders/cancelled'
+          ? { ...factsFromOrder(order), cancelled: true }
+          : factsFromOrder(order, paidContext(d.settings), p.topic === 'orders/paid');
       // Whichever job of the order creates the IT Retail customer (a refund may get there first), it does
       // so with the buyer's names and phone kept with the order.
       const buyer = buyerOf(order);
