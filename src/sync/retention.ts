@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Keys } from '../store/keys.js';
+import { ledgerKeys } from './ledger.js';
 import {
   orderKey,
   orderLedgerKey,
@@ -8,7 +9,6 @@ import {
   ordersByCustomerKey,
   ordersByEmailKey,
 } from './order-state.js';
-import { orderLockKey } from './reconcile.js';
 
 /**
  * Bounded Redis: an order's facts (snapshot, refunds, identity, buyer) and its index entries are compacted
@@ -21,8 +21,9 @@ export const DAY_MS = 86_400_000;
 
 /**
  * Compacts one order if it is still past the cutoff and nothing is under way for it: no job holds its lock
- * and its IT Retail customer has no unsettled write (that write's commit moves this order's ledger).
- * KEYS: order, ledger, orders-by-change, order lock, pending intent (or the order key again), index sets.
+ * and its IT Retail customer has no pending or uncertain write (counting that write moves this order's
+ * ledger). KEYS: order, ledger, orders-by-change, order lock, the customer's pending and uncertain writes
+ * (or the order key again, for an order with no customer), index sets.
  * ARGV: orderId, cutoff (ms), email, Shopify customer id, IT Retail customer id (as read before; any of
  * them changed since → left for the next run).
  * Returns 1 compacted, 0 changed since (skipped), -1 busy.
@@ -31,7 +32,7 @@ const COMPACT = `
 local score = redis.call('zscore', KEYS[3], ARGV[1])
 if not score or tonumber(score) > tonumber(ARGV[2]) then return 0 end
 if redis.call('exists', KEYS[4]) == 1 then return -1 end
-if KEYS[5] ~= KEYS[1] and redis.call('exists', KEYS[5]) == 1 then return -1 end
+if KEYS[5] ~= KEYS[1] and redis.call('exists', KEYS[5], KEYS[6]) > 0 then return -1 end
 local h = {}
 local flat = redis.call('hgetall', KEYS[1])
 for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
@@ -45,7 +46,7 @@ if #flat > 0 then
   redis.call('hset', KEYS[2], ARGV[1], ledger)
   redis.call('del', KEYS[1])
 end
-for i = 6, #KEYS do redis.call('srem', KEYS[i], ARGV[1]) end
+for i = 7, #KEYS do redis.call('srem', KEYS[i], ARGV[1]) end
 redis.call('zrem', KEYS[3], ARGV[1])
 return 1`;
 
@@ -90,14 +91,16 @@ export async function compactOrders(
       const index: string[] = [];
       if (email) index.push(ordersByEmailKey(keys, shop, email));
       if (customerId) index.push(ordersByCustomerKey(keys, shop, customerId));
+      const k = ledgerKeys(keys, shop);
       tx.eval(
         COMPACT,
-        5 + index.length,
+        6 + index.length,
         orderKey(keys, shop, id),
         orderLedgerKey(keys, shop),
         ordersByChangeKey(keys, shop),
-        orderLockKey(keys, shop, id),
-        itrId ? keys.shop(shop, 'pending', itrId) : orderKey(keys, shop, id),
+        k.orderLock(id),
+        itrId ? k.pending(itrId) : orderKey(keys, shop, id),
+        itrId ? k.uncertain(itrId) : orderKey(keys, shop, id),
         ...index,
         id,
         String(cutoff),

@@ -38,7 +38,13 @@ function customer(email: string, points = 0) {
 
 function order(id: number, email: string, spec: Omit<Parameters<typeof orderVariant>[0], 'id'>) {
   const o = orderVariant({ id, ...spec });
-  return { ...o, email, contact_email: email, customer: { ...(o.customer as object), id: id + 1, email } };
+  const customer = {
+    ...(o.customer as object),
+    id: id + 1,
+    admin_graphql_api_id: `gid://shopify/Customer/${id + 1}`,
+    email,
+  };
+  return { ...o, email, contact_email: email, customer };
 }
 
 const balance = (itrId: string) => h.sim.getCustomer(itrId)?.LoyaltyPoints;
