@@ -133,6 +133,8 @@ const signed = (n) => (typeof n !== 'number' ? '' : n > 0 ? `+${n}` : String(n))
 
 const TOPIC_WORDS = {
   'orders/paid': 'Order paid',
+  'orders/updated': 'Order updated',
+  'orders/edited': 'Order edited',
   'orders/cancelled': 'Order cancelled',
   'refunds/create': 'Refund',
   'customers/create': 'Customer created',
