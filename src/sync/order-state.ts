@@ -225,20 +225,21 @@ for i = 4, #KEYS do redis.call('sadd', KEYS[i], ARGV[1]) end
 redis.call('zadd', KEYS[2], ARGV[2], ARGV[1])
 return 1`;
 
-/**
- * Merges facts (and the buyer's names and phone, each kept from its first non-empty value) into the order's
- * hash in one script (idempotent, commutative). 'compacted': the order's facts were compacted away after the
- * shop's retention horizon and these facts carry no whole snapshot to continue from; nothing was written.
- */
-export async function mergeOrderFacts(
-  redis: Redis,
+/** The keys and arguments of one MERGE_ORDER_FACTS run (so a lock script can run the merge inside itself). */
+export interface OrderMergeCall {
+  keys: string[];
+  args: string[];
+}
+
+/** Builds the merge of `facts` (and the buyer's names and phone) into one order: see MERGE_ORDER_FACTS. */
+export function orderMergeCall(
   keys: Keys,
   shop: string,
   orderId: string,
   facts: OrderFacts,
   buyer?: BuyerFacts,
   nowMs: number = Date.now(),
-): Promise<'merged' | 'compacted'> {
+): OrderMergeCall {
   const pairs: string[] = [];
   const setnx = (field: string, value: string | undefined) => {
     if (value !== undefined && value !== '') pairs.push(field, value);
@@ -272,21 +273,41 @@ export async function mergeOrderFacts(
   if (email) indexKeys.push(ordersByEmailKey(keys, shop, email));
   if (customerId) indexKeys.push(ordersByCustomerKey(keys, shop, customerId));
   const snap = facts.snapshot;
-  const r = await redis.eval(
-    MERGE_ORDER_FACTS,
-    3 + indexKeys.length,
-    orderKey(keys, shop, orderId),
-    ordersByChangeKey(keys, shop),
-    orderLedgerKey(keys, shop),
-    ...indexKeys,
-    orderId,
-    String(nowMs),
-    snap ? String(snap.at) : '',
-    snap ? snapshotText(snap) : '',
-    facts.cancelled ? '1' : '',
-    snap ? '1' : '',
-    ...pairs,
-  );
+  return {
+    keys: [
+      orderKey(keys, shop, orderId),
+      ordersByChangeKey(keys, shop),
+      orderLedgerKey(keys, shop),
+      ...indexKeys,
+    ],
+    args: [
+      orderId,
+      String(nowMs),
+      snap ? String(snap.at) : '',
+      snap ? snapshotText(snap) : '',
+      facts.cancelled ? '1' : '',
+      snap ? '1' : '',
+      ...pairs,
+    ],
+  };
+}
+
+/**
+ * Merges facts (and the buyer's names and phone, each kept from its first non-empty value) into the order's
+ * hash in one script (idempotent, commutative). 'compacted': the order's facts were compacted away after the
+ * shop's retention horizon and these facts carry no whole snapshot to continue from; nothing was written.
+ */
+export async function mergeOrderFacts(
+  redis: Redis,
+  keys: Keys,
+  shop: string,
+  orderId: string,
+  facts: OrderFacts,
+  buyer?: BuyerFacts,
+  nowMs: number = Date.now(),
+): Promise<'merged' | 'compacted'> {
+  const call = orderMergeCall(keys, shop, orderId, facts, buyer, nowMs);
+  const r = await redis.eval(MERGE_ORDER_FACTS, call.keys.length, ...call.keys, ...call.args);
   return r === 1 ? 'merged' : 'compacted';
 }
 
