@@ -9,11 +9,19 @@ import {
   readRedemptionRules,
   redemptionPatchSchema,
 } from './storefront/redemption-rules.js';
+import { DEFAULT_POINTS_RULES, type PointsRules } from './sync/points.js';
+
+/** Default retention horizon: an order's facts are kept this many days after its last change. */
+export const DEFAULT_ORDER_RETENTION_DAYS = 400;
 
 /** Per-shop settings and install state. Credentials are stored encrypted and never leave the server. */
 export interface ShopSettings {
   pointsPerDollar: string;
   includeTestOrders: boolean;
+  /** What earns points (tax in tax-inclusive shops, gift cards, shipping); fixed for an order when paid. */
+  pointsRules: PointsRules;
+  /** Days after an order's last change before its facts are compacted to a small ledger (retention.ts). */
+  orderRetentionDays: number;
   paused: boolean;
   /** How shoppers turn points into discount codes (src/storefront/redemption-rules.ts). */
   redemption: RedemptionRules;
@@ -105,6 +113,15 @@ export function settingsPatchSchemaFor(policy: SettingsPolicy) {
     paused: z.boolean({ error: 'must be true or false' }).optional(),
     /** Only the fields sent change; how they fit together is checked against the saved rules on update. */
     redemption: redemptionPatchSchema.optional(),
+    excludeTax: z.boolean({ error: 'must be true or false' }).optional(),
+    excludeGiftCards: z.boolean({ error: 'must be true or false' }).optional(),
+    includeShipping: z.boolean({ error: 'must be true or false' }).optional(),
+    orderRetentionDays: z
+      .number({ error: 'must be a whole number of days' })
+      .int('must be a whole number of days')
+      .min(1, 'must be at least 1 day')
+      .max(3650, 'must be at most 3650 days')
+      .optional(),
     /** null removes the shop's own credentials (the environment's are used, if any). */
     itretail: itretailSettingsSchemaFor(policy).nullable().optional(),
   });
@@ -114,6 +131,8 @@ export function settingsPatchSchemaFor(policy: SettingsPolicy) {
 export const itretailSettingsSchema = itretailSettingsSchemaFor({ allowLoopbackBaseUrl: false });
 export const settingsPatchSchema = settingsPatchSchemaFor({ allowLoopbackBaseUrl: false });
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
+
+const flag = (v: string | undefined, dflt: boolean) => (v === undefined ? dflt : v === '1');
 
 function normalizeDecimal(v: string): string {
   const [i = '0', f = ''] = v.split('.');
@@ -196,6 +215,12 @@ export class SettingsStore {
     const settings: ShopSettings = {
       pointsPerDollar: h.pointsPerDollar ?? this.defaults.pointsPerDollar,
       includeTestOrders: h.includeTestOrders === '1',
+      pointsRules: {
+        excludeTax: flag(h.excludeTax, DEFAULT_POINTS_RULES.excludeTax),
+        excludeGiftCards: flag(h.excludeGiftCards, DEFAULT_POINTS_RULES.excludeGiftCards),
+        includeShipping: flag(h.includeShipping, DEFAULT_POINTS_RULES.includeShipping),
+      },
+      orderRetentionDays: Number(h.orderRetentionDays) || DEFAULT_ORDER_RETENTION_DAYS,
       paused: h.paused === '1',
       redemption: readRedemptionRules(h.redemption),
       installed: h.installed !== '0',
@@ -225,6 +250,11 @@ export class SettingsStore {
     if (p.pointsPerDollar !== undefined) fields.pointsPerDollar = p.pointsPerDollar;
     if (p.includeTestOrders !== undefined) fields.includeTestOrders = p.includeTestOrders ? '1' : '0';
     if (p.paused !== undefined) fields.paused = p.paused ? '1' : '0';
+    for (const f of ['excludeTax', 'excludeGiftCards', 'includeShipping'] as const) {
+      const v = p[f];
+      if (v !== undefined) fields[f] = v ? '1' : '0';
+    }
+    if (p.orderRetentionDays !== undefined) fields.orderRetentionDays = String(p.orderRetentionDays);
     if (p.itretail === null) remove.push('itretailCredentials', 'itretailBaseUrl');
     else if (p.itretail) {
       const creds: ITRetailCredentials =

@@ -18,6 +18,7 @@ import { SyncEventStore } from '../src/sync/events.js';
 import { ITRetailHealthRecorder } from '../src/sync/itretail-health.js';
 import { CustomerMatcher } from '../src/sync/matching.js';
 import { createProcessor, type SyncDeps } from '../src/sync/processor.js';
+import { scheduleCompaction } from '../src/sync/retention.js';
 import { recordStalledFailures } from '../src/sync/stalled-jobs.js';
 
 /**
@@ -51,6 +52,8 @@ export interface StartWorkerDeps extends Omit<SyncDeps, 'clientFor'> {
    * workers run the timer; the index lock and its start time make one download per shop per period.
    */
   indexRefreshMs?: number;
+  /** How often orders past each shop's retention horizon are compacted (default hourly; 0 turns it off). */
+  compactionMs?: number;
 }
 
 export interface RunningWorker {
@@ -128,6 +131,7 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
     events: deps.events,
   });
   const refresher = scheduleIndexRefresh(deps, matcher, clients);
+  const compactor = scheduleCompaction({ ...deps, everyMs: deps.compactionMs });
   let closing: Promise<void> | undefined;
   return {
     worker,
@@ -135,6 +139,7 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
     close() {
       closing ??= (async () => {
         await refresher.stop();
+        await compactor.stop();
         await worker.close();
         await stalled.close();
         if (stalledQueue !== queue) await stalledQueue.close();

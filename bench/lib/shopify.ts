@@ -57,6 +57,11 @@ function compileTemplate(): Part[] {
   o.email = MARK.email;
   o.contact_email = MARK.email;
   o.current_subtotal_price = MARK.subtotal;
+  // Points are read from the shop-money amount: it must say the same.
+  o.current_subtotal_price_set = {
+    shop_money: { amount: MARK.subtotal, currency_code: 'USD' },
+    presentment_money: { amount: MARK.subtotal, currency_code: 'USD' },
+  };
   customer.id = MARK.customerId;
   customer.admin_graphql_api_id = MARK.customerGid;
   customer.email = MARK.email;

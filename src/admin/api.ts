@@ -72,6 +72,10 @@ type Handler = (req: Request, res: Response, shop: string) => Promise<unknown>;
 const FIELD_LABELS: Record<string, string> = {
   pointsPerDollar: 'Points per dollar',
   includeTestOrders: 'Include test orders',
+  excludeTax: 'Leave tax out',
+  excludeGiftCards: 'No points for gift cards',
+  includeShipping: 'Give points for shipping',
+  orderRetentionDays: 'Keep order details',
   paused: 'Pause sync',
   itretail: 'IT Retail connection',
   'itretail.baseUrl': 'IT Retail base URL',

@@ -101,7 +101,8 @@ ${o.dev ? '<div class="dev-note">Development sign-in: this page is not inside th
   <form class="toolbar" id="activity-filters">
     <label>Status <select name="status"><option value="">All</option><option value="applied">Applied</option><option value="skipped">Skipped</option><option value="failed">Failed</option></select></label>
     <label>Topic <select name="topic"><option value="">All</option>
-      <option value="orders/paid">Order paid</option><option value="refunds/create">Refund</option>
+      <option value="orders/paid">Order paid</option><option value="orders/updated">Order updated</option>
+      <option value="orders/edited">Order edited</option><option value="refunds/create">Refund</option>
       <option value="orders/cancelled">Order cancelled</option><option value="customers/create">Customer created</option>
       <option value="customers/update">Customer updated</option><option value="admin/resync">Resync</option>
       <option value="admin/link-existing">Link existing</option></select></label>
@@ -150,6 +151,12 @@ ${o.dev ? '<div class="dev-note">Development sign-in: this page is not inside th
       <label>Points per dollar <input name="pointsPerDollar" inputmode="decimal"></label>
       <div class="field-error" data-field="pointsPerDollar"></div>
       <label class="check"><input type="checkbox" name="includeTestOrders"> Give points for test orders</label>
+      <label class="check"><input type="checkbox" name="excludeTax"> Leave tax out where prices include it</label>
+      <label class="check"><input type="checkbox" name="excludeGiftCards"> No points for gift cards (they earn when spent)</label>
+      <label class="check"><input type="checkbox" name="includeShipping"> Give points for shipping</label>
+      <p class="muted">An order keeps the points settings in force when it was paid.</p>
+      <label>Keep order details for <input name="orderRetentionDays" type="number" min="1" max="3650" step="1"> days after an order's last change</label>
+      <div class="field-error" data-field="orderRetentionDays"></div>
       <label class="check"><input type="checkbox" name="paused"> Pause sync (events wait in the queue; nothing is lost)</label>
     </fieldset>
     <fieldset id="redemption-rules"><legend>Redeeming points on the storefront</legend>

@@ -37,6 +37,8 @@ export const HANDLED_TOPICS = Object.freeze([
   'customers/create',
   'customers/update',
   'orders/paid',
+  'orders/updated',
+  'orders/edited',
   'orders/cancelled',
   'refunds/create',
   'app/uninstalled',

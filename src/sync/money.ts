@@ -23,11 +23,75 @@ function describe(input: unknown): string {
 }
 
 /**
+ * Decimal places of a currency's minor unit (ISO 4217). Shopify shop currencies are mostly 2; KWD, BHD,
+ * OMR, JOD (and IQD, LYD, TND) have 3; JPY, KRW and a few others 0. Unknown codes: 2.
+ */
+const EXPONENTS: Record<string, number> = {
+  BHD: 3,
+  IQD: 3,
+  JOD: 3,
+  KWD: 3,
+  LYD: 3,
+  OMR: 3,
+  TND: 3,
+  BIF: 0,
+  CLP: 0,
+  DJF: 0,
+  GNF: 0,
+  ISK: 0,
+  JPY: 0,
+  KMF: 0,
+  KRW: 0,
+  PYG: 0,
+  RWF: 0,
+  UGX: 0,
+  VND: 0,
+  VUV: 0,
+  XAF: 0,
+  XOF: 0,
+  XPF: 0,
+};
+
+/** Largest currency exponent handled (three-decimal currencies). */
+export const MAX_EXPONENT = 3;
+
+export function currencyExponent(code: string | null | undefined): number {
+  if (typeof code !== 'string') return 2;
+  return EXPONENTS[code.trim().toUpperCase()] ?? 2;
+}
+
+/** An amount in minor units of exponent `from`, in minor units of exponent `to` (≥ from): exact. */
+export function rescaleMinor(minor: number, from: number, to: number): number {
+  if (to < from) throw new RangeError(`cannot rescale from exponent ${from} down to ${to} exactly`);
+  return minor * 10 ** (to - from);
+}
+
+/**
+ * A decimal amount → integer minor units of a currency with `exponent` decimal places ("12.345", 3 → 12345).
+ * Digits past the exponent must be zeros (a sub-unit value is refused, never rounded).
+ */
+export function parseMinor(
+  input: unknown,
+  exponent: number,
+  opts: { what?: string; allowNegative?: boolean } = {},
+): number {
+  return parseDecimal(input, exponent, opts);
+}
+
+/**
  * A decimal amount ("52.38", "52", "52.3", "320.1900", 10.25) → integer cents (5238).
  * Digits past the second decimal place must be zeros: an amount with sub-cent value is refused rather
  * than silently rounded. Negative amounts are refused unless `allowNegative`.
  */
 export function parseCents(input: unknown, opts: { what?: string; allowNegative?: boolean } = {}): number {
+  return parseDecimal(input, 2, opts);
+}
+
+function parseDecimal(
+  input: unknown,
+  exponent: number,
+  opts: { what?: string; allowNegative?: boolean },
+): number {
   const what = opts.what ?? 'amount';
   let text: string;
   if (typeof input === 'number') {
@@ -46,13 +110,16 @@ export function parseCents(input: unknown, opts: { what?: string; allowNegative?
   const m = DECIMAL.exec(text);
   if (!m) throw new MoneyFormatError(`${what} is not a decimal amount: ${describe(input)}`);
   const [, minus, whole = '', frac = ''] = m;
-  if (frac.length > 2 && /[^0]/.test(frac.slice(2))) {
-    throw new MoneyFormatError(`${what} has more than 2 decimal places: ${describe(input)}`);
+  if (frac.length > exponent && /[^0]/.test(frac.slice(exponent))) {
+    throw new MoneyFormatError(`${what} has more than ${exponent} decimal places: ${describe(input)}`);
   }
   const wholeDigits = whole.replace(/^0+(?=\d)/, '');
   if (wholeDigits.length > 12) throw new MoneyFormatError(`${what} is out of range: ${describe(input)}`);
-  const cents = Number(wholeDigits) * 100 + Number(frac.slice(0, 2).padEnd(2, '0'));
-  if (cents > MAX_CENTS) throw new MoneyFormatError(`${what} is out of range: ${describe(input)}`);
+  const unit = 10 ** exponent;
+  const cents = Number(wholeDigits) * unit + Number(frac.slice(0, exponent).padEnd(exponent, '0') || '0');
+  // The same ceiling in major units whatever the exponent (10^11), so every product stays exact.
+  if (cents > (MAX_CENTS / 100) * unit)
+    throw new MoneyFormatError(`${what} is out of range: ${describe(input)}`);
   if (minus && cents !== 0) {
     if (!opts.allowNegative) throw new MoneyFormatError(`${what} must not be negative: ${describe(input)}`);
     return -cents;

@@ -1,6 +1,17 @@
 import { z } from 'zod';
 import type { HANDLED_TOPICS } from '../queue/jobs.js';
-import { MoneyFormatError, parseCents } from './money.js';
+import {
+  exponentOf,
+  lineItemSchema,
+  lineItemTotals,
+  MoneyReader,
+  moneySetSchema,
+  refundAmountsOf,
+  refundMoneySchema,
+  shippingLineSchema,
+  shippingTotal,
+} from './order-money.js';
+import type { OrderSnapshot } from './points.js';
 
 /**
  * Per-topic schemas of the webhook bodies the worker acts on. Tolerant: unknown fields are kept, ids may be
@@ -44,66 +55,33 @@ const str = z
   .nullish()
   .transform((v) => (typeof v === 'string' && v.trim() !== '' ? v : undefined));
 
-const cents = (what: string) =>
-  z
-    .unknown()
-    .optional()
-    .transform((v, ctx): number | undefined => {
-      if (v === null || v === undefined || (typeof v === 'string' && v.trim() === '')) return undefined;
-      try {
-        return parseCents(v, { what });
-      } catch (e) {
-        ctx.addIssue({ code: 'custom', message: e instanceof MoneyFormatError ? e.message : String(e) });
-        return z.NEVER;
-      }
-    });
-
-const moneySet = z
-  .looseObject({ shop_money: z.looseObject({ amount: z.unknown() }).nullish() })
-  .nullish()
-  .transform((v) => v?.shop_money?.amount);
-
-const refundLineItem = z
-  .looseObject({
-    id: optId,
-    line_item_id: optId,
-    quantity: z.number().nullish(),
-    subtotal: z.unknown().optional(),
-    subtotal_set: moneySet,
-  })
-  .transform((li, ctx): { lineItemId?: string; subtotalCents: number } => {
-    // The shop-currency amount is the one the order's subtotal is in; `subtotal` is the fallback.
-    const raw = li.subtotal_set ?? li.subtotal;
-    if (raw === null || raw === undefined || raw === '')
-      return { lineItemId: li.line_item_id, subtotalCents: 0 };
-    try {
-      return {
-        lineItemId: li.line_item_id,
-        subtotalCents: parseCents(raw, { what: 'refund line subtotal' }),
-      };
-    } catch (e) {
-      ctx.addIssue({ code: 'custom', message: (e as Error).message });
-      return z.NEVER;
-    }
-  });
-
 export const refundSchema = z
   .preprocess(
     preferGid,
     z.looseObject({
+      ...refundMoneySchema.shape,
       id,
       order_id: optId,
       created_at: str,
-      refund_line_items: z.array(refundLineItem).nullish(),
     }),
   )
-  .transform((r) => ({
-    id: r.id,
-    orderId: r.order_id,
-    createdAt: r.created_at,
-    /** Σ refunded line-item subtotals, in cents. */
-    subtotalCents: (r.refund_line_items ?? []).reduce((s, li) => s + li.subtotalCents, 0),
-  }));
+  .transform((r, ctx) => {
+    const amounts = refundAmountsOf(r);
+    if (amounts.error) {
+      ctx.addIssue({ code: 'custom', message: amounts.error, path: ['refund_line_items'] });
+      return z.NEVER;
+    }
+    const { error: _e, ...parts } = amounts;
+    return {
+      id: r.id,
+      orderId: r.order_id,
+      createdAt: r.created_at,
+      /** Σ refunded line-item subtotals, in minor units of the shop currency. */
+      subtotalCents: parts.lines,
+      /** The refund's parts (lines, their tax, gift-card lines, shipping) in shop money. */
+      amounts: parts,
+    };
+  });
 export type RefundPayload = z.output<typeof refundSchema>;
 
 const orderCustomer = z
@@ -130,8 +108,14 @@ export const orderSchema = z
       email: str,
       contact_email: str,
       customer: orderCustomer,
-      current_subtotal_price: cents('current_subtotal_price'),
-      subtotal_price: cents('subtotal_price'),
+      currency: str,
+      current_subtotal_price: z.unknown().optional(),
+      current_subtotal_price_set: moneySetSchema,
+      subtotal_price: z.unknown().optional(),
+      subtotal_price_set: moneySetSchema,
+      taxes_included: z.boolean().nullish(),
+      line_items: z.array(lineItemSchema).nullish(),
+      shipping_lines: z.array(shippingLineSchema).nullish(),
       test: z.boolean().nullish(),
       cancelled_at: str,
       financial_status: str,
@@ -141,20 +125,76 @@ export const orderSchema = z
       refunds: z.array(refundSchema).nullish(),
     }),
   )
-  .transform((o) => ({
-    id: o.id,
-    name: o.name,
-    email: normalizeEmail(o.customer?.email ?? o.email ?? o.contact_email),
-    customer: o.customer,
-    /** The subtotal as it stands in this payload (after edits and any refunds it lists), in cents. */
-    currentSubtotalCents: o.current_subtotal_price ?? o.subtotal_price,
-    test: o.test === true,
-    cancelledAt: o.cancelled_at,
-    financialStatus: o.financial_status,
-    paidAt: o.processed_at ?? o.created_at ?? o.updated_at,
-    refunds: o.refunds ?? [],
-  }));
+  .transform((o, ctx) => {
+    const exp = exponentOf([o.current_subtotal_price_set, o.subtotal_price_set], o.currency);
+    const m = new MoneyReader(exp);
+    const subtotal =
+      m.optional(o.current_subtotal_price_set, o.current_subtotal_price, 'current_subtotal_price') ??
+      m.optional(o.subtotal_price_set, o.subtotal_price, 'subtotal_price');
+    const refunds = o.refunds ?? [];
+    const updatedAtMs = timeMs(o.updated_at);
+    let snapshot: OrderSnapshot | undefined;
+    if (subtotal !== undefined) {
+      if (subtotal < 0) m.error ??= 'current_subtotal_price must not be negative';
+      snapshot = {
+        at: updatedAtMs ?? 0,
+        exp,
+        subtotal,
+        ...lineItemTotals(o.line_items ?? [], m),
+        shipping: shippingTotal(o.shipping_lines ?? [], m),
+        taxesIncluded: o.taxes_included === true,
+        refundIds: [...new Set(refunds.map((r) => r.id))],
+      };
+    }
+    if (m.error) {
+      ctx.addIssue({ code: 'custom', message: m.error });
+      return z.NEVER;
+    }
+    return {
+      id: o.id,
+      name: o.name,
+      email: normalizeEmail(o.customer?.email ?? o.email ?? o.contact_email),
+      customer: o.customer,
+      /** The subtotal as it stands in this payload (after edits and any refunds it lists), minor units. */
+      currentSubtotalCents: subtotal,
+      /** Exponent of the shop currency the amounts are in. */
+      exp,
+      /** The order as this payload shows it (undefined when it carries no subtotal). */
+      snapshot,
+      test: o.test === true,
+      cancelledAt: o.cancelled_at,
+      financialStatus: o.financial_status,
+      updatedAtMs,
+      paidAt: o.processed_at ?? o.created_at ?? o.updated_at,
+      refunds,
+    };
+  });
 export type OrderPayload = z.output<typeof orderSchema>;
+
+/**
+ * orders/edited carries an `order_edit` summary — which line items were added or removed and by how many —
+ * not the order: no subtotal, no money at all. Shopify sends orders/updated with the whole order after
+ * every edit, and that snapshot is what moves the points (see the processor).
+ */
+const editChange = z.looseObject({ id: optId, delta: z.number().nullish() });
+const editChanges = z
+  .looseObject({ additions: z.array(editChange).nullish(), removals: z.array(editChange).nullish() })
+  .nullish();
+export const orderEditSchema = z
+  .looseObject({
+    order_edit: z.preprocess(
+      preferGid,
+      z.looseObject({ id, order_id: id, created_at: str, line_items: editChanges }),
+    ),
+  })
+  .transform((e) => ({
+    editId: e.order_edit.id,
+    orderId: e.order_edit.order_id,
+    createdAt: e.order_edit.created_at,
+    linesAdded: e.order_edit.line_items?.additions?.length ?? 0,
+    linesRemoved: e.order_edit.line_items?.removals?.length ?? 0,
+  }));
+export type OrderEditPayload = z.output<typeof orderEditSchema>;
 
 export const customerSchema = z
   .preprocess(
@@ -220,6 +260,8 @@ export const appUninstalledSchema = z.unknown().transform(() => ({}));
 
 const SCHEMAS = {
   'orders/paid': orderSchema,
+  'orders/updated': orderSchema,
+  'orders/edited': orderEditSchema,
   'orders/cancelled': orderSchema,
   'refunds/create': refundSchema,
   'customers/create': customerSchema,

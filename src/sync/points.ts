@@ -1,18 +1,92 @@
 /**
- * The points rule (shared/POINTS.md), pure. An order's facts only ever accumulate (paid once, refunds by
- * id, cancelled), so merging is commutative and idempotent, and the worth derived from the facts is the
- * same whatever order and however often the events arrive.
+ * The points rule (POINTS.md), pure. An order's facts only ever accumulate — paid once, refunds by id,
+ * cancelled, and the newest snapshot of the order by `updated_at` — so merging is commutative and
+ * idempotent, and the worth derived from the facts is the same whatever order and however often the events
+ * arrive.
  *
  *   worth = paid && !cancelled && (!test || testIncluded)
- *           ? floor(rateMilli × max(0, paidSubtotalCents − Σ refunds) / 100 000) : 0
+ *           ? floor(rate × max(0, eligible(newest snapshot) − Σ eligible(refunds it does not list))) : 0
+ *
+ * All money is in integer minor units of the shop's currency (`shop_money`) with that currency's exponent
+ * (2 for USD, 3 for KWD, 0 for JPY); the rate is points per major unit × 1000. Arithmetic is exact (BigInt
+ * for the product).
  */
+
+/** What the merchant chose for what earns points. Fixed for an order when it is paid. */
+export interface PointsRules {
+  /** In a tax-inclusive shop (`taxes_included`), take the line items' tax out of the subtotal. */
+  excludeTax: boolean;
+  /** Gift-card lines (`gift_card: true`) earn nothing: the points are earned when the card is spent. */
+  excludeGiftCards: boolean;
+  /** Add the shipping lines' discounted price. */
+  includeShipping: boolean;
+}
+
+export const DEFAULT_POINTS_RULES: Readonly<PointsRules> = Object.freeze({
+  excludeTax: true,
+  excludeGiftCards: true,
+  includeShipping: false,
+});
+
+/** Orders paid before the rules were kept with them earn on the subtotal as Shopify gives it. */
+export const LEGACY_POINTS_RULES: Readonly<PointsRules> = Object.freeze({
+  excludeTax: false,
+  excludeGiftCards: false,
+  includeShipping: false,
+});
+
+/**
+ * An order as one payload showed it (orders/paid, orders/updated, orders/cancelled, or an Admin API read).
+ * Amounts are the current ones (after the edits and the refunds it lists), shop money, minor units.
+ */
+export interface OrderSnapshot {
+  /** `updated_at` in ms (0 when the payload has none: any dated snapshot is newer). */
+  at: number;
+  /** Exponent of the shop currency. */
+  exp: number;
+  /** `current_subtotal_price` (after discounts, edits and listed refunds; before shipping). */
+  subtotal: number;
+  /** Tax of every line item at its current quantity. */
+  lineTax: number;
+  /** Gift-card lines at their current quantity, and their tax. */
+  giftCards: number;
+  giftCardTax: number;
+  /** Shipping lines' discounted price. */
+  shipping: number;
+  taxesIncluded: boolean;
+  /** Refunds the snapshot lists: its subtotal already reflects them. */
+  refundIds: string[];
+}
+
+/** One refund's amounts in shop money (minor units of exponent `exp`). */
+export interface RefundAmounts {
+  exp: number;
+  /** Σ refunded line subtotals (all lines, gift cards included), and their tax. */
+  lines: number;
+  tax: number;
+  /** The gift-card lines among them, and their tax. */
+  giftCards: number;
+  giftCardTax: number;
+  /** Shipping given back (refund_shipping_lines, else `shipping_refund` order adjustments). */
+  shipping: number;
+}
+
+/** A refund stored before its parts were kept: line subtotals in cents only. */
+export type RefundFact = number | RefundAmounts;
 
 /** What the payment told us. Fixed by the first paid event merged; later ones never change it. */
 export interface PaidFacts {
-  /** Order subtotal before any refund, in cents. */
+  /**
+   * The paid payload's subtotal before its refunds, in minor units of `exp`. Decides the worth only for an
+   * order stored before snapshots were kept (a snapshot, when there is one, decides).
+   */
   subtotalCents: number;
-  /** Points per dollar × 1000, the shop's rate when the payment was first merged. */
+  /** Exponent of `subtotalCents` (default 2). */
+  exp?: number;
+  /** Points per major unit × 1000, the shop's rate when the payment was first merged. */
   rateMilli: number;
+  /** The shop's points rules when the payment was first merged (undefined: paid before they were kept). */
+  rules?: PointsRules;
   test: boolean;
   /**
    * Whether a test order earns points: the shop's setting when the payment was first merged, so switching
@@ -29,8 +103,9 @@ export interface PaidFacts {
 /** The facts one event contributes. */
 export interface OrderFacts {
   paid?: PaidFacts;
-  /** Refund id → refunded line-item subtotal in cents. */
-  refunds?: Record<string, number>;
+  /** Refund id → its amounts. */
+  refunds?: Record<string, RefundFact>;
+  snapshot?: OrderSnapshot;
   cancelled?: boolean;
   /** Identity seen on a non-paid event (kept only until a paid event supplies its own). */
   email?: string;
@@ -40,7 +115,9 @@ export interface OrderFacts {
 
 export interface OrderState {
   paid?: PaidFacts;
-  refunds: Record<string, number>;
+  refunds: Record<string, RefundFact>;
+  /** The newest snapshot merged so far. */
+  snapshot?: OrderSnapshot;
   cancelled: boolean;
   email?: string;
   name?: string;
@@ -56,13 +133,36 @@ export function emptyOrderState(): OrderState {
   return { refunds: {}, cancelled: false, appliedPoints: 0 };
 }
 
+/** A snapshot's canonical text: decides between two snapshots with the same `updated_at`. */
+export function snapshotText(s: OrderSnapshot): string {
+  return JSON.stringify([
+    s.at,
+    s.exp,
+    s.subtotal,
+    s.lineTax,
+    s.giftCards,
+    s.giftCardTax,
+    s.shipping,
+    s.taxesIncluded ? 1 : 0,
+    [...s.refundIds].sort(),
+  ]);
+}
+
+/** Whether `b` replaces `a`: later `updated_at`, or the same and the greater canonical text (any order, same winner). */
+export function isNewerSnapshot(a: OrderSnapshot | undefined, b: OrderSnapshot): boolean {
+  if (!a) return true;
+  if (b.at !== a.at) return b.at > a.at;
+  return snapshotText(b) > snapshotText(a);
+}
+
 /** Folds one event's facts into a state (pure; the Redis merge in order-state.ts has the same semantics). */
 export function mergeFacts(state: OrderState, facts: OrderFacts): OrderState {
   const next: OrderState = { ...state, refunds: { ...state.refunds } };
   if (facts.paid && !next.paid) next.paid = { ...facts.paid };
-  for (const [id, cents] of Object.entries(facts.refunds ?? {})) {
-    if (!(id in next.refunds)) next.refunds[id] = cents;
+  for (const [id, amounts] of Object.entries(facts.refunds ?? {})) {
+    if (!(id in next.refunds)) next.refunds[id] = amounts;
   }
+  if (facts.snapshot && isNewerSnapshot(next.snapshot, facts.snapshot)) next.snapshot = facts.snapshot;
   if (facts.cancelled) next.cancelled = true;
   next.email ??= facts.paid?.email ?? facts.email;
   next.name ??= facts.paid?.name ?? facts.name;
@@ -70,22 +170,80 @@ export function mergeFacts(state: OrderState, facts: OrderFacts): OrderState {
   return next;
 }
 
-export function refundedCents(state: Pick<OrderState, 'refunds'>): number {
-  let sum = 0;
-  for (const c of Object.values(state.refunds)) sum += c;
-  return sum;
+export function refundAmounts(r: RefundFact): RefundAmounts {
+  return typeof r === 'number' ? { exp: 2, lines: r, tax: 0, giftCards: 0, giftCardTax: 0, shipping: 0 } : r;
 }
 
-/** Cents that earn points now: paid subtotal less refunds, never below 0 (0 before payment). */
-export function eligibleCents(state: Pick<OrderState, 'paid' | 'refunds'>): number {
-  if (!state.paid) return 0;
-  return Math.max(0, state.paid.subtotalCents - refundedCents(state));
+/** What a refund takes off the eligible amount under `rules` (`listed`: its lines are already out of the snapshot). */
+function refundEligible(r: RefundAmounts, rules: PointsRules, taxesIncluded: boolean, listed: boolean) {
+  let v = 0;
+  if (!listed) {
+    const taxOut = rules.excludeTax && taxesIncluded;
+    v += r.lines - r.giftCards - (taxOut ? r.tax - r.giftCardTax : 0);
+    if (!rules.excludeGiftCards) v += r.giftCards - (taxOut ? r.giftCardTax : 0);
+  }
+  // Shipping lines never reflect refunds, so shipping given back counts whether or not the snapshot lists it.
+  if (rules.includeShipping) v += r.shipping;
+  return v;
 }
 
-/** floor(rateMilli × cents / 100 000), exact for any safe integers (BigInt product). */
-export function pointsFor(rateMilli: number, cents: number): number {
-  if (cents <= 0 || rateMilli <= 0) return 0;
-  return Number((BigInt(rateMilli) * BigInt(cents)) / 100_000n);
+/** The snapshot's eligible amount under `rules`. */
+function snapshotEligible(s: OrderSnapshot, rules: PointsRules): number {
+  const taxOut = rules.excludeTax && s.taxesIncluded;
+  let v = s.subtotal - (taxOut ? s.lineTax : 0);
+  if (rules.excludeGiftCards) v -= s.giftCards - (taxOut ? s.giftCardTax : 0);
+  if (rules.includeShipping) v += s.shipping;
+  return v;
+}
+
+/** The snapshot that decides: the newest merged, else (orders stored before snapshots) the paid subtotal. */
+function decidingSnapshot(state: Pick<OrderState, 'paid' | 'snapshot'>): OrderSnapshot | undefined {
+  if (state.snapshot) return state.snapshot;
+  if (!state.paid) return undefined;
+  return {
+    at: 0,
+    exp: state.paid.exp ?? 2,
+    subtotal: state.paid.subtotalCents,
+    lineTax: 0,
+    giftCards: 0,
+    giftCardTax: 0,
+    shipping: 0,
+    taxesIncluded: false,
+    refundIds: [],
+  };
+}
+
+/**
+ * The amount that earns points now, in minor units of exponent `exp` (the largest exponent among the facts,
+ * so every amount is scaled up exactly): the deciding snapshot less the refunds it does not list, never
+ * below 0; 0 before payment.
+ */
+export function eligibleMinor(state: Pick<OrderState, 'paid' | 'refunds' | 'snapshot'>): {
+  minor: number;
+  exp: number;
+} {
+  const snap = decidingSnapshot(state);
+  if (!state.paid || !snap) return { minor: 0, exp: 2 };
+  const rules = state.paid.rules ?? LEGACY_POINTS_RULES;
+  const refunds = Object.entries(state.refunds).map(([id, r]) => [id, refundAmounts(r)] as const);
+  const exp = Math.max(snap.exp, ...refunds.map(([, r]) => r.exp));
+  const listed = new Set(snap.refundIds);
+  let minor = snapshotEligible(snap, rules) * 10 ** (exp - snap.exp);
+  for (const [id, r] of refunds) {
+    minor -= refundEligible(r, rules, snap.taxesIncluded, listed.has(id)) * 10 ** (exp - r.exp);
+  }
+  return { minor: Math.max(0, minor), exp };
+}
+
+/** Cents (minor units) that earn points now; see eligibleMinor for the exponent. */
+export function eligibleCents(state: Pick<OrderState, 'paid' | 'refunds' | 'snapshot'>): number {
+  return eligibleMinor(state).minor;
+}
+
+/** floor(rateMilli × minor / (1000 × 10^exp)), exact for any safe integers (BigInt product). */
+export function pointsFor(rateMilli: number, minor: number, exp = 2): number {
+  if (minor <= 0 || rateMilli <= 0) return 0;
+  return Number((BigInt(rateMilli) * BigInt(minor)) / (1000n * 10n ** BigInt(exp)));
 }
 
 export type WorthBasis = 'earning' | 'not-paid' | 'cancelled' | 'test-order';
@@ -101,5 +259,6 @@ export function worthBasis(state: OrderState, includeTestOrders: boolean): Worth
 /** The points the order is worth now. */
 export function worth(state: OrderState, includeTestOrders: boolean): number {
   if (worthBasis(state, includeTestOrders) !== 'earning' || !state.paid) return 0;
-  return pointsFor(state.paid.rateMilli, eligibleCents(state));
+  const { minor, exp } = eligibleMinor(state);
+  return pointsFor(state.paid.rateMilli, minor, exp);
 }

@@ -24,20 +24,16 @@ import type { NewSyncEvent, SyncEvent } from './events.js';
 import { AwaitingDecisionError, WriteInFlightError } from './ledger.js';
 import { LockBusyError, LockLostError, type LockOptions } from './locks.js';
 import { CustomerMatcher, MatchError, type MatcherOptions, type SyncClient } from './matching.js';
-import { MoneyFormatError, parseRateMilli } from './money.js';
+import { MoneyFormatError } from './money.js';
+import { type FetchOrderSnapshot, handleOrderTopic, InvalidRefundError } from './order-jobs.js';
 import {
   BUYER_FIELDS,
-  factsFromCancelled,
-  factsFromPaid,
-  factsFromRefund,
   InvalidOrderError,
-  mergeOrderFacts,
   orderKey,
   ordersByCustomerKey,
   ordersByEmailKey,
-  readOrderState,
 } from './order-state.js';
-import { type CustomerPayload, normalizeEmail, type OrderPayload, parsePayload, timeMs } from './payloads.js';
+import { type CustomerPayload, normalizeEmail, parsePayload, timeMs } from './payloads.js';
 import { type ReconcileDeps, type ReconcileOutcome, reconcileOrder } from './reconcile.js';
 
 /**
@@ -71,6 +67,12 @@ export interface SyncDeps {
   clientFor(shop: string, settings: ShopSettings): SyncClient;
   /** The sync queue, so customers/redact and shop/redact can remove finished jobs' copies of the payload. */
   queue?: Pick<Queue<SyncJobData>, 'getJobs'>;
+  /**
+   * Reads one order from Shopify's Admin API (REST-shaped, as orders/updated carries it). When provided, an
+   * orders/edited and a refund for an order compacted after the retention horizon read the order through
+   * it; when absent they are skipped with that reason and the order is listed as needing the read.
+   */
+  fetchOrderSnapshot?: FetchOrderSnapshot;
   /** Called after app/uninstalled (e.g. to close the shop's client). */
   onUninstalled?(shop: string): Promise<void>;
   matcher?: CustomerMatcher;
@@ -130,6 +132,8 @@ const AFTER_UNINSTALL = new Set([
 /** Topics a paused shop holds back. */
 const PAUSABLE = new Set([
   'orders/paid',
+  'orders/updated',
+  'orders/edited',
   'orders/cancelled',
   'refunds/create',
   'customers/create',
@@ -395,32 +399,27 @@ async function handleWebhook(
   const { redis, keys } = ctx.deps;
   switch (parsed.topic) {
     case 'orders/paid':
-    case 'orders/cancelled': {
-      const order = parsed.data;
-      setContext(orderContext(order));
-      // Whichever job of the order creates the IT Retail customer (a refund may get there first), it does
-      // so with the buyer's names and phone kept with the order.
-      const buyer = {
-        firstName: order.customer?.first_name ?? undefined,
-        lastName: order.customer?.last_name ?? undefined,
-        phone: order.customer?.phone ?? undefined,
-      };
-      const facts =
-        parsed.topic === 'orders/paid'
-          ? factsFromPaid(order, parseRateMilli(ctx.settings.pointsPerDollar), ctx.settings.includeTestOrders)
-          : factsFromCancelled(order);
-      await mergeOrderFacts(redis, keys, data.shop, order.id, facts, buyer);
-      return reconcileJob(ctx, data.shop, order.id, jobId, buyer);
-    }
-    case 'refunds/create': {
-      const refund = parsed.data;
-      if (!refund.orderId)
-        throw new PermanentJobError('invalid refunds/create payload (order_id is missing)');
-      setContext({ shopifyOrderId: refund.orderId });
-      await mergeOrderFacts(redis, keys, data.shop, refund.orderId, factsFromRefund(refund));
-      const state = await readOrderState(redis, keys, data.shop, refund.orderId);
-      setContext({ orderName: state.name, shopifyCustomerId: state.shopifyCustomerId });
-      return reconcileJob(ctx, data.shop, refund.orderId, jobId, {});
+    case 'orders/updated':
+    case 'orders/cancelled':
+    case 'refunds/create':
+    case 'orders/edited': {
+      const out = await handleOrderTopic(
+        {
+          shop: data.shop,
+          redis,
+          keys,
+          settings: ctx.settings,
+          fetchOrderSnapshot: ctx.deps.fetchOrderSnapshot,
+          setContext,
+        },
+        parsed,
+      ).catch((e: unknown) => {
+        if (e instanceof InvalidRefundError) throw new PermanentJobError(e.message, e.code);
+        throw e;
+      });
+      if (out.kind === 'skipped')
+        return { status: 'skipped', reason: out.reason, shopifyOrderId: out.orderId };
+      return reconcileJob(ctx, data.shop, out.orderId, jobId, out.customer);
     }
     case 'customers/create':
     case 'customers/update': {
@@ -493,16 +492,6 @@ function erasedBefore(data: SyncJobData, erasedAt: string): boolean {
 /** When Shopify triggered the webhook (X-Shopify-Triggered-At), else when it was received. */
 function webhookMoment(data: WebhookJobData): number {
   return timeMs(data.triggeredAt) ?? timeMs(data.receivedAt) ?? Date.now();
-}
-
-function orderContext(o: OrderPayload): Partial<NewSyncEvent> {
-  const name = [o.customer?.first_name, o.customer?.last_name].filter(Boolean).join(' ');
-  return {
-    shopifyOrderId: o.id,
-    orderName: o.name,
-    shopifyCustomerId: o.customer?.id,
-    customerName: name || undefined,
-  };
 }
 
 /** Identifying fields of a payload that failed validation, taken only where they are plain values. */

@@ -696,6 +696,10 @@ describe('settings', () => {
       [{ pointsPerDollar: '-1' }, { pointsPerDollar: /Points per dollar/ }],
       [{ includeTestOrders: 'yes' }, { includeTestOrders: /Include test orders must be true or false/ }],
       [{ paused: 1, pointsPerDollar: '2' }, { paused: /Pause sync must be true or false/ }],
+      [{ excludeTax: 'on' }, { excludeTax: /Leave tax out must be true or false/ }],
+      [{ includeShipping: 0 }, { includeShipping: /Give points for shipping must be true or false/ }],
+      [{ orderRetentionDays: 0 }, { orderRetentionDays: /Keep order details must be at least 1 day/ }],
+      [{ orderRetentionDays: 1.5 }, { orderRetentionDays: /whole number of days/ }],
       [
         { itretail: { username: '', password: 'x' } },
         { 'itretail.username': /IT Retail username is required/ },
@@ -721,6 +725,25 @@ describe('settings', () => {
     const mixed = await put({ pointsPerDollar: '3', includeTestOrders: 'sometimes' });
     expect(mixed.status).toBe(400);
     expect(await h.deps.redis.hgetall(h.deps.keys.shop(shop, 'settings'))).toEqual(stored);
+  });
+
+  it('stores the points rules and the retention horizon, with their defaults until changed', async () => {
+    const other = 'rules-shop.myshopify.com';
+    const before = await call('get', '/api/settings', h.token(other));
+    expect(before.body).toMatchObject({
+      pointsRules: { excludeTax: true, excludeGiftCards: true, includeShipping: false },
+      orderRetentionDays: 400,
+    });
+    const res = await call('put', '/api/settings', h.token(other), {
+      excludeTax: false,
+      includeShipping: true,
+      orderRetentionDays: 90,
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      pointsRules: { excludeTax: false, excludeGiftCards: true, includeShipping: true },
+      orderRetentionDays: 90,
+    });
   });
 
   it('stores IT Retail credentials encrypted and never sends them back', async () => {

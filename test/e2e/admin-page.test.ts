@@ -56,7 +56,17 @@ async function sendOrder(
     contact_email: email,
     subtotal_price: subtotal,
     current_subtotal_price: subtotal,
-    customer: { ...(order.customer as object), id: customerId, email, first_name: first, last_name: last },
+    // Points are read from the shop-money amounts, so those must say the same.
+    subtotal_price_set: { shop_money: { amount: subtotal, currency_code: 'USD' } },
+    current_subtotal_price_set: { shop_money: { amount: subtotal, currency_code: 'USD' } },
+    customer: {
+      ...(order.customer as object),
+      id: customerId,
+      admin_graphql_api_id: `gid://shopify/Customer/${customerId}`,
+      email,
+      first_name: first,
+      last_name: last,
+    },
   });
   const body = JSON.stringify(order);
   const res = await fetch(`${baseUrl}/webhooks`, {
@@ -219,6 +229,18 @@ describe.skipIf(!HAS_CHROMIUM)('admin page in a browser', () => {
     await page.click('#settings-save');
     await page.locator('#settings-result', { hasText: 'Saved.' }).waitFor();
     expect((await h.deps.settings.get(SHOP)).pointsPerDollar).toBe('2');
+    // The points settings: shown with their defaults, changed and saved with the shop's settings.
+    expect(await page.isChecked('#settings-form input[name=excludeTax]')).toBe(true);
+    expect(await page.isChecked('#settings-form input[name=includeShipping]')).toBe(false);
+    await page.uncheck('#settings-form input[name=excludeGiftCards]');
+    await page.check('#settings-form input[name=includeShipping]');
+    await page.fill('#settings-form input[name=orderRetentionDays]', '365');
+    await page.click('#settings-save');
+    await page.locator('#settings-result', { hasText: 'Saved.' }).waitFor();
+    expect(await h.deps.settings.get(SHOP)).toMatchObject({
+      pointsRules: { excludeTax: true, excludeGiftCards: false, includeShipping: true },
+      orderRetentionDays: 365,
+    });
     // Bad input shows the field's message, and nothing is saved.
     await page.fill('#settings-form input[name=pointsPerDollar]', 'lots');
     await page.click('#settings-save');

@@ -96,6 +96,7 @@ export async function createHarness(name: string, simOpts: SimulatorOptions = {}
         workerOptions: { stalledInterval: 1000, lockDuration: 3000 },
         // No background index downloads unless a test asks: call counts stay the test's own.
         indexRefreshMs: 0,
+        compactionMs: 0,
         ...extra,
       });
       return h.running;

@@ -139,7 +139,7 @@ describe('property: any permutation and repetition of an order’s events conver
       const isCancelled = events.some((e) => e.cancelled);
       const isTest = events[0]?.paid?.test === true;
       const refunded = events.reduce(
-        (s, e) => s + Object.values(e.refunds ?? {}).reduce((a, b) => a + b, 0),
+        (s, e) => s + Object.values(e.refunds ?? {}).reduce((a: number, b) => a + Number(b), 0),
         0,
       );
       const expected =

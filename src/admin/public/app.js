@@ -133,6 +133,8 @@ const signed = (n) => (typeof n !== 'number' ? '' : n > 0 ? `+${n}` : String(n))
 
 const TOPIC_WORDS = {
   'orders/paid': 'Order paid',
+  'orders/updated': 'Order updated',
+  'orders/edited': 'Order edited',
   'orders/cancelled': 'Order cancelled',
   'refunds/create': 'Refund',
   'customers/create': 'Customer created',
@@ -725,6 +727,10 @@ function fillSettings(s) {
   const f = $('#settings-form');
   f.pointsPerDollar.value = s.pointsPerDollar;
   f.includeTestOrders.checked = s.includeTestOrders;
+  f.excludeTax.checked = s.pointsRules.excludeTax;
+  f.excludeGiftCards.checked = s.pointsRules.excludeGiftCards;
+  f.includeShipping.checked = s.pointsRules.includeShipping;
+  f.orderRetentionDays.value = s.orderRetentionDays;
   f.paused.checked = s.paused;
   fillRedemption(f, s.redemption);
   f.baseUrl.value = s.itretail.baseUrl ?? '';
@@ -798,6 +804,10 @@ async function saveSettings(ev) {
   const body = {
     pointsPerDollar: f.pointsPerDollar.value.trim(),
     includeTestOrders: f.includeTestOrders.checked,
+    excludeTax: f.excludeTax.checked,
+    excludeGiftCards: f.excludeGiftCards.checked,
+    includeShipping: f.includeShipping.checked,
+    orderRetentionDays: Number(f.orderRetentionDays.value),
     paused: f.paused.checked,
     redemption: redemptionFromForm(f),
   };
