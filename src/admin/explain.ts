@@ -130,7 +130,7 @@ export function problemsOf(f: OverviewFacts): Problem[] {
     out.push({
       severity: 'critical',
       code: 'UNCERTAIN_WRITES',
-      title: `${n} points ${n === 1 ? 'change needs' : 'changes need'} your decision`,
+      title: `${n} ${n === 1 ? 'change to points needs' : 'changes to points need'} your decision`,
       fix: 'IT Retail did not confirm them and its record cannot tell. Under Failures, choose It landed or Apply it for each.',
     });
   }

@@ -308,6 +308,12 @@ describe.skipIf(!HAS_CHROMIUM)('admin page in a browser', () => {
   }, 60_000);
 
   it('shows a points change IT Retail may or may not have applied, with both readings, and decides it once', async () => {
+    // The points settings as a new shop has them (the test above changed the rate and the rules).
+    await h.deps.settings.update(SHOP, {
+      pointsPerDollar: '1',
+      excludeGiftCards: true,
+      includeShipping: false,
+    });
     const grace = sim.findByEmail('grace@example.com')[0]!;
     const before = grace.LoyaltyPoints ?? 0;
     // The Put is applied but its answer never arrives; the register adds 5 meanwhile: the record cannot tell.
@@ -320,7 +326,7 @@ describe.skipIf(!HAS_CHROMIUM)('admin page in a browser', () => {
     sim.releaseCalls();
 
     const { page, errors } = await openPage();
-    await page.locator('#verdict', { hasText: '1 points change needs your decision' }).waitFor();
+    await page.locator('#verdict', { hasText: '1 change to points needs your decision' }).waitFor();
     const card = page.locator('#uncertain-writes .uncertain-write');
     await card.waitFor();
     const text = (await card.textContent()) ?? '';
