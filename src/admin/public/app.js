@@ -395,7 +395,7 @@ async function loadUncertain() {
         's-banner',
         {
           tone: 'warning',
-          heading: `${r.total} points change${r.total === 1 ? '' : 's'} need your decision`,
+          heading: `${r.total} ${r.total === 1 ? 'change to points needs' : 'changes to points need'} your decision`,
         },
         'IT Retail did not say whether these changes were applied, and its record cannot tell. Nothing more is written to these customers until you decide.',
       ),
