@@ -87,6 +87,17 @@ describe('GET /api/status', () => {
     expect(JSON.stringify(mine.body.events)).not.toContain('#9001');
   });
 
+  it('counts the shop’s points changes waiting for a decision (uncertainWrites)', async () => {
+    const token = sessionToken({ secret, apiKey, shop: SHOP });
+    expect((await status(token)).body.uncertainWrites).toBe(0);
+    // Two customers of SHOP each with a write nobody could decide; one of another shop.
+    const index = (shop: string) => h.deps.keys.shop(shop, 'uncertain-writes');
+    await h.deps.redis.zadd(index(SHOP), 1, 'itr-1', 2, 'itr-2');
+    await h.deps.redis.zadd(index(OTHER_SHOP), 1, 'itr-9');
+    expect((await status(token)).body.uncertainWrites).toBe(2);
+    await h.deps.redis.del(index(SHOP), index(OTHER_SHOP));
+  });
+
   it('answers 401 JSON without a token', async () => {
     const res = await status();
     expect(res.status).toBe(401);
