@@ -1,15 +1,16 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ITRetailSimulator } from '../../src/itretail/simulator.js';
 import { createRedis, waitForRedis } from '../../src/store/redis.js';
 import { Ledger } from '../../src/sync/ledger.js';
 import { type RunningWorker, startWorker, workerDepsFromConfig } from '../../workers/sync-worker.js';
 import { type AdminHarness, adminHarness } from '../admin/support.js';
+import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { fixture, TEST_APP, webhookHeaders } from '../helpers/shopify.js';
 
 /**
@@ -19,8 +20,6 @@ import { fixture, TEST_APP, webhookHeaders } from '../helpers/shopify.js';
  * undefined elements).
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const HAS_CHROMIUM = existsSync(CHROMIUM);
 if (!HAS_CHROMIUM) {
   console.warn(`SKIPPED: browser test of the admin page needs ${CHROMIUM} (apt-get install -y chromium)`);
 }
@@ -116,18 +115,7 @@ beforeAll(async () => {
   await sendOrder(1003, 'ada@example.com', 'Ada', 'Lovelace', '30.00', 501);
   await until(async () => (await deps.events.failures(SHOP, {})).total === 1);
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

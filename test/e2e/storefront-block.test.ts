@@ -1,8 +1,7 @@
-import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createItretailAccess, type ItretailAccess } from '../../src/admin/itretail-access.js';
 import { createApp } from '../../src/app.js';
@@ -11,6 +10,7 @@ import { ITRetailSimulator } from '../../src/itretail/simulator.js';
 import { buildDeps, type Deps } from '../../src/main.js';
 import { waitForRedis } from '../../src/store/redis.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
+import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
 import { TEST_APP, testEnv } from '../helpers/shopify.js';
 import { startStorefront, themePage } from '../helpers/storefront.js';
@@ -23,8 +23,6 @@ import { customerWithPoints, renderBlock } from '../helpers/theme.js';
  * answer) fulfilled by the browser's route interception.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const HAS_CHROMIUM = existsSync(CHROMIUM);
 if (!HAS_CHROMIUM) {
   console.warn(
     `SKIPPED: browser test of the storefront block needs ${CHROMIUM} (apt-get install -y chromium)`,
@@ -73,16 +71,7 @@ beforeAll(async () => {
         themePage(await renderBlock({ customer: id ? customerWithPoints(1000) : undefined })),
     },
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-    ],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
