@@ -85,6 +85,8 @@ export interface CallLogEntry {
   fault?: string;
   customerId?: string;
   durationMs: number;
+  /** The user whose sign-in issued the token the call carried. */
+  user?: string;
   /**
    * A Put based on an older read than the record it replaced (its body's `Modified` was not the record's):
    * the points changed after that read and this Put wrote over them (what the service's own audit would
@@ -561,6 +563,8 @@ export class ITRetailSimulator {
   private answerSkews: number[] = [];
   private readonly hiddenFromGetOne = new Map<string, number>();
   private readonly pointsAt = new Map<string, Map<string, number>>();
+  /** Who signed in for each token issued by /token (the call log names the user). */
+  private readonly tokenUsers = new Map<string, string>();
   private lastOverwrote = 0;
 
   private constructor(server: Server, url: string, opts: SimulatorOptions) {
@@ -776,6 +780,7 @@ export class ITRetailSimulator {
   /** Every issued token answers 401 from now on. Static tokens too when includeStatic is set. */
   expireAllTokens(opts: { includeStatic?: boolean } = {}): void {
     this.tokens.clear();
+    this.tokenUsers.clear();
     if (opts.includeStatic) this.staticTokens.clear();
   }
 
@@ -785,7 +790,12 @@ export class ITRetailSimulator {
     this.tokens.set(token, Date.now() + this.tokenTtlMs);
     if (this.tokens.size > 10_000) {
       const now = Date.now();
-      for (const [t, exp] of this.tokens) if (exp <= now) this.tokens.delete(t);
+      for (const [t, exp] of this.tokens) {
+        if (exp <= now) {
+          this.tokens.delete(t);
+          this.tokenUsers.delete(t);
+        }
+      }
     }
     return token;
   }
@@ -1291,6 +1301,8 @@ export class ITRetailSimulator {
       return;
     }
 
+    const user = this.tokenUsers.get(/^Bearer\s+(\S+)/i.exec(req.headers.authorization ?? '')?.[1] ?? '');
+    if (user) entry.user = user;
     if (!this.tokenValid(req.headers.authorization)) {
       this.sendJson(res, 401, { Message: MSG_DENIED });
       finish(401);
@@ -1382,6 +1394,7 @@ export class ITRetailSimulator {
       return 400;
     }
     const token = this.issueToken();
+    this.tokenUsers.set(token, username.trim().toLowerCase());
     this.sendJson(res, 200, {
       access_token: token,
       token_type: 'bearer',

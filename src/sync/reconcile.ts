@@ -234,12 +234,9 @@ export async function reconcileOrder(
     read,
   );
   if (out.status === 'applied' && out.registerOverwritten && out.itrCustomerId) {
-    // Give the register's change back now (it is due durably; if this fails, the next holder does it).
-    await withCustomer(d, shop, client, out.itrCustomerId, async () => undefined, {
-      jobId: opts.jobId,
-    }).catch((err: unknown) =>
-      d.logger?.warn({ err, shop, orderId }, 'giving back a register change is left to the next job'),
-    );
+    // Give the register's change back now. It is due durably: if this fails, the job's retry (or whoever
+    // next holds the customer's lock) gives it back, and the retry reports the order's remembered outcome.
+    await withCustomer(d, shop, client, out.itrCustomerId, async () => undefined, { jobId: opts.jobId });
   }
   return out;
 }
