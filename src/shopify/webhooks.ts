@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Queue } from 'bullmq';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Redis } from 'ioredis';
@@ -9,7 +10,6 @@ import { isHandledTopic, type SyncJobData, type WebhookJobData } from '../queue/
 import { addLogFields } from '../request-logger.js';
 import { SHOP_DOMAIN } from '../shop-domain.js';
 import type { Keys } from '../store/keys.js';
-import { parseJsonKeepingBigIntegers } from './json.js';
 
 export const WEBHOOK_PATH = '/webhooks';
 
@@ -25,6 +25,38 @@ export const WEBHOOK_HEADERS = {
 } as const;
 
 const MAX_ID_LENGTH = 200;
+
+// Node lower-cases incoming header names; reading them from `req.headers` skips `req.get`'s own lower-casing.
+const HMAC = 'x-shopify-hmac-sha256';
+const TOPIC = 'x-shopify-topic';
+const SHOP = 'x-shopify-shop-domain';
+const WEBHOOK_ID = 'x-shopify-webhook-id';
+const EVENT_ID = 'x-shopify-event-id';
+const API_VERSION = 'x-shopify-api-version';
+const TRIGGERED_AT = 'x-shopify-triggered-at';
+
+/** A header's value, trimmed; undefined when it is absent or blank. */
+function headerOf(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return typeof v === 'string' ? v.trim() || undefined : undefined;
+}
+
+/**
+ * Whether `text` is one JSON object ('object'), valid JSON of another kind ('other') or not JSON
+ * ('invalid'). The first character decides most cases; JSON.parse checks the rest (its result is dropped,
+ * so integers beyond 2^53 losing precision here does not matter: the worker parses the text again, exactly).
+ */
+export function jsonObjectShape(text: string): 'object' | 'other' | 'invalid' {
+  let first = 0;
+  while (first < text.length && WHITESPACE.has(text.charCodeAt(first))) first++;
+  try {
+    JSON.parse(text);
+  } catch {
+    return 'invalid';
+  }
+  return text.charCodeAt(first) === 0x7b ? 'object' : 'other';
+}
+const WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
 
 export interface WebhookRouteDeps {
   apiSecret: string;
@@ -71,8 +103,8 @@ export function webhookRouter(deps: WebhookRouteDeps): Router {
 
   // Refuse an unsigned delivery before reading its body at all.
   const requireHmacHeader = (req: Request, res: Response, next: NextFunction) => {
-    if (req.get(WEBHOOK_HEADERS.hmac)) return next();
-    logOf(res).warn({ topic: req.get(WEBHOOK_HEADERS.topic) }, 'webhook without HMAC refused');
+    if (headerOf(req.headers, HMAC)) return next();
+    logOf(res).warn({ topic: headerOf(req.headers, TOPIC) }, 'webhook without HMAC refused');
     answer(res, undefined, 'unauthorized', 401, { error: 'missing X-Shopify-Hmac-Sha256 header' });
   };
 
@@ -81,22 +113,22 @@ export function webhookRouter(deps: WebhookRouteDeps): Router {
 
   const handle = async (req: Request, res: Response) => {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    if (!verifyWebhookHmac(deps.apiSecret, raw, req.get(WEBHOOK_HEADERS.hmac))) {
-      logOf(res).warn({ topic: req.get(WEBHOOK_HEADERS.topic) }, 'webhook with an invalid HMAC refused');
+    const headers = req.headers;
+    if (!verifyWebhookHmac(deps.apiSecret, raw, headerOf(headers, HMAC))) {
+      logOf(res).warn({ topic: headerOf(headers, TOPIC) }, 'webhook with an invalid HMAC refused');
       return answer(res, undefined, 'unauthorized', 401, { error: 'invalid HMAC' });
     }
 
-    const header = (name: string) => req.get(name)?.trim() || undefined;
-    const shop = header(WEBHOOK_HEADERS.shop)?.toLowerCase();
-    const topic = header(WEBHOOK_HEADERS.topic)?.toLowerCase();
-    const webhookId = header(WEBHOOK_HEADERS.webhookId);
-    const eventId = header(WEBHOOK_HEADERS.eventId);
-    const missing = [
-      !shop && WEBHOOK_HEADERS.shop,
-      !topic && WEBHOOK_HEADERS.topic,
-      !webhookId && WEBHOOK_HEADERS.webhookId,
-    ].filter(Boolean);
-    if (missing.length || !shop || !topic || !webhookId) {
+    const shop = headerOf(headers, SHOP)?.toLowerCase();
+    const topic = headerOf(headers, TOPIC)?.toLowerCase();
+    const webhookId = headerOf(headers, WEBHOOK_ID);
+    const eventId = headerOf(headers, EVENT_ID);
+    if (!shop || !topic || !webhookId) {
+      const missing = [
+        !shop && WEBHOOK_HEADERS.shop,
+        !topic && WEBHOOK_HEADERS.topic,
+        !webhookId && WEBHOOK_HEADERS.webhookId,
+      ].filter(Boolean);
       return answer(res, topic, 'bad_request', 400, { error: `missing header(s): ${missing.join(', ')}` });
     }
     if (!SHOP_DOMAIN.test(shop)) {
@@ -110,15 +142,14 @@ export function webhookRouter(deps: WebhookRouteDeps): Router {
       });
     }
 
-    let payload: unknown;
-    try {
-      payload = parseJsonKeepingBigIntegers(raw.toString('utf8'));
-    } catch {
-      logOf(res).warn({ shop, topic, webhookId }, 'signed webhook with a body that is not JSON');
-      return answer(res, topic, 'bad_request', 400, { error: 'body is not valid JSON' });
-    }
-    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
-      return answer(res, topic, 'bad_request', 400, { error: 'body must be a JSON object' });
+    // The body goes on as the text it came as; here it is only checked to be one JSON object.
+    const body = raw.toString('utf8');
+    const shape = jsonObjectShape(body);
+    if (shape !== 'object') {
+      if (shape === 'invalid')
+        logOf(res).warn({ shop, topic, webhookId }, 'signed webhook with a body that is not JSON');
+      const error = shape === 'invalid' ? 'body is not valid JSON' : 'body must be a JSON object';
+      return answer(res, topic, 'bad_request', 400, { error });
     }
 
     if (!isHandledTopic(topic)) {
@@ -132,10 +163,10 @@ export function webhookRouter(deps: WebhookRouteDeps): Router {
       topic,
       webhookId,
       eventId,
-      apiVersion: header(WEBHOOK_HEADERS.apiVersion),
-      triggeredAt: header(WEBHOOK_HEADERS.triggeredAt),
+      apiVersion: headerOf(headers, API_VERSION),
+      triggeredAt: headerOf(headers, TRIGGERED_AT),
       receivedAt: new Date().toISOString(),
-      payload,
+      body,
     };
     try {
       const result = await enqueueWebhook(deps, data);
