@@ -57,10 +57,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use(
     requestLogger(logger, (req, res, seconds) => {
-      metrics.httpRequestDuration.observe(
-        { method: req.method, route: routeLabel(req), status: String(res.statusCode) },
-        seconds,
-      );
+      metrics.observeRequest(req.method, routeLabel(req), res.statusCode, seconds);
     }),
   );
 

@@ -10,6 +10,7 @@ import { isHandledTopic, type SyncJobData, type WebhookJobData } from '../queue/
 import { addLogFields } from '../request-logger.js';
 import { SHOP_DOMAIN } from '../shop-domain.js';
 import type { Keys } from '../store/keys.js';
+import { jsonShape } from './json-check.js';
 
 export const WEBHOOK_PATH = '/webhooks';
 
@@ -40,23 +41,6 @@ function headerOf(headers: IncomingHttpHeaders, name: string): string | undefine
   const v = headers[name];
   return typeof v === 'string' ? v.trim() || undefined : undefined;
 }
-
-/**
- * Whether `text` is one JSON object ('object'), valid JSON of another kind ('other') or not JSON
- * ('invalid'). The first character decides most cases; JSON.parse checks the rest (its result is dropped,
- * so integers beyond 2^53 losing precision here does not matter: the worker parses the text again, exactly).
- */
-export function jsonObjectShape(text: string): 'object' | 'other' | 'invalid' {
-  let first = 0;
-  while (first < text.length && WHITESPACE.has(text.charCodeAt(first))) first++;
-  try {
-    JSON.parse(text);
-  } catch {
-    return 'invalid';
-  }
-  return text.charCodeAt(first) === 0x7b ? 'object' : 'other';
-}
-const WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
 
 export interface WebhookRouteDeps {
   apiSecret: string;
@@ -97,7 +81,7 @@ export function webhookRouter(deps: WebhookRouteDeps): Router {
     status: number,
     body: Record<string, unknown>,
   ) => {
-    deps.metrics.webhooksReceived.inc({ topic: topic && isHandledTopic(topic) ? topic : 'other', outcome });
+    deps.metrics.countWebhook(topic && isHandledTopic(topic) ? topic : 'other', outcome);
     res.status(status).json(body);
   };
 
@@ -142,9 +126,9 @@ export function webhookRouter(deps: WebhookRouteDeps): Router {
       });
     }
 
-    // The body goes on as the text it came as; here it is only checked to be one JSON object.
-    const body = raw.toString('utf8');
-    const shape = jsonObjectShape(body);
+    // The body goes on as the text it came as; here it is only checked to be one JSON object, without
+    // building it (the worker parses it, keeping ids beyond 2^53 exact).
+    const shape = jsonShape(raw);
     if (shape !== 'object') {
       if (shape === 'invalid')
         logOf(res).warn({ shop, topic, webhookId }, 'signed webhook with a body that is not JSON');
@@ -166,7 +150,7 @@ export function webhookRouter(deps: WebhookRouteDeps): Router {
       apiVersion: headerOf(headers, API_VERSION),
       triggeredAt: headerOf(headers, TRIGGERED_AT),
       receivedAt: new Date().toISOString(),
-      body,
+      body: raw.toString('utf8'),
     };
     try {
       const result = await enqueueWebhook(deps, data);
