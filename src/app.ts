@@ -12,7 +12,7 @@ import { logOf, requestLogger } from './request-logger.js';
 import type { SettingsStore } from './settings.js';
 import type { Shopify } from './shopify/api.js';
 import { requireSessionToken, shopOf } from './shopify/session-token.js';
-import { webhookRouter } from './shopify/webhooks.js';
+import { WEBHOOK_PATH, webhookHandlers } from './shopify/webhooks.js';
 import type { Keys } from './store/keys.js';
 import { createBalanceReader } from './storefront/balance.js';
 import { PROXY_PATH, proxyRouter } from './storefront/proxy.js';
@@ -62,8 +62,9 @@ export function createApp(deps: AppDeps): express.Express {
   );
 
   // Before any JSON parser: the webhook route needs the raw bytes.
-  app.use(
-    webhookRouter({
+  app.post(
+    WEBHOOK_PATH,
+    ...webhookHandlers({
       apiSecret: deps.config.shopify.apiSecret,
       bodyLimitBytes: deps.config.webhookBodyLimitBytes,
       logger,

@@ -67,11 +67,11 @@ export function verifyWebhookHmac(secret: string, rawBody: Buffer, hmacHeader: s
 }
 
 /**
- * `POST /webhooks`, one route for every topic: verify the HMAC over the raw bytes, parse, deduplicate,
- * enqueue, answer. A 200 means the job is in Redis; no other service is called in the request.
+ * The handlers of `POST /webhooks`, one route for every topic: verify the HMAC over the raw bytes, check
+ * the body is a JSON object, deduplicate and enqueue in one Redis round trip, answer. A 200 means the job is
+ * in Redis; no other service is called in the request.
  */
-export function webhookRouter(deps: WebhookRouteDeps): Router {
-  const router = express.Router();
+export function webhookHandlers(deps: WebhookRouteDeps) {
   const logOf = (res: Response): Logger => (res.locals.log as Logger | undefined) ?? deps.logger;
 
   const answer = (
@@ -82,7 +82,12 @@ export function webhookRouter(deps: WebhookRouteDeps): Router {
     body: Record<string, unknown>,
   ) => {
     deps.metrics.countWebhook(topic && isHandledTopic(topic) ? topic : 'other', outcome);
-    res.status(status).json(body);
+    // Written directly: Express's res.json would also work out an ETag, which a webhook answer never needs.
+    const text = JSON.stringify(body);
+    res.statusCode = status;
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.setHeader('Content-Length', Buffer.byteLength(text));
+    res.end(text);
   };
 
   // Refuse an unsigned delivery before reading its body at all.
@@ -184,6 +189,12 @@ export function webhookRouter(deps: WebhookRouteDeps): Router {
     next(err);
   };
 
-  router.post(WEBHOOK_PATH, requireHmacHeader, rawBody, handle, bodyErrors);
+  return [requireHmacHeader, rawBody, handle, bodyErrors];
+}
+
+/** The webhook route on a router of its own (createApp mounts the handlers directly: one layer less). */
+export function webhookRouter(deps: WebhookRouteDeps): Router {
+  const router = express.Router();
+  router.post(WEBHOOK_PATH, ...webhookHandlers(deps));
   return router;
 }
