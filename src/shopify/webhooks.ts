@@ -90,15 +90,15 @@ export function webhookHandlers(deps: WebhookRouteDeps) {
     res.end(text);
   };
 
-  // Refuse an unsigned delivery before reading its body at all.
-  const requireHmacHeader = (req: Request, res: Response, next: NextFunction) => {
-    if (headerOf(req.headers, HMAC)) return next();
+  // Raw bytes, whatever the content type; body-parser stops at the limit (Content-Length checked up front).
+  const rawBody = express.raw({ type: () => true, limit: deps.bodyLimitBytes, inflate: false });
+
+  // Refuses an unsigned delivery before reading its body at all; reads a signed one's raw bytes.
+  const signedRawBody = (req: Request, res: Response, next: NextFunction) => {
+    if (headerOf(req.headers, HMAC)) return rawBody(req, res, next);
     logOf(res).warn({ topic: headerOf(req.headers, TOPIC) }, 'webhook without HMAC refused');
     answer(res, undefined, 'unauthorized', 401, { error: 'missing X-Shopify-Hmac-Sha256 header' });
   };
-
-  // Raw bytes, whatever the content type; body-parser stops at the limit (Content-Length checked up front).
-  const rawBody = express.raw({ type: () => true, limit: deps.bodyLimitBytes, inflate: false });
 
   const handle = async (req: Request, res: Response) => {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
@@ -189,7 +189,7 @@ export function webhookHandlers(deps: WebhookRouteDeps) {
     next(err);
   };
 
-  return [requireHmacHeader, rawBody, handle, bodyErrors];
+  return [signedRawBody, handle, bodyErrors];
 }
 
 /** The webhook route on a router of its own (createApp mounts the handlers directly: one layer less). */
