@@ -34,6 +34,7 @@ async function main(): Promise<void> {
   } else if (mode === 'naive') {
     const config = loadConfig();
     const redis = createRedis(config.redis.url, 'request');
+    redis.on('error', () => {}); // a write cut off by stop() is not a failure of the run
     await waitForRedis(redis, 10_000);
     const prefix = createKeys(config.redis.keyPrefix).bullPrefix;
     const queue = naiveQueue(redis, prefix);
