@@ -13,7 +13,6 @@
  *   npx tsx bench/time-to-balance.ts   (BENCH_RATE=100 BENCH_SECONDS=60 BENCH_LATENCY_MS=20 BENCH_CONCURRENCY=10)
  */
 import { Agent, request } from 'undici';
-import { jobIdFor } from '../src/queue/jobs.js';
 import { createKeys } from '../src/store/keys.js';
 import { Child } from './lib/child.js';
 import {
@@ -40,7 +39,7 @@ import {
   startWorkers,
   workerEnv,
 } from './lib/harness.js';
-import { BENCH_SHOP, deliveryHeaders, orderPaidBody } from './lib/shopify.js';
+import { deliveryHeaders, orderPaidBody } from './lib/shopify.js';
 
 const RATE = envInt('BENCH_RATE', 100, 1, 5000);
 const SECONDS = envInt('BENCH_SECONDS', 60, 1, 600);
@@ -51,6 +50,8 @@ interface Sent {
   i: number;
   customer: BenchCustomer;
   eventId: string;
+  /** The job id the app answered with. */
+  jobId?: string;
   sentAt: number;
   okAt?: number;
   status?: number;
@@ -112,6 +113,7 @@ async function main(): Promise<void> {
         deliver(url, dispatcher, 2_000_000_000 + i, s.customer).then(
           (r) => {
             s.eventId = r.eventId;
+            s.jobId = r.jobId;
             s.status = r.status;
             s.okAt = r.at;
           },
@@ -147,7 +149,7 @@ async function main(): Promise<void> {
     const times = await jobTimes(
       redis,
       keys,
-      ok.map((s) => jobIdFor(BENCH_SHOP, 'orders/paid', s.eventId)),
+      ok.map((s) => s.jobId ?? ''),
     );
     const processedOn = new Map(times.map((t) => [t.id, t.processedOn]));
     const toBalance: number[] = [];
@@ -159,7 +161,7 @@ async function main(): Promise<void> {
       const done = putAt.get(s.customer.id);
       if (done === undefined) continue;
       toBalance.push(done - s.okAt!);
-      const p = processedOn.get(jobIdFor(BENCH_SHOP, 'orders/paid', s.eventId));
+      const p = processedOn.get(s.jobId ?? '');
       if (p !== undefined) {
         waiting.push(p - s.okAt!);
         working.push(done - p);
@@ -238,12 +240,17 @@ async function deliver(
   dispatcher: Agent,
   orderId: number,
   c: BenchCustomer,
-): Promise<{ status: number; at: number; eventId: string }> {
+): Promise<{ status: number; at: number; eventId: string; jobId?: string }> {
   const body = orderPaidBody({ orderId, email: c.email, customerId: c.shopifyId, subtotal: '54.00' });
   const headers = deliveryHeaders(body);
   const res = await request(url, { method: 'POST', body, headers, dispatcher });
-  await res.body.dump();
-  return { status: res.statusCode, at: Date.now(), eventId: headers['x-shopify-event-id']! };
+  const answer = (await res.body.json().catch(() => ({}))) as { jobId?: string };
+  return {
+    status: res.statusCode,
+    at: Date.now(),
+    eventId: headers['x-shopify-event-id']!,
+    jobId: answer.jobId,
+  };
 }
 
 main().catch((e) => {

@@ -12,7 +12,7 @@ import { logOf, requestLogger } from './request-logger.js';
 import type { SettingsStore } from './settings.js';
 import type { Shopify } from './shopify/api.js';
 import { requireSessionToken, shopOf } from './shopify/session-token.js';
-import { webhookRouter } from './shopify/webhooks.js';
+import { WEBHOOK_PATH, webhookHandlers } from './shopify/webhooks.js';
 import type { Keys } from './store/keys.js';
 import { createBalanceReader } from './storefront/balance.js';
 import { PROXY_PATH, proxyRouter } from './storefront/proxy.js';
@@ -57,16 +57,14 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use(
     requestLogger(logger, (req, res, seconds) => {
-      metrics.httpRequestDuration.observe(
-        { method: req.method, route: routeLabel(req), status: String(res.statusCode) },
-        seconds,
-      );
+      metrics.observeRequest(req.method, routeLabel(req), res.statusCode, seconds);
     }),
   );
 
   // Before any JSON parser: the webhook route needs the raw bytes.
-  app.use(
-    webhookRouter({
+  app.post(
+    WEBHOOK_PATH,
+    ...webhookHandlers({
       apiSecret: deps.config.shopify.apiSecret,
       bodyLimitBytes: deps.config.webhookBodyLimitBytes,
       logger,

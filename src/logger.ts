@@ -29,6 +29,18 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set(
   ].map((k) => k.toLowerCase()),
 );
 const CENSOR = '[redacted]';
+
+// Whether a property name is secret, by name as written: log lines reuse a few dozen names, so each is
+// lower-cased once rather than on every line (bounded, so odd names cannot grow it without end).
+const secretByName = new Map<string, boolean>();
+function isSecretKey(key: string): boolean {
+  let secret = secretByName.get(key);
+  if (secret === undefined) {
+    secret = SECRET_KEYS.has(key.toLowerCase());
+    if (secretByName.size < 5_000) secretByName.set(key, secret);
+  }
+  return secret;
+}
 const MAX_DEPTH = 6;
 
 function copyOf(o: object): Record<string, unknown> {
@@ -62,11 +74,7 @@ export function scrubObject(value: unknown, depth = 0): unknown {
   const o = value as Record<string, unknown>;
   for (const key in o) {
     const v = o[key];
-    const next = SECRET_KEYS.has(key.toLowerCase())
-      ? v === undefined
-        ? v
-        : CENSOR
-      : scrubObject(v, depth + 1);
+    const next = isSecretKey(key) ? (v === undefined ? v : CENSOR) : scrubObject(v, depth + 1);
     if (next !== v) {
       out ??= copyOf(o);
       out[key] = next;

@@ -28,8 +28,13 @@ export type QueueCountsSource = () => Promise<Record<string, number>>;
 
 export interface Metrics {
   registry: Registry;
-  /** Webhook deliveries by topic and outcome. */
+  /** Webhook deliveries by topic and outcome (count them with countWebhook). */
   webhooksReceived: Counter<'topic' | 'outcome'>;
+  /**
+   * Counts one delivery: a plain number in a map on the request path, added to webhooksReceived whenever
+   * the counter is read (scrape, `get()`), so no label object is built, validated or hashed per request.
+   */
+  countWebhook(topic: string, outcome: WebhookOutcome): void;
   /** Finished job attempts by topic (or admin kind) and outcome. */
   jobsProcessed: Counter<'topic' | 'outcome'>;
   /** Time from a job's start to its outcome. */
@@ -40,8 +45,10 @@ export interface Metrics {
   itretailCallErrors: Counter<'call' | 'code'>;
   /** Jobs in the sync queue by state; read from Redis when scraped. */
   queueJobs: Gauge<'state'>;
-  /** HTTP requests served by this process, by method, route and status. */
+  /** HTTP requests served by this process, by method, route and status (observe with observeRequest). */
   httpRequestDuration: Histogram<'method' | 'route' | 'status'>;
+  /** One request's duration; the label set is looked up once per (method, route, status) and reused. */
+  observeRequest(method: string, route: string, status: number, seconds: number): void;
   /** The IT Retail client's `onCall` hook. */
   observeITRetailCall(e: ITRetailCallEvent): void;
   /** Makes scrapes read the queue's counts from `source` (e.g. `() => queue.getJobCounts()`). */
@@ -59,11 +66,24 @@ export function createMetrics(
   const registers = [registry];
   let queueSource: { fn: QueueCountsSource; timeoutMs: number } | undefined;
 
+  // Deliveries counted since the counter was last read, by topic then outcome.
+  const pendingWebhooks = new Map<
+    string,
+    Map<string, { labels: { topic: string; outcome: string }; n: number }>
+  >();
   const webhooksReceived = new Counter({
     name: `${p}webhooks_received_total`,
     help: 'Shopify webhook deliveries by topic and outcome',
     labelNames: ['topic', 'outcome'] as const,
     registers,
+    collect() {
+      for (const byOutcome of pendingWebhooks.values())
+        for (const c of byOutcome.values())
+          if (c.n > 0) {
+            this.inc(c.labels, c.n);
+            c.n = 0;
+          }
+    },
   });
   const jobsProcessed = new Counter({
     name: `${p}jobs_total`,
@@ -115,9 +135,30 @@ export function createMetrics(
     registers,
   });
 
+  const requestChildren = new Map<string, { observe(seconds: number): void }>();
+
   return {
     registry,
     webhooksReceived,
+    countWebhook(topic, outcome) {
+      let byOutcome = pendingWebhooks.get(topic);
+      if (!byOutcome) {
+        byOutcome = new Map();
+        pendingWebhooks.set(topic, byOutcome);
+      }
+      const c = byOutcome.get(outcome);
+      if (c) c.n++;
+      else byOutcome.set(outcome, { labels: { topic, outcome }, n: 1 });
+    },
+    observeRequest(method, route, status, seconds) {
+      const key = `${method} ${status} ${route}`;
+      let child = requestChildren.get(key);
+      if (!child) {
+        child = httpRequestDuration.labels(method, route, String(status));
+        requestChildren.set(key, child);
+      }
+      child.observe(seconds);
+    },
     jobsProcessed,
     jobDuration,
     itretailCallDuration,

@@ -38,8 +38,8 @@ export function requestLogger(
   onFinish?: (req: Request, res: Response, seconds: number) => void,
 ): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    const incoming = req.get(REQUEST_ID_HEADER);
-    const reqId = incoming && VALID_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const incoming = req.headers['x-request-id'];
+    const reqId = typeof incoming === 'string' && VALID_REQUEST_ID.test(incoming) ? incoming : randomUUID();
     // The child logger is made on first use: a webhook that goes well logs only the finishing line below.
     let child: Logger | undefined;
     Object.defineProperty(res.locals, 'log', {
@@ -58,7 +58,7 @@ export function requestLogger(
       const line = {
         reqId,
         ...(res.locals.logFields as Record<string, unknown> | undefined),
-        req: { method: req.method, url: safeUrl(req.originalUrl), userAgent: req.get('user-agent') },
+        req: { method: req.method, url: safeUrl(req.originalUrl), userAgent: req.headers['user-agent'] },
         res: { statusCode: res.statusCode },
         responseTimeMs: Math.round(seconds * 1e4) / 10,
       };

@@ -8,7 +8,7 @@ import { type Config, loadConfig } from '../src/config.js';
 import type { ITRetailClientOptions } from '../src/itretail/client.js';
 import { createLogger } from '../src/logger.js';
 import { createMetrics, type Metrics } from '../src/metrics.js';
-import type { SyncJobData } from '../src/queue/jobs.js';
+import { type SyncJobData, webhookPayload } from '../src/queue/jobs.js';
 import { SYNC_QUEUE } from '../src/queue/names.js';
 import { settingsStoreFromConfig } from '../src/settings.js';
 import { createKeys, type Keys } from '../src/store/keys.js';
@@ -99,11 +99,14 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
       await deps.onUninstalled?.(shop);
     },
   });
+  // The web process queues a webhook's body as the text it came as; it is parsed here, once per run.
+  const run: typeof processor = (job, token) => {
+    if (job.data.kind === 'webhook') webhookPayload(job.data);
+    return processor(job, token);
+  };
   const worker = new Worker<SyncJobData>(
     deps.queueName ?? SYNC_QUEUE,
-    deps.metrics
-      ? measured(processor, deps.metrics)
-      : (job: Job<SyncJobData>, token?: string) => processor(job, token),
+    deps.metrics ? measured(run, deps.metrics) : (job: Job<SyncJobData>, token?: string) => run(job, token),
     {
       connection: deps.connection,
       prefix: deps.keys.bullPrefix,

@@ -43,12 +43,18 @@ export async function prelink(redis: Redis, keys: Keys, customers: BenchCustomer
   await pipe.exec();
 }
 
+/**
+ * An orders/paid job as the web process queues it: the body as text (`form: 'body'`, the default), or
+ * parsed into `payload` (`form: 'payload'`, as the naive bridge and earlier versions of the app queue it).
+ */
 export function orderJob(
   orderId: number,
   c: BenchCustomer,
   shop = BENCH_SHOP,
+  form: 'body' | 'payload' = 'body',
 ): { name: string; data: WebhookJobData; opts: { jobId: string } } {
   const eventId = `bench-${orderId}`;
+  const body = orderPaidBody({ orderId, email: c.email, customerId: c.shopifyId, subtotal: '54.00' });
   const data: WebhookJobData = {
     kind: 'webhook',
     shop,
@@ -57,9 +63,7 @@ export function orderJob(
     eventId,
     apiVersion: '2026-07',
     receivedAt: new Date().toISOString(),
-    payload: JSON.parse(
-      orderPaidBody({ orderId, email: c.email, customerId: c.shopifyId, subtotal: '54.00' }),
-    ),
+    ...(form === 'body' ? { body } : { payload: JSON.parse(body) }),
   };
   return { name: data.topic, data, opts: { jobId: jobIdFor(shop, data.topic, eventId) } };
 }

@@ -1,17 +1,13 @@
 /**
- * Baseline worker for the throughput benchmarks: a plain BullMQ Worker on the same queue whose job is only
- * the two IT Retail calls a linked customer's order needs (GetOne, then Put of the record with the points
- * changed), found through one Redis HGET of the email link. No locks, no ledger, no events, no logging: the
- * practical ceiling of queue + HTTP client on this machine, to set the real worker against.
- * Environment as for worker-child.ts.
+ * The naive bridge's worker (bench/naive-bridge.ts) in its own process, on the run's queue: for a linked
+ * customer's order, one HGET of the email link, GetOne, Put of the record with the points added. No locks,
+ * no ledger, no events, no logging. Environment as for worker-child.ts.
  */
-import { type Job, Worker } from 'bullmq';
 import { loadConfig } from '../../src/config.js';
 import { ITRetailClient } from '../../src/itretail/client.js';
-import type { SyncJobData, WebhookJobData } from '../../src/queue/jobs.js';
-import { SYNC_QUEUE } from '../../src/queue/names.js';
 import { createKeys } from '../../src/store/keys.js';
 import { createRedis, waitForRedis } from '../../src/store/redis.js';
+import { naiveWorker } from '../naive-bridge.js';
 import { serve } from './child.js';
 import { countRedisCommands, redisCommandCounts } from './redis-count.js';
 
@@ -25,20 +21,13 @@ async function main(): Promise<void> {
     baseUrl: config.itretail.baseUrl,
     credentials: { kind: 'password', username: 'demo', password: 'demo' },
   });
-  const worker = new Worker<SyncJobData>(
-    SYNC_QUEUE,
-    async (job: Job<SyncJobData>) => {
-      const data = job.data as WebhookJobData;
-      const payload = data.payload as { customer: { email: string }; current_subtotal_price: string };
-      const id = await redis.hget(keys.shop(data.shop, 'link', 'email'), payload.customer.email);
-      if (!id) throw new Error('not linked');
-      const rec = await client.getCustomer(id);
-      if (!rec) throw new Error('customer gone');
-      const points = Math.floor(Number(payload.current_subtotal_price));
-      await client.updateCustomer({ ...rec, LoyaltyPoints: (rec.LoyaltyPoints ?? 0) + points });
-    },
-    { connection: redis, prefix: keys.bullPrefix, concurrency: config.workerConcurrency },
-  );
+  const worker = naiveWorker({
+    redis,
+    prefix: keys.bullPrefix,
+    linkKey: (shop) => keys.shop(shop, 'link', 'email'),
+    client,
+    concurrency: config.workerConcurrency,
+  });
   await worker.waitUntilReady();
   serve({
     cpu: () => process.cpuUsage(),
@@ -52,6 +41,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  console.error(`raw worker child failed: ${e instanceof Error ? e.message : e}`);
+  console.error(`naive worker child failed: ${e instanceof Error ? e.message : e}`);
   process.exit(1);
 });

@@ -1,11 +1,15 @@
 /**
- * One throughput run of the sync worker (or of the baseline worker): N orders/paid jobs for M pre-linked
- * customers (order i → customer i mod M, so jobs running together are for different customers), worker
- * processes started first, then the jobs added; jobs/s over the window from the first job's start to the last
- * job's end (BullMQ's processedOn/finishedOn). Also: IT Retail calls per job, CPU per job of each process
- * and of Redis, Redis commands per job, and whether the balances moved by exactly what the orders are worth.
+ * One throughput run of the sync worker (or of the naive bridge's worker): N orders/paid jobs for M
+ * pre-linked customers (order i → customer i mod M, so jobs running together are for different customers),
+ * worker processes started first, then the jobs added; meanwhile (when `webOrders` > 0) the matching web
+ * process — the app for the sync worker, the naive bridge's web side for the naive worker — takes signed
+ * orders/paid deliveries at `webRate` per second for a second set of customers, and those jobs are worked
+ * too. jobs/s over the window from the first job's start to the last job's end (BullMQ's
+ * processedOn/finishedOn). Also: IT Retail calls per job, CPU per job of each process and of Redis, Redis
+ * commands and round trips per job, and whether the balances moved by exactly what the orders are worth.
  */
 import type { Queue } from 'bullmq';
+import { Agent, request } from 'undici';
 import { createSyncQueue, type SyncJobData } from '../../src/queue/jobs.js';
 import { createKeys } from '../../src/store/keys.js';
 import { Child } from './child.js';
@@ -21,6 +25,7 @@ import {
 } from './common.js';
 import {
   addJobs,
+  type BenchCustomer,
   itretailCalls,
   jobTimes,
   orderJob,
@@ -29,6 +34,7 @@ import {
   waitForJobs,
   workerEnv,
 } from './harness.js';
+import { appEnv, deliveryHeaders, orderPaidBody } from './shopify.js';
 
 export type WorkerKind = 'real' | 'raw';
 
@@ -48,7 +54,9 @@ export interface ThroughputRun {
   effectiveConcurrency: number;
   callsPerJob: number;
   calls: Record<string, number>;
-  cpuMsPerJob: { workers: number; simulator: number; redis: number };
+  cpuMsPerJob: { workers: number; simulator: number; redis: number; workersPlusRedis: number };
+  /** Deliveries the web process took during the run, its answers other than 200, its CPU per delivery. */
+  web?: { orders: number; not200: number; cpuMsPerWebhook: number };
   redisCommandsPerJob: number;
   /** Sequential exchanges with Redis per job (a MULTI block counts once; blocking fetches included). */
   redisRoundTripsPerJob: number;
@@ -75,6 +83,9 @@ export async function runThroughput(
     customers: number;
     /** Distinct per run: customer numbers and order ids are derived from it. */
     run: number;
+    /** Signed deliveries sent to the web process while the jobs run (0: no web process). */
+    webOrders?: number;
+    webRate?: number;
   },
 ): Promise<ThroughputRun> {
   const prefix = benchPrefix(`tp-${o.kind}`);
@@ -83,13 +94,19 @@ export async function runThroughput(
   const queue: Queue<SyncJobData> = createSyncQueue(redis, keys);
   const children: Child[] = [];
   try {
-    const customers = await seedCustomers(sim, o.customers, 1_000_000 * (o.run + 1));
-    await prelink(redis, keys, customers);
+    const webOrders = o.webOrders ?? 0;
+    // Web deliveries go to customers of their own (100 of them, at most one order each per second at
+    // the default rate), so no two jobs for one customer run at once.
+    const all = await seedCustomers(sim, o.customers + (webOrders ? 100 : 0), 1_000_000 * (o.run + 1));
+    await prelink(redis, keys, all);
+    const customers = all.slice(0, o.customers);
+    const webCustomers = all.slice(o.customers);
     const orderBase = 5_000_000_000 + 1_000_000 * o.run;
+    const form = o.kind === 'real' ? 'body' : 'payload';
     const jobs = Array.from({ length: o.orders }, (_, i) =>
-      orderJob(orderBase + i, customers[i % customers.length]!),
+      orderJob(orderBase + i, customers[i % customers.length]!, undefined, form),
     );
-    const ids = customers.map((c) => c.id);
+    const ids = all.map((c) => c.id);
     const pointsBefore = await sim.call<(number | null)[]>('points', ids);
     const env = workerEnv(prefix, simUrl, o.concurrency);
     const script = o.kind === 'real' ? 'worker-child.ts' : 'raw-child.ts';
@@ -100,6 +117,14 @@ export async function runThroughput(
         ),
       )),
     );
+    const web = webOrders
+      ? await Child.start('web-child.ts', {
+          name: `${o.kind}-web`,
+          env: { ...appEnv(prefix), BENCH_WEB_MODE: o.kind === 'real' ? 'app' : 'naive' },
+        })
+      : undefined;
+    if (web) children.push(web);
+    const webUrl = web ? `http://127.0.0.1:${await web.call<number>('port')}` : '';
     await sim.call('clearCalls');
     const cpu0 = await Promise.all(children.map((c) => c.call<NodeJS.CpuUsage>('cpu')));
     const sim0 = await sim.call<NodeJS.CpuUsage>('cpu');
@@ -107,7 +132,14 @@ export async function runThroughput(
     const cmd0 = await Promise.all(children.map((c) => c.call<Record<string, number>>('redisCounts')));
 
     await addJobs(queue, jobs);
-    const done = await waitForJobs(queue, jobs.length, 300_000);
+    const sending = web
+      ? sendDeliveries(webUrl, webOrders, o.webRate ?? 100, (j) => ({
+          orderId: orderBase + o.orders + j,
+          c: webCustomers[j % webCustomers.length]!,
+        }))
+      : Promise.resolve(0);
+    const not200 = await sending;
+    const done = await waitForJobs(queue, jobs.length + webOrders - not200, 300_000);
 
     const cpu1 = await Promise.all(children.map((c) => c.call<NodeJS.CpuUsage>('cpu')));
     const sim1 = await sim.call<NodeJS.CpuUsage>('cpu');
@@ -116,24 +148,23 @@ export async function runThroughput(
     const calls = await sim.call<Record<string, number>>('callCounts');
     const pointsAfter = await sim.call<(number | null)[]>('points', ids);
 
-    const times = await jobTimes(
-      redis,
-      keys,
-      jobs.map((j) => j.opts.jobId),
-    );
+    const finishedIds = await redis.zrange(`${keys.bullPrefix}:sync:completed`, 0, -1);
+    const times = await jobTimes(redis, keys, finishedIds);
     const start = Math.min(...times.map((t) => t.processedOn));
     const end = Math.max(...times.map((t) => t.finishedOn));
     const windowMs = Math.max(1, end - start);
     const durations = times.map((t) => t.finishedOn - t.processedOn);
     const meanMs = durations.reduce((a, b) => a + b, 0) / Math.max(1, durations.length);
-    const n = jobs.length;
+    const n = done.completed + done.failed;
+    const workerCount = o.workers;
     const byName: Record<string, number> = {};
-    cmd1.forEach((after, i) => {
+    cmd1.slice(0, workerCount).forEach((after, i) => {
       for (const [k, v] of Object.entries(after)) byName[k] = (byName[k] ?? 0) + v - (cmd0[i]![k] ?? 0);
     });
     const trips = byName['(round trips)'] ?? 0;
     delete byName['(round trips)'];
     const commands = Object.values(byName).reduce((s, v) => s + v, 0);
+    const workerCpu = cpu1.slice(0, workerCount).reduce((s, c, i) => s + cpuMs(c, cpu0[i]!), 0);
     const added = pointsAfter.reduce<number>((s, p, i) => s + ((p ?? 0) - (pointsBefore[i] ?? 0)), 0);
     return {
       kind: o.kind,
@@ -149,10 +180,18 @@ export async function runThroughput(
       callsPerJob: round(itretailCalls(calls) / n, 3),
       calls,
       cpuMsPerJob: {
-        workers: round(cpu1.reduce((s, c, i) => s + cpuMs(c, cpu0[i]!), 0) / n, 3),
+        workers: round(workerCpu / n, 3),
         simulator: round(cpuMs(sim1, sim0) / n, 3),
         redis: round((1000 * (redis1 - redis0)) / n, 3),
+        workersPlusRedis: round((workerCpu + 1000 * (redis1 - redis0)) / n, 3),
       },
+      web: web
+        ? {
+            orders: webOrders,
+            not200,
+            cpuMsPerWebhook: round(cpuMs(cpu1[workerCount]!, cpu0[workerCount]!) / webOrders, 3),
+          }
+        : undefined,
       redisCommandsPerJob: round(commands / n, 1),
       redisRoundTripsPerJob: round(trips / n, 1),
       redisCommandsByName: Object.fromEntries(
@@ -182,7 +221,9 @@ export function summarise(runs: ThroughputRun[]) {
       workers: med((r) => r.cpuMsPerJob.workers),
       simulator: med((r) => r.cpuMsPerJob.simulator),
       redis: med((r) => r.cpuMsPerJob.redis),
+      workersPlusRedis: med((r) => r.cpuMsPerJob.workersPlusRedis),
     },
+    webCpuMsPerWebhook: med((r) => r.web?.cpuMsPerWebhook ?? Number.NaN),
     redisCommandsPerJob: med((r) => r.redisCommandsPerJob),
     redisRoundTripsPerJob: med((r) => r.redisRoundTripsPerJob),
     jobMsP50: med((r) => r.jobMsP50),
@@ -192,4 +233,37 @@ export function summarise(runs: ThroughputRun[]) {
     failed: runs.reduce((s, r) => s + r.failed, 0),
     balanceExact: runs.every((r) => r.balanceRatio === 1),
   };
+}
+
+/**
+ * Sends `count` signed orders/paid deliveries at `rate` per second (not waiting for one answer before the
+ * next), each from `order(j)`; answers how many were not answered 200.
+ */
+async function sendDeliveries(
+  url: string,
+  count: number,
+  rate: number,
+  order: (j: number) => { orderId: number; c: BenchCustomer },
+): Promise<number> {
+  const dispatcher = new Agent({ connections: 20, keepAliveTimeout: 30_000 });
+  const start = Date.now();
+  const inflight: Promise<boolean>[] = [];
+  for (let j = 0; j < count; j++) {
+    const wait = start + (j * 1000) / rate - Date.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const { orderId, c } = order(j);
+    const body = orderPaidBody({ orderId, email: c.email, customerId: c.shopifyId, subtotal: '54.00' });
+    inflight.push(
+      request(`${url}/webhooks`, { method: 'POST', body, headers: deliveryHeaders(body), dispatcher }).then(
+        async (res) => {
+          await res.body.dump();
+          return res.statusCode === 200;
+        },
+        () => false,
+      ),
+    );
+  }
+  const ok = await Promise.all(inflight);
+  await dispatcher.close();
+  return ok.filter((x) => !x).length;
 }

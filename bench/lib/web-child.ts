@@ -3,6 +3,8 @@
  *   BENCH_WEB_MODE=app   the real app: buildDeps(loadConfig()) + createApp, as `npm run web` builds it
  *                        (HMAC check, dedupe, enqueue, request logging at LOG_LEVEL, written to stdout).
  *   BENCH_WEB_MODE=bare  the baseline: a bare Express 5 route that reads the raw body and answers 200.
+ *   BENCH_WEB_MODE=naive the naive bridge's web side (bench/naive-bridge.ts): raw body, HMAC, JSON.parse,
+ *                        SET NX, queue.add; no logging. Its `queued` answers how many deliveries it queued.
  * Listens on 127.0.0.1, port 0; `port` answers the port.
  */
 
@@ -12,7 +14,9 @@ import express from 'express';
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { buildDeps } from '../../src/main.js';
-import { waitForRedis } from '../../src/store/redis.js';
+import { createKeys } from '../../src/store/keys.js';
+import { createRedis, waitForRedis } from '../../src/store/redis.js';
+import { naiveQueue, naiveWebApp } from '../naive-bridge.js';
 import { serve } from './child.js';
 import { countRedisCommands, redisCommandCounts } from './redis-count.js';
 
@@ -27,6 +31,18 @@ async function main(): Promise<void> {
     app.post('/webhooks', express.raw({ type: () => true, limit: '2mb', inflate: false }), (req, res) => {
       res.status(200).json({ status: 'ok', bytes: Buffer.isBuffer(req.body) ? req.body.length : 0 });
     });
+  } else if (mode === 'naive') {
+    const config = loadConfig();
+    const redis = createRedis(config.redis.url, 'request');
+    redis.on('error', () => {}); // a write cut off by stop() is not a failure of the run
+    await waitForRedis(redis, 10_000);
+    const prefix = createKeys(config.redis.keyPrefix).bullPrefix;
+    const queue = naiveQueue(redis, prefix);
+    app = naiveWebApp({ secret: config.shopify.apiSecret, redis, queue, prefix });
+    close = async () => {
+      await queue.close();
+      await redis.quit().catch(() => redis.disconnect());
+    };
   } else if (mode === 'app') {
     const config = loadConfig();
     const deps = buildDeps(config);
@@ -34,7 +50,7 @@ async function main(): Promise<void> {
     app = createApp(deps);
     close = () => deps.close();
   } else {
-    throw new Error('BENCH_WEB_MODE must be app or bare');
+    throw new Error('BENCH_WEB_MODE must be app, naive or bare');
   }
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));

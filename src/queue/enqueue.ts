@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
@@ -59,40 +60,54 @@ export async function withRedis<T>(
   }
 }
 
-/** Redis key remembering that one event of one shop and topic was queued. */
-export function dedupeKey(keys: Keys, shop: string, topic: string, eventKey: string): string {
-  return keys.shop(shop, 'webhook-seen', encodeURIComponent(topic), encodeURIComponent(eventKey));
+/**
+ * The Redis key (BullMQ's deduplication key, `<prefix>:<queue>:de:<id>`) remembering for DEDUPE_TTL_SECONDS
+ * that one event of one shop and topic was queued. Its value is the id of the job that event became.
+ */
+export function dedupeKey(
+  queue: Pick<Queue, 'toKey'>,
+  shop: string,
+  topic: string,
+  eventKey: string,
+): string {
+  return queue.toKey(`de:${jobIdFor(shop, topic, eventKey)}`);
 }
+
+/** A job id suffix unique to this process and delivery: a random process tag and a counter. */
+const PROCESS_TAG = randomBytes(4).toString('hex');
+let deliverySeq = 0;
 
 export type EnqueueWebhookResult =
   | { status: 'queued'; jobId: string }
   | { status: 'duplicate'; jobId: string };
 
 /**
- * Puts one verified webhook on the queue, at most once per (shop, topic, event id).
- * Order matters for crash safety: check the dedupe key; add the job under its deterministic id (BullMQ
- * ignores an add whose id already exists); only then set the dedupe key. A crash between the two steps
- * leaves a job without a key, and the redelivery collapses onto the same job id — nothing is lost and
- * nothing is doubled. Throws QueueUnavailableError when Redis cannot take it.
+ * Puts one verified webhook on the queue, at most once per (shop, topic, event id) within
+ * DEDUPE_TTL_SECONDS, in one Redis round trip: BullMQ's add script sets the deduplication key (SET NX with
+ * the TTL) and stores the job in one atomic step, or — when the key is there — stores nothing and answers the
+ * id of the job the event already became. So there is no moment with a job but no mark, or a mark but no
+ * job. The key expires by its TTL only: finishing the job, and retention removing it, leave it in place.
+ * The new job's id is the event's deterministic id (jobIdFor) plus a per-delivery suffix, so the answer
+ * tells a new job from a duplicate. Throws QueueUnavailableError when Redis cannot take it.
  */
 export async function enqueueWebhook(
   ctx: EnqueueContext,
   data: WebhookJobData,
 ): Promise<EnqueueWebhookResult> {
-  const eventKey = data.eventId ?? data.webhookId;
-  const jobId = jobIdFor(data.shop, data.topic, eventKey);
-  const seenKey = dedupeKey(ctx.keys, data.shop, data.topic, eventKey);
-  return withRedis(
+  const eventId = jobIdFor(data.shop, data.topic, data.eventId ?? data.webhookId);
+  const jobId = `${eventId}|${PROCESS_TAG}${(++deliverySeq).toString(36)}`;
+  const job = await withRedis(
     ctx.redis,
     'enqueue webhook',
-    async () => {
-      if (await ctx.redis.exists(seenKey)) return { status: 'duplicate', jobId };
-      await ctx.queue.add(data.topic, data, { jobId });
-      await ctx.redis.set(seenKey, data.receivedAt, 'EX', DEDUPE_TTL_SECONDS);
-      return { status: 'queued', jobId };
-    },
+    () =>
+      ctx.queue.add(data.topic, data, {
+        jobId,
+        deduplication: { id: eventId, ttl: DEDUPE_TTL_SECONDS * 1000 },
+      }),
     ctx.timeoutMs,
   );
+  const id = String(job.id);
+  return id === jobId ? { status: 'queued', jobId } : { status: 'duplicate', jobId: id };
 }
 
 /** Puts an admin action (resync a customer, link existing customers) on the queue. */

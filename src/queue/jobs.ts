@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type DefaultJobOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { parseJsonKeepingBigIntegers } from '../shopify/json.js';
 import type { Keys } from '../store/keys.js';
 import { SYNC_QUEUE } from './names.js';
 
@@ -16,8 +17,13 @@ export interface WebhookJobData {
   apiVersion?: string;
   triggeredAt?: string;
   receivedAt: string;
-  /** The parsed JSON body; the worker validates it per topic. */
-  payload: unknown;
+  /**
+   * The body as Shopify sent it (the JSON text of an object, checked by the web process). The web process
+   * passes it on untouched; the worker parses it once, keeping ids beyond 2^53 exact (webhookPayload).
+   */
+  body?: string;
+  /** The parsed body: what the worker validates per topic (set from `body`; jobs of older versions carry it). */
+  payload?: unknown;
 }
 
 export interface AdminJobData {
@@ -31,6 +37,22 @@ export interface AdminJobData {
 }
 
 export type SyncJobData = WebhookJobData | AdminJobData;
+
+/**
+ * The parsed payload of a webhook job, set on `data.payload` (parsed from `data.body` at most once; a job
+ * queued by an earlier version already has it). A body that is not JSON leaves `payload` undefined, which
+ * the per-topic validation refuses with a plain error.
+ */
+export function webhookPayload(data: WebhookJobData): unknown {
+  if (data.payload === undefined && typeof data.body === 'string') {
+    try {
+      data.payload = parseJsonKeepingBigIntegers(data.body);
+    } catch {
+      return undefined;
+    }
+  }
+  return data.payload;
+}
 
 /** Topics the bridge acts on; any other verified webhook is acknowledged and ignored. */
 export const HANDLED_TOPICS = Object.freeze([

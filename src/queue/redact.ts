@@ -1,4 +1,5 @@
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { SyncJobData } from './jobs.js';
 
 /**
@@ -8,7 +9,7 @@ import type { SyncJobData } from './jobs.js';
  * removed. Jobs still waiting run as usual and are removed with the next redact or by retention.
  */
 export async function removeFinishedJobs(
-  queue: Pick<Queue<SyncJobData>, 'getJobs'>,
+  queue: Pick<Queue<SyncJobData>, 'getJobs'> & Partial<Pick<Queue<SyncJobData>, 'opts' | 'toKey'>>,
   shop: string,
   who?: { id?: string; email?: string },
   opts: { limit?: number; pageSize?: number } = {},
@@ -21,7 +22,9 @@ export async function removeFinishedJobs(
     who?.id && /^\d+$/.test(who.id) ? new RegExp(`"(?:id|customer_id)":"?${who.id}(?!\\d)`) : undefined;
   const names = (data: SyncJobData): boolean => {
     if (!who) return true;
-    const text = JSON.stringify(data.kind === 'webhook' ? data.payload : data).replace(/\s+/g, '');
+    const text = (
+      data.kind === 'webhook' ? (data.body ?? JSON.stringify(data.payload)) : JSON.stringify(data)
+    ).replace(/\s+/g, '');
     return (email ? text.toLowerCase().includes(`"${email}"`) : false) || (idPattern?.test(text) ?? false);
   };
   let removed = 0;
@@ -34,7 +37,7 @@ export async function removeFinishedJobs(
     }
     for (const job of doomed) {
       try {
-        await job.remove();
+        await removeKeepingEventMark(queue, job);
         removed++;
       } catch {
         // Taken by a retry at this very moment: it will run, finish and be removed by retention.
@@ -42,4 +45,22 @@ export async function removeFinishedJobs(
     }
   }
   return removed;
+}
+
+/**
+ * Removes a finished job; when it was a deduplicated webhook, the event's deduplication key (which BullMQ
+ * deletes along with the job it names) is put back with the TTL it had left, so a late redelivery of that
+ * event is still recognised for the rest of its 48 hours.
+ */
+async function removeKeepingEventMark(
+  queue: Partial<Pick<Queue<SyncJobData>, 'opts' | 'toKey'>>,
+  job: Pick<Job<SyncJobData>, 'id' | 'remove' | 'deduplicationId'>,
+): Promise<void> {
+  // The queue's own ioredis connection (the app always passes one in).
+  const client = queue.opts?.connection as Partial<Pick<Redis, 'pttl' | 'set'>> | undefined;
+  if (!job.deduplicationId || !queue.toKey || !client?.pttl || !client.set) return job.remove();
+  const key = queue.toKey(`de:${job.deduplicationId}`);
+  const ttlMs = await client.pttl(key);
+  await job.remove();
+  if (ttlMs > 0) await client.set(key, String(job.id), 'PX', ttlMs, 'NX');
 }

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Queue } from 'bullmq';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Redis } from 'ioredis';
@@ -9,7 +10,7 @@ import { isHandledTopic, type SyncJobData, type WebhookJobData } from '../queue/
 import { addLogFields } from '../request-logger.js';
 import { SHOP_DOMAIN } from '../shop-domain.js';
 import type { Keys } from '../store/keys.js';
-import { parseJsonKeepingBigIntegers } from './json.js';
+import { jsonShape } from './json-check.js';
 
 export const WEBHOOK_PATH = '/webhooks';
 
@@ -25,6 +26,21 @@ export const WEBHOOK_HEADERS = {
 } as const;
 
 const MAX_ID_LENGTH = 200;
+
+// Node lower-cases incoming header names; reading them from `req.headers` skips `req.get`'s own lower-casing.
+const HMAC = 'x-shopify-hmac-sha256';
+const TOPIC = 'x-shopify-topic';
+const SHOP = 'x-shopify-shop-domain';
+const WEBHOOK_ID = 'x-shopify-webhook-id';
+const EVENT_ID = 'x-shopify-event-id';
+const API_VERSION = 'x-shopify-api-version';
+const TRIGGERED_AT = 'x-shopify-triggered-at';
+
+/** A header's value, trimmed; undefined when it is absent or blank. */
+function headerOf(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return typeof v === 'string' ? v.trim() || undefined : undefined;
+}
 
 export interface WebhookRouteDeps {
   apiSecret: string;
@@ -51,11 +67,11 @@ export function verifyWebhookHmac(secret: string, rawBody: Buffer, hmacHeader: s
 }
 
 /**
- * `POST /webhooks`, one route for every topic: verify the HMAC over the raw bytes, parse, deduplicate,
- * enqueue, answer. A 200 means the job is in Redis; no other service is called in the request.
+ * The handlers of `POST /webhooks`, one route for every topic: verify the HMAC over the raw bytes, check
+ * the body is a JSON object, deduplicate and enqueue in one Redis round trip, answer. A 200 means the job is
+ * in Redis; no other service is called in the request.
  */
-export function webhookRouter(deps: WebhookRouteDeps): Router {
-  const router = express.Router();
+export function webhookHandlers(deps: WebhookRouteDeps) {
   const logOf = (res: Response): Logger => (res.locals.log as Logger | undefined) ?? deps.logger;
 
   const answer = (
@@ -65,38 +81,43 @@ export function webhookRouter(deps: WebhookRouteDeps): Router {
     status: number,
     body: Record<string, unknown>,
   ) => {
-    deps.metrics.webhooksReceived.inc({ topic: topic && isHandledTopic(topic) ? topic : 'other', outcome });
-    res.status(status).json(body);
-  };
-
-  // Refuse an unsigned delivery before reading its body at all.
-  const requireHmacHeader = (req: Request, res: Response, next: NextFunction) => {
-    if (req.get(WEBHOOK_HEADERS.hmac)) return next();
-    logOf(res).warn({ topic: req.get(WEBHOOK_HEADERS.topic) }, 'webhook without HMAC refused');
-    answer(res, undefined, 'unauthorized', 401, { error: 'missing X-Shopify-Hmac-Sha256 header' });
+    deps.metrics.countWebhook(topic && isHandledTopic(topic) ? topic : 'other', outcome);
+    // Written directly: Express's res.json would also work out an ETag, which a webhook answer never needs.
+    const text = JSON.stringify(body);
+    res.statusCode = status;
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.setHeader('Content-Length', Buffer.byteLength(text));
+    res.end(text);
   };
 
   // Raw bytes, whatever the content type; body-parser stops at the limit (Content-Length checked up front).
   const rawBody = express.raw({ type: () => true, limit: deps.bodyLimitBytes, inflate: false });
 
+  // Refuses an unsigned delivery before reading its body at all; reads a signed one's raw bytes.
+  const signedRawBody = (req: Request, res: Response, next: NextFunction) => {
+    if (headerOf(req.headers, HMAC)) return rawBody(req, res, next);
+    logOf(res).warn({ topic: headerOf(req.headers, TOPIC) }, 'webhook without HMAC refused');
+    answer(res, undefined, 'unauthorized', 401, { error: 'missing X-Shopify-Hmac-Sha256 header' });
+  };
+
   const handle = async (req: Request, res: Response) => {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    if (!verifyWebhookHmac(deps.apiSecret, raw, req.get(WEBHOOK_HEADERS.hmac))) {
-      logOf(res).warn({ topic: req.get(WEBHOOK_HEADERS.topic) }, 'webhook with an invalid HMAC refused');
+    const headers = req.headers;
+    if (!verifyWebhookHmac(deps.apiSecret, raw, headerOf(headers, HMAC))) {
+      logOf(res).warn({ topic: headerOf(headers, TOPIC) }, 'webhook with an invalid HMAC refused');
       return answer(res, undefined, 'unauthorized', 401, { error: 'invalid HMAC' });
     }
 
-    const header = (name: string) => req.get(name)?.trim() || undefined;
-    const shop = header(WEBHOOK_HEADERS.shop)?.toLowerCase();
-    const topic = header(WEBHOOK_HEADERS.topic)?.toLowerCase();
-    const webhookId = header(WEBHOOK_HEADERS.webhookId);
-    const eventId = header(WEBHOOK_HEADERS.eventId);
-    const missing = [
-      !shop && WEBHOOK_HEADERS.shop,
-      !topic && WEBHOOK_HEADERS.topic,
-      !webhookId && WEBHOOK_HEADERS.webhookId,
-    ].filter(Boolean);
-    if (missing.length || !shop || !topic || !webhookId) {
+    const shop = headerOf(headers, SHOP)?.toLowerCase();
+    const topic = headerOf(headers, TOPIC)?.toLowerCase();
+    const webhookId = headerOf(headers, WEBHOOK_ID);
+    const eventId = headerOf(headers, EVENT_ID);
+    if (!shop || !topic || !webhookId) {
+      const missing = [
+        !shop && WEBHOOK_HEADERS.shop,
+        !topic && WEBHOOK_HEADERS.topic,
+        !webhookId && WEBHOOK_HEADERS.webhookId,
+      ].filter(Boolean);
       return answer(res, topic, 'bad_request', 400, { error: `missing header(s): ${missing.join(', ')}` });
     }
     if (!SHOP_DOMAIN.test(shop)) {
@@ -110,15 +131,14 @@ export function webhookRouter(deps: WebhookRouteDeps): Router {
       });
     }
 
-    let payload: unknown;
-    try {
-      payload = parseJsonKeepingBigIntegers(raw.toString('utf8'));
-    } catch {
-      logOf(res).warn({ shop, topic, webhookId }, 'signed webhook with a body that is not JSON');
-      return answer(res, topic, 'bad_request', 400, { error: 'body is not valid JSON' });
-    }
-    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
-      return answer(res, topic, 'bad_request', 400, { error: 'body must be a JSON object' });
+    // The body goes on as the text it came as; here it is only checked to be one JSON object, without
+    // building it (the worker parses it, keeping ids beyond 2^53 exact).
+    const shape = jsonShape(raw);
+    if (shape !== 'object') {
+      if (shape === 'invalid')
+        logOf(res).warn({ shop, topic, webhookId }, 'signed webhook with a body that is not JSON');
+      const error = shape === 'invalid' ? 'body is not valid JSON' : 'body must be a JSON object';
+      return answer(res, topic, 'bad_request', 400, { error });
     }
 
     if (!isHandledTopic(topic)) {
@@ -132,10 +152,10 @@ export function webhookRouter(deps: WebhookRouteDeps): Router {
       topic,
       webhookId,
       eventId,
-      apiVersion: header(WEBHOOK_HEADERS.apiVersion),
-      triggeredAt: header(WEBHOOK_HEADERS.triggeredAt),
+      apiVersion: headerOf(headers, API_VERSION),
+      triggeredAt: headerOf(headers, TRIGGERED_AT),
       receivedAt: new Date().toISOString(),
-      payload,
+      body: raw.toString('utf8'),
     };
     try {
       const result = await enqueueWebhook(deps, data);
@@ -169,6 +189,12 @@ export function webhookRouter(deps: WebhookRouteDeps): Router {
     next(err);
   };
 
-  router.post(WEBHOOK_PATH, requireHmacHeader, rawBody, handle, bodyErrors);
+  return [signedRawBody, handle, bodyErrors];
+}
+
+/** The webhook route on a router of its own (createApp mounts the handlers directly: one layer less). */
+export function webhookRouter(deps: WebhookRouteDeps): Router {
+  const router = express.Router();
+  router.post(WEBHOOK_PATH, ...webhookHandlers(deps));
   return router;
 }

@@ -1,7 +1,7 @@
 import { type Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { SyncJobData } from '../queue/jobs.js';
+import { type SyncJobData, webhookPayload } from '../queue/jobs.js';
 import type { Keys } from '../store/keys.js';
 import type { NewSyncEvent } from './events.js';
 import { looseContext } from './processor.js';
@@ -59,7 +59,7 @@ async function recordOne(deps: StalledRecorderDeps, jobId: string): Promise<void
     error:
       'The job was interrupted again and again (its worker stopped while running it); use Retry to run it again',
     attempts: job.attemptsStarted ?? job.attemptsMade,
-    ...(data.kind === 'webhook' ? looseContext(data.topic, data.payload) : {}),
+    ...(data.kind === 'webhook' ? looseContext(data.topic, webhookPayload(data)) : {}),
   });
   deps.logger.warn({ shop: data.shop, topic, jobId }, 'job failed after stalling too often');
 }

@@ -1,9 +1,12 @@
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Worker } from 'bullmq';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEDUPE_TTL_SECONDS, dedupeKey } from '../../src/queue/enqueue.js';
-import { jobIdFor, type WebhookJobData } from '../../src/queue/jobs.js';
+import { jobIdFor, type WebhookJobData, webhookPayload } from '../../src/queue/jobs.js';
+import { removeFinishedJobs } from '../../src/queue/redact.js';
+import { testRedis } from '../helpers/redis.js';
 import { fixtureText, signWebhook, TEST_APP, webhookHeaders } from '../helpers/shopify.js';
 import { type WebHarness, webHarness } from './support.js';
 
@@ -26,7 +29,12 @@ async function allJobs() {
 }
 
 async function seenKeys(): Promise<string[]> {
-  return h.deps.redis.keys(`${h.prefix}:shop:*:webhook-seen:*`);
+  return h.deps.redis.keys(h.deps.queue.toKey('de:*'));
+}
+
+/** The id of a job the event (shop, topic, event id) became: its deterministic id and a delivery suffix. */
+function expectEventJobId(id: string | undefined, shop: string, topic: string, eventKey: string) {
+  expect(id?.startsWith(`${jobIdFor(shop, topic, eventKey)}|`)).toBe(true);
 }
 
 /** Drops every job and dedupe key so each test starts from an empty queue. */
@@ -53,7 +61,11 @@ describe('POST /webhooks with a valid signature', () => {
     const res = await deliver('refunds/create', body);
     expect(res.status).toBe(200);
     const [job] = await allJobs();
-    expect((job!.data as WebhookJobData).payload).toMatchObject({ order_id: '9007199254740993' });
+    const data = job!.data as WebhookJobData;
+    // Passed on as it came; the worker's parse keeps the id exact.
+    expect(data.body).toBe(body);
+    expect(data.payload).toBeUndefined();
+    expect(webhookPayload(data)).toMatchObject({ order_id: '9007199254740993' });
   });
 
   it('answers 200 and queues exactly one job carrying the event', async () => {
@@ -63,13 +75,13 @@ describe('POST /webhooks with a valid signature', () => {
     const res = await request(h.app).post('/webhooks').set(headers).send(body);
     expect(res.status).toBe(200);
     const eventId = headers['X-Shopify-Event-Id']!;
-    const expectedId = jobIdFor(SHOP, 'orders/paid', eventId);
-    expect(res.body).toEqual({ status: 'queued', jobId: expectedId });
+    expect(res.body).toEqual({ status: 'queued', jobId: expect.any(String) });
+    expectEventJobId(res.body.jobId, SHOP, 'orders/paid', eventId);
 
     const jobs = await allJobs();
     expect(jobs).toHaveLength(1);
     const job = jobs[0]!;
-    expect(job.id).toBe(expectedId);
+    expect(job.id).toBe(res.body.jobId);
     expect(job.name).toBe('orders/paid');
     const data = job.data as WebhookJobData;
     expect(data).toMatchObject({
@@ -82,11 +94,14 @@ describe('POST /webhooks with a valid signature', () => {
       triggeredAt: headers['X-Shopify-Triggered-At'],
     });
     expect(Number.isNaN(Date.parse(data.receivedAt))).toBe(false);
-    expect(data.payload).toEqual(JSON.parse(body));
+    expect(data.body).toBe(body);
+    expect(webhookPayload(data)).toEqual(JSON.parse(body));
     expect(job.opts.attempts).toBe(12);
     expect(job.opts.backoff).toMatchObject({ type: 'exponential' });
 
-    const ttl = await h.deps.redis.ttl(dedupeKey(h.deps.keys, SHOP, 'orders/paid', eventId));
+    const seen = dedupeKey(h.deps.queue, SHOP, 'orders/paid', eventId);
+    expect(await h.deps.redis.get(seen)).toBe(job.id);
+    const ttl = await h.deps.redis.ttl(seen);
     expect(ttl).toBeGreaterThan(DEDUPE_TTL_SECONDS - 60);
     expect(ttl).toBeLessThanOrEqual(DEDUPE_TTL_SECONDS);
   });
@@ -105,7 +120,8 @@ describe('POST /webhooks with a valid signature', () => {
       .send(body);
     expect(res.status).toBe(200);
     const jobs = await allJobs();
-    expect(jobs.map((j) => j.id)).toEqual([jobIdFor(SHOP, 'customers/create', 'ev-case-1')]);
+    expect(jobs).toHaveLength(1);
+    expectEventJobId(jobs[0]!.id, SHOP, 'customers/create', 'ev-case-1');
     expect((jobs[0]!.data as WebhookJobData).webhookId).toBe('wh-case-1');
   });
 
@@ -307,7 +323,8 @@ describe('POST /webhooks deduplicates deliveries', () => {
     expect((await send()).body.status).toBe('queued');
     expect((await send()).body.status).toBe('duplicate');
     const jobs = await allJobs();
-    expect(jobs.map((j) => j.id)).toEqual([jobIdFor(SHOP, 'customers/create', 'wh-only-1')]);
+    expect(jobs).toHaveLength(1);
+    expectEventJobId(jobs[0]!.id, SHOP, 'customers/create', 'wh-only-1');
   });
 
   it('queues the same event id again for another shop or another topic', async () => {
@@ -322,15 +339,52 @@ describe('POST /webhooks deduplicates deliveries', () => {
     );
   });
 
-  it('does not double a job when the dedupe key was lost after the job was added', async () => {
+  it('answers a duplicate with the id of the job the event became', async () => {
     await emptyQueue();
     const body = fixtureText('orders-paid');
-    await deliver('orders/paid', body, { eventId: 'ev-crash' });
-    // As if the process died between adding the job and recording the event id.
-    await h.deps.redis.del(dedupeKey(h.deps.keys, SHOP, 'orders/paid', 'ev-crash'));
-    const retry = await deliver('orders/paid', body, { eventId: 'ev-crash' });
+    const first = await deliver('orders/paid', body, { eventId: 'ev-same-job' });
+    const again = await deliver('orders/paid', body, { eventId: 'ev-same-job', webhookId: 'wh-other' });
+    expect(again.body).toEqual({ status: 'duplicate', jobId: first.body.jobId });
+  });
+
+  it('keeps the event known when customers/redact removes its finished job', async () => {
+    await emptyQueue();
+    const body = fixtureText('orders-paid');
+    const first = await deliver('orders/paid', body, { eventId: 'ev-redacted' });
+    const connection = testRedis();
+    const worker = new Worker(h.deps.queue.name, async () => 'done', {
+      connection,
+      prefix: h.deps.keys.bullPrefix,
+    });
+    try {
+      await vi.waitFor(async () => expect(await h.deps.queue.getCompletedCount()).toBe(1), {
+        timeout: 5_000,
+      });
+    } finally {
+      await worker.close();
+      await connection.quit();
+    }
+    expect(await removeFinishedJobs(h.deps.queue, SHOP)).toBe(1);
+    expect(await h.deps.queue.getJob(first.body.jobId)).toBeUndefined();
+    const seen = dedupeKey(h.deps.queue, SHOP, 'orders/paid', 'ev-redacted');
+    expect(await h.deps.redis.ttl(seen)).toBeGreaterThan(DEDUPE_TTL_SECONDS - 60);
+    const retry = await deliver('orders/paid', body, { eventId: 'ev-redacted' });
+    expect(retry.body.status).toBe('duplicate');
+    expect(await allJobs()).toHaveLength(0);
+  });
+
+  it('still knows the event for its 48 hours after the job itself is gone', async () => {
+    await emptyQueue();
+    const body = fixtureText('orders-paid');
+    const first = await deliver('orders/paid', body, { eventId: 'ev-retained' });
+    // As when retention removes a finished job (removeOnComplete's removal leaves deduplication keys alone).
+    await h.deps.redis.del(h.deps.queue.toKey(first.body.jobId));
+    await h.deps.redis.lrem(h.deps.queue.toKey('wait'), 0, first.body.jobId);
+    expect(await h.deps.queue.getJob(first.body.jobId)).toBeUndefined();
+    const retry = await deliver('orders/paid', body, { eventId: 'ev-retained' });
     expect(retry.status).toBe(200);
-    expect(await allJobs()).toHaveLength(1);
-    expect(await h.deps.redis.exists(dedupeKey(h.deps.keys, SHOP, 'orders/paid', 'ev-crash'))).toBe(1);
+    expect(retry.body.status).toBe('duplicate');
+    expect(await allJobs()).toHaveLength(0);
+    expect(await h.deps.redis.exists(dedupeKey(h.deps.queue, SHOP, 'orders/paid', 'ev-retained'))).toBe(1);
   });
 });
