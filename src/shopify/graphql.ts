@@ -181,28 +181,30 @@ export interface PagerOptions {
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * Pages through the shop's customers. Keeps the throttle state between calls, so one pager should be
- * used for the whole walk.
+ * Sends queries within the shop's cost budget: before each one waits until the last reported bucket holds
+ * its cost, and repeats a THROTTLED query after waiting (at most `maxThrottleRetries` times). Keeps the
+ * throttle state between calls, so one instance should serve a whole walk.
  */
-export class CustomerPager {
+export class BudgetedGraphql {
   private lastStatus: QueryCost['throttleStatus'] | undefined;
-  private lastCost: number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly maxThrottleRetries: number;
   /** Total milliseconds spent waiting for the cost budget (for progress reporting and tests). */
   waitedMs = 0;
   throttledAnswers = 0;
+  /** The requested cost of the last answered query (an estimate for the next one of the same shape). */
+  lastCost: number;
 
   constructor(
     private readonly request: GraphqlRequest,
-    opts: PagerOptions = {},
+    opts: PagerOptions & { costEstimate: number },
   ) {
     this.sleep = opts.sleep ?? defaultSleep;
     this.maxThrottleRetries = opts.maxThrottleRetries ?? 10;
-    this.lastCost = opts.pageCostEstimate ?? CUSTOMERS_PAGE_SIZE + 2;
+    this.lastCost = opts.costEstimate;
   }
 
-  private async send(query: string, variables: Record<string, unknown>, cost: number) {
+  async send(query: string, variables: Record<string, unknown>, cost: number) {
     for (let attempt = 0; ; attempt++) {
       const wait = throttleWaitMs(this.lastStatus, cost);
       if (wait > 0) {
@@ -233,6 +235,30 @@ export class CustomerPager {
       }
     }
   }
+}
+
+/** Pages through the shop's customers; one pager should be used for the whole walk. */
+export class CustomerPager {
+  private readonly budget: BudgetedGraphql;
+
+  constructor(request: GraphqlRequest, opts: PagerOptions = {}) {
+    this.budget = new BudgetedGraphql(request, {
+      ...opts,
+      costEstimate: opts.pageCostEstimate ?? CUSTOMERS_PAGE_SIZE + 2,
+    });
+  }
+
+  /** Total milliseconds spent waiting for the cost budget (for progress reporting and tests). */
+  get waitedMs(): number {
+    return this.budget.waitedMs;
+  }
+  get throttledAnswers(): number {
+    return this.budget.throttledAnswers;
+  }
+
+  private send(query: string, variables: Record<string, unknown>, cost: number) {
+    return this.budget.send(query, variables, cost);
+  }
 
   async count(): Promise<number | undefined> {
     try {
@@ -249,7 +275,7 @@ export class CustomerPager {
     const res = await this.send(
       CUSTOMERS_QUERY,
       { first: CUSTOMERS_PAGE_SIZE, after: after ?? null },
-      this.lastCost,
+      this.budget.lastCost,
     );
     const parsed = pageSchema.safeParse(res.data);
     if (!parsed.success)
