@@ -18,16 +18,22 @@ export interface WebhookJobData {
   receivedAt: string;
   /** The parsed JSON body; the worker validates it per topic. */
   payload: unknown;
+  /** Set when the catch-up read this order from the Admin API instead of Shopify delivering a webhook. */
+  source?: 'catch-up';
+  /** The catch-up run that queued it (its recovered orders are counted per run). */
+  catchUpRunId?: string;
 }
 
 export interface AdminJobData {
-  kind: 'resync-customer' | 'link-existing';
+  kind: 'resync-customer' | 'link-existing' | 'catch-up';
   shop: string;
   requestedAt: string;
   /** resync-customer */
   email?: string;
   /** link-existing: resume point */
   cursor?: string;
+  /** catch-up: the run this job carries out */
+  runId?: string;
 }
 
 export type SyncJobData = WebhookJobData | AdminJobData;
