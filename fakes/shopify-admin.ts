@@ -37,7 +37,8 @@ import {
  * Data-driven: `orders` and `customers` are plain arrays shaped like the GraphQL types (camelCase, gids).
  * Operations are resolvers keyed by root field name; `handle('metafieldsSet', fn, 'mutation')` adds one.
  * Requested cost follows Shopify's published rule closely enough for budgeting: objects cost 1, scalars
- * and enums 0, a connection 2 + first × its nodes, a list with `first` first × its items.
+ * and enums 0, a connection 2 + first × the cost of one node (its pageInfo and edges free), a list with
+ * `first` first × its items.
  */
 
 export interface Money {
@@ -241,18 +242,19 @@ export function requestedCost(schema: GraphQLSchema, doc: DocumentNode, variable
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of doc.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
   const root = op.operation === 'mutation' ? schema.getMutationType() : schema.getQueryType();
-  const costOf = (set: SelectionSetNode | undefined, type: unknown): number => {
+  /** `wrappers`: inside a connection, where edges and pageInfo are free and nodes are charged per node. */
+  const costOf = (set: SelectionSetNode | undefined, type: unknown, wrappers = false): number => {
     if (!set || !isObjectType(type)) return 0;
     let total = 0;
     for (const sel of set.selections) {
       if (sel.kind === Kind.FRAGMENT_SPREAD) {
         const f = fragments.get(sel.name.value);
-        total += costOf(f?.selectionSet, f ? schema.getType(f.typeCondition.name.value) : type);
+        total += costOf(f?.selectionSet, f ? schema.getType(f.typeCondition.name.value) : type, wrappers);
         continue;
       }
       if (sel.kind === Kind.INLINE_FRAGMENT) {
         const t = sel.typeCondition ? schema.getType(sel.typeCondition.name.value) : type;
-        total += costOf(sel.selectionSet, t);
+        total += costOf(sel.selectionSet, t, wrappers);
         continue;
       }
       const field: GraphQLField<unknown, unknown> | undefined = (type as GraphQLObjectType).getFields()[
@@ -261,11 +263,15 @@ export function requestedCost(schema: GraphQLSchema, doc: DocumentNode, variable
       if (!field) continue;
       const named = getNamedType(field.type);
       if (!isCompositeType(named)) continue;
+      if (wrappers && (sel.name.value === 'pageInfo' || sel.name.value === 'edges')) {
+        total += costOf(sel.selectionSet, named);
+        continue;
+      }
       const args: Record<string, unknown> = {};
       for (const a of sel.arguments ?? []) args[a.name.value] = valueFromASTUntyped(a.value, variables);
       const count = Number(args.first ?? args.last ?? 1) || 1;
-      const inner = costOf(sel.selectionSet, named);
-      total += named.name.endsWith('Connection') ? 2 + count * inner : count * (1 + inner);
+      if (named.name.endsWith('Connection')) total += 2 + count * costOf(sel.selectionSet, named, true);
+      else total += count * (1 + costOf(sel.selectionSet, named));
     }
     return total;
   };

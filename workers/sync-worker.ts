@@ -15,6 +15,7 @@ import { createKeys, type Keys } from '../src/store/keys.js';
 import { createRedis, waitForRedis } from '../src/store/redis.js';
 import { CATCH_UP_DEFAULTS } from '../src/sync/catch-up.js';
 import { registerCatchUpFromConfig, scheduleCatchUp } from '../src/sync/catch-up-job.js';
+import { isRecovered } from '../src/sync/catch-up-state.js';
 import { ClientRegistry, CredentialsMissingError } from '../src/sync/clients.js';
 import { SyncEventStore } from '../src/sync/events.js';
 import { ITRetailHealthRecorder } from '../src/sync/itretail-health.js';
@@ -216,6 +217,9 @@ function measured(processor: ReturnType<typeof createProcessor>, metrics: Metric
       const event = await processor(job, token);
       const outcome = event?.status ?? 'done';
       metrics.jobsProcessed.inc({ topic, outcome });
+      if (job.data.kind === 'webhook' && job.data.source === 'catch-up' && isRecovered(event?.reason)) {
+        metrics.catchUpRecovered.inc({ topic });
+      }
       end({ outcome });
       return event;
     } catch (err) {

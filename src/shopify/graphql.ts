@@ -194,6 +194,8 @@ export class BudgetedGraphql {
   throttledAnswers = 0;
   /** The requested cost of the last answered query (an estimate for the next one of the same shape). */
   lastCost: number;
+  /** Requested cost Shopify last reported per document: the estimate for its next request. */
+  private readonly costs = new Map<string, number>();
 
   constructor(
     private readonly request: GraphqlRequest,
@@ -204,9 +206,17 @@ export class BudgetedGraphql {
     this.lastCost = opts.costEstimate;
   }
 
-  async send(query: string, variables: Record<string, unknown>, cost: number) {
+  /** Sends `query` once the budget holds its cost (as last reported for this document, else `estimate`). */
+  async send(query: string, variables: Record<string, unknown>, estimate: number) {
+    const noteCost = (c: QueryCost) => {
+      this.lastStatus = c.throttleStatus;
+      if (c.requestedQueryCost) {
+        this.lastCost = c.requestedQueryCost;
+        this.costs.set(query, c.requestedQueryCost);
+      }
+    };
     for (let attempt = 0; ; attempt++) {
-      const wait = throttleWaitMs(this.lastStatus, cost);
+      const wait = throttleWaitMs(this.lastStatus, this.costs.get(query) ?? estimate);
       if (wait > 0) {
         this.waitedMs += wait;
         await this.sleep(wait);
@@ -216,18 +226,13 @@ export class BudgetedGraphql {
       try {
         const res = await this.request(query, variables);
         const c = readCost(res.extensions);
-        if (c) {
-          this.lastStatus = c.throttleStatus;
-          if (c.requestedQueryCost) this.lastCost = c.requestedQueryCost;
-        }
+        if (c) noteCost(c);
         return res;
       } catch (err) {
         if (!(err instanceof ShopifyThrottledError) || attempt >= this.maxThrottleRetries) throw err;
         this.throttledAnswers++;
-        if (err.cost) {
-          this.lastStatus = err.cost.throttleStatus;
-          if (err.cost.requestedQueryCost) this.lastCost = err.cost.requestedQueryCost;
-        } else {
+        if (err.cost) noteCost(err.cost);
+        else {
           const ms = err.retryAfterMs ?? 1_000;
           this.waitedMs += ms;
           await this.sleep(ms);

@@ -40,6 +40,7 @@ export interface CatchUpStatus {
 }
 
 export const RECOVERED_REASON = 'recovered by catch-up: the webhook for this change never arrived';
+export const isRecovered = (reason: string | undefined) => Boolean(reason?.startsWith(RECOVERED_REASON));
 const RECOVERED_KEEP_SECONDS = 30 * 86_400;
 
 export const catchUpKey = (keys: Keys, shop: string) => keys.shop(shop, 'catch-up');

@@ -2,9 +2,11 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { adminSchema, validationErrors } from '../../fakes/shopify-admin.js';
+import { adminSchema, requestedCost, validationErrors } from '../../fakes/shopify-admin.js';
 import { envSchema } from '../../src/config.js';
 import { ADMIN_DOCUMENTS } from '../../src/shopify/admin-documents.js';
+import { CUSTOMERS_PAGE_SIZE } from '../../src/shopify/graphql.js';
+import { ORDERS_PAGE_SIZE, REFUND_LINES_PAGE_SIZE } from '../../src/shopify/orders-query.js';
 
 /** The Admin API version the app asks for when none is configured. */
 const VERSION = envSchema.parse({
@@ -44,6 +46,19 @@ describe('every GraphQL document the app sends', () => {
     }
     expect(found.length).toBeGreaterThanOrEqual(listed.size);
     for (const name of found) expect(listed, `${name} is not in ADMIN_DOCUMENTS`).toContain(name);
+  });
+
+  it("stays within Shopify's 1,000-point limit of one query at the page sizes the app asks", () => {
+    const asked: [string, Record<string, unknown>][] = [
+      ['LinkExistingCustomers', { first: CUSTOMERS_PAGE_SIZE }],
+      ['CatchUpOrders', { first: ORDERS_PAGE_SIZE, query: 'updated_at:>0' }],
+      ['CatchUpRefund', { id: 'gid://shopify/Refund/1', first: REFUND_LINES_PAGE_SIZE }],
+    ];
+    for (const [name, variables] of asked) {
+      const cost = requestedCost(schema, parse(ADMIN_DOCUMENTS[name] as string), variables);
+      expect(cost, name).toBeGreaterThan(1);
+      expect(cost, name).toBeLessThanOrEqual(1000);
+    }
   });
 
   it('a document Shopify would refuse is caught, with Shopify-style errors', () => {
