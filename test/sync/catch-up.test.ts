@@ -10,14 +10,7 @@ import { runCatchUp, startCatchUp } from '../../src/sync/catch-up.js';
 import { graphqlForSessions, registerCatchUpFromConfig } from '../../src/sync/catch-up-job.js';
 import { catchUpStatus, isRecovered, readCatchUp } from '../../src/sync/catch-up-state.js';
 import { parsePayload } from '../../src/sync/payloads.js';
-import {
-  cancelledPayload,
-  createHarness,
-  type Harness,
-  orderPayload,
-  refundPayload,
-  SHOP,
-} from './harness.js';
+import { createHarness, type Harness, orderPayload, refundPayload, SHOP } from './harness.js';
 
 /**
  * Webhooks that never arrived (an orders/paid, a refunds/create, an orders/cancelled) are recovered by the
