@@ -128,6 +128,7 @@ export class ShopifyAdminFake {
   private readonly mutationResolvers = new Map<string, RootResolver>();
   private server?: http.Server;
   private throttleCount = 0;
+  private outages: { status: number; when: (r: ReceivedRequest) => boolean }[] = [];
   private available: number;
   private availableAt = Date.now();
   readonly maximumAvailable: number;
@@ -163,6 +164,14 @@ export class ShopifyAdminFake {
   /** The next `n` queries are answered THROTTLED (as when another app of the shop spent the bucket). */
   throttleNext(n = 1): void {
     this.throttleCount += n;
+  }
+
+  /**
+   * The next request matching `when` (default: any) is answered with HTTP `status` (default 503), as when
+   * Shopify is having an outage; once.
+   */
+  failNext(opts: { status?: number; when?: (r: ReceivedRequest) => boolean } = {}): void {
+    this.outages.push({ status: opts.status ?? 503, when: opts.when ?? (() => true) });
   }
 
   /** The URL of the GraphQL endpoint of this fake's version. */
@@ -235,8 +244,9 @@ export class ShopifyAdminFake {
       string,
       unknown
     >;
+    const named = /^\s*(?:query|mutation)\s+([A-Za-z_]\w*)/.exec(String(body.query ?? ''))?.[1];
     const record: ReceivedRequest = {
-      operationName: typeof body.operationName === 'string' ? body.operationName : undefined,
+      operationName: typeof body.operationName === 'string' ? body.operationName : named,
       variables,
       outcome: 'ok',
     };
@@ -247,6 +257,12 @@ export class ShopifyAdminFake {
         status: 401,
         body: { errors: '[API] Invalid API key or access token (unrecognized login or wrong password)' },
       };
+    }
+    const outage = this.outages.findIndex((o) => o.when(record));
+    if (outage >= 0) {
+      const [o] = this.outages.splice(outage, 1);
+      record.outcome = 'error';
+      return { status: o?.status ?? 503, body: { errors: 'Service Unavailable' } };
     }
     const query = typeof body.query === 'string' ? body.query : '';
     const invalid = validationErrors(this.schema, query);
