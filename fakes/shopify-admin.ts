@@ -61,12 +61,28 @@ export interface FakeRefundLine {
   quantity: number;
   lineItemId: string;
   subtotal: string;
+  tax?: string;
+  giftCard?: boolean;
 }
 
 export interface FakeRefund {
   id: string;
   createdAt: string;
   lines: FakeRefundLine[];
+  /** Shipping given back (subtotal amounts). */
+  shipping?: string[];
+  /** Order adjustments: reason (e.g. SHIPPING_REFUND, REFUND_DISCREPANCY) and a signed amount. */
+  adjustments?: { reason: string; amount: string }[];
+}
+
+export interface FakeLineItem {
+  id: string;
+  quantity: number;
+  currentQuantity?: number;
+  giftCard?: boolean;
+  unitPrice: string;
+  taxes?: string[];
+  discounts?: string[];
 }
 
 export interface FakeOrder {
@@ -85,6 +101,9 @@ export interface FakeOrder {
   subtotal: string;
   customerId?: string | null;
   refunds: FakeRefund[];
+  taxesIncluded?: boolean;
+  lineItems?: FakeLineItem[];
+  shippingLines?: { price: string; discountedPrice?: string }[];
 }
 
 export interface RequestContext {
@@ -357,10 +376,37 @@ function refundView(r: FakeRefund, currency: string) {
         (l) => ({
           id: l.id,
           quantity: l.quantity,
-          lineItem: { id: l.lineItemId },
+          lineItem: { id: l.lineItemId, isGiftCard: l.giftCard === true },
           subtotalSet: moneyBag(l.subtotal, currency),
+          totalTaxSet: moneyBag(l.tax ?? '0.00', currency),
         }),
       ),
+    refundShippingLines: (args: Record<string, unknown>) =>
+      connection(
+        (r.shipping ?? []).map((amount, i) => ({ amount, i })),
+        args,
+        (x) => String(x.i),
+        (x) => ({ subtotalAmountSet: moneyBag(x.amount, currency) }),
+      ),
+    orderAdjustments: (args: Record<string, unknown>) =>
+      connection(
+        (r.adjustments ?? []).map((a, i) => ({ ...a, i })),
+        args,
+        (x) => String(x.i),
+        (x) => ({ reason: x.reason, amountSet: moneyBag(x.amount, currency) }),
+      ),
+  };
+}
+
+function lineItemView(li: FakeLineItem, currency: string) {
+  return {
+    id: li.id,
+    quantity: li.quantity,
+    currentQuantity: li.currentQuantity ?? li.quantity,
+    isGiftCard: li.giftCard === true,
+    originalUnitPriceSet: moneyBag(li.unitPrice, currency),
+    taxLines: (li.taxes ?? []).map((t) => ({ priceSet: moneyBag(t, currency) })),
+    discountAllocations: (li.discounts ?? []).map((d) => ({ allocatedAmountSet: moneyBag(d, currency) })),
   };
 }
 
@@ -375,6 +421,25 @@ function orderView(fake: ShopifyAdminFake, o: FakeOrder) {
     currentSubtotalPriceSet: moneyBag(o.currentSubtotal, currency),
     subtotalPriceSet: moneyBag(o.subtotal, currency),
     customer: customer ? customerView(customer) : null,
+    currencyCode: currency,
+    taxesIncluded: o.taxesIncluded === true,
+    lineItems: (args: Record<string, unknown>) =>
+      connection(
+        o.lineItems ?? [],
+        args,
+        (li) => li.id,
+        (li) => lineItemView(li, currency),
+      ),
+    shippingLines: (args: Record<string, unknown>) =>
+      connection(
+        (o.shippingLines ?? []).map((sl, i) => ({ ...sl, i })),
+        args,
+        (x) => String(x.i),
+        (x) => ({
+          originalPriceSet: moneyBag(x.price, currency),
+          discountedPriceSet: moneyBag(x.discountedPrice ?? x.price, currency),
+        }),
+      ),
     refunds: (args: Record<string, unknown>) =>
       o.refunds.slice(0, Number(args.first ?? o.refunds.length)).map((r) => refundView(r, currency)),
   };

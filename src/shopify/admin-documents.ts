@@ -1,5 +1,5 @@
 import { CUSTOMERS_COUNT_QUERY, CUSTOMERS_QUERY } from './graphql.js';
-import { ORDERS_UPDATED_QUERY, REFUND_QUERY } from './orders-query.js';
+import { ORDER_LINES_QUERY, ORDERS_UPDATED_QUERY, REFUND_QUERY } from './orders-query.js';
 
 /**
  * Every GraphQL document the app sends to the Admin API, by operation name. A test validates each one
@@ -11,4 +11,5 @@ export const ADMIN_DOCUMENTS: Readonly<Record<string, string>> = Object.freeze({
   CustomersCount: CUSTOMERS_COUNT_QUERY,
   CatchUpOrders: ORDERS_UPDATED_QUERY,
   CatchUpRefund: REFUND_QUERY,
+  CatchUpOrderLines: ORDER_LINES_QUERY,
 });

@@ -29,6 +29,8 @@ export const ORDERS_UPDATED_QUERY = `query CatchUpOrders($first: Int!, $after: S
       updatedAt
       cancelledAt
       displayFinancialStatus
+      currencyCode
+      taxesIncluded
       currentSubtotalPriceSet { shopMoney { amount currencyCode } }
       subtotalPriceSet { shopMoney { amount currencyCode } }
       customer {
@@ -52,12 +54,40 @@ export const REFUND_QUERY = `query CatchUpRefund($id: ID!, $first: Int!, $after:
       nodes {
         id
         quantity
-        lineItem { id }
+        lineItem { id isGiftCard }
         subtotalSet { shopMoney { amount currencyCode } }
+        totalTaxSet { shopMoney { amount currencyCode } }
+      }
+    }
+    refundShippingLines(first: 10) { nodes { subtotalAmountSet { shopMoney { amount currencyCode } } } }
+    orderAdjustments(first: 10) { nodes { reason amountSet { shopMoney { amount currencyCode } } } }
+  }
+}`;
+
+/** An order's line items (tax, gift cards, quantities now) and shipping, which the points settings read. */
+export const ORDER_LINES_QUERY = `query CatchUpOrderLines($id: ID!, $first: Int!, $after: String) {
+  order(id: $id) {
+    lineItems(first: $first, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        id
+        quantity
+        currentQuantity
+        isGiftCard
+        originalUnitPriceSet { shopMoney { amount currencyCode } }
+        taxLines { priceSet { shopMoney { amount currencyCode } } }
+        discountAllocations { allocatedAmountSet { shopMoney { amount currencyCode } } }
+      }
+    }
+    shippingLines(first: 20) {
+      nodes {
+        originalPriceSet { shopMoney { amount currencyCode } }
+        discountedPriceSet { shopMoney { amount currencyCode } }
       }
     }
   }
 }`;
+export const LINE_ITEMS_PAGE_SIZE = 50;
 
 /** The search of orders changed after `since` and at or before `until` (ISO 8601 instants). */
 export function updatedBetweenQuery(since: string, until: string): string {
@@ -72,8 +102,9 @@ const money = z
 const refundLine = z.object({
   id: nullableString,
   quantity: z.number().nullish(),
-  lineItem: z.object({ id: z.string() }).nullish(),
+  lineItem: z.object({ id: z.string(), isGiftCard: z.boolean().nullish() }).nullish(),
   subtotalSet: money,
+  totalTaxSet: money,
 });
 export type RefundLineNode = z.infer<typeof refundLine>;
 
@@ -86,15 +117,52 @@ export const refundPageSchema = z.object({
         pageInfo: z.object({ hasNextPage: z.boolean(), endCursor: z.string().nullish() }),
         nodes: z.array(refundLine),
       }),
+      refundShippingLines: z.object({ nodes: z.array(z.object({ subtotalAmountSet: money })) }).nullish(),
+      orderAdjustments: z
+        .object({ nodes: z.array(z.object({ reason: nullableString, amountSet: money })) })
+        .nullish(),
     })
     .nullable(),
 });
 
-/** A refund with all its lines (read page by page). */
+const lineItemNode = z.object({
+  id: z.string(),
+  quantity: z.number(),
+  currentQuantity: z.number().nullish(),
+  isGiftCard: z.boolean().nullish(),
+  originalUnitPriceSet: money,
+  taxLines: z.array(z.object({ priceSet: money })).nullish(),
+  discountAllocations: z.array(z.object({ allocatedAmountSet: money })).nullish(),
+});
+const shippingNode = z.object({ originalPriceSet: money, discountedPriceSet: money });
+export type LineItemNode = z.infer<typeof lineItemNode>;
+export type ShippingNode = z.infer<typeof shippingNode>;
+
+export const orderLinesPageSchema = z.object({
+  order: z
+    .object({
+      lineItems: z.object({
+        pageInfo: z.object({ hasNextPage: z.boolean(), endCursor: z.string().nullish() }),
+        nodes: z.array(lineItemNode),
+      }),
+      shippingLines: z.object({ nodes: z.array(shippingNode) }),
+    })
+    .nullable(),
+});
+
+/** An order's line items and shipping lines, read whole. */
+export interface OrderLines {
+  lineItems: LineItemNode[];
+  shippingLines: ShippingNode[];
+}
+
+/** A refund with all its lines (read page by page), its shipping and its adjustments. */
 export interface RefundDetail {
   id: string;
   createdAt?: string | null;
   lines: RefundLineNode[];
+  shipping: { subtotalAmountSet: Money }[];
+  adjustments: { reason?: string | null; amountSet: Money }[];
 }
 
 export const orderNodeSchema = z.object({
@@ -107,6 +175,8 @@ export const orderNodeSchema = z.object({
   updatedAt: z.string(),
   cancelledAt: nullableString,
   displayFinancialStatus: nullableString,
+  currencyCode: nullableString,
+  taxesIncluded: z.boolean().nullish(),
   currentSubtotalPriceSet: money,
   subtotalPriceSet: money,
   customer: z
@@ -121,6 +191,7 @@ export const orderNodeSchema = z.object({
   refunds: z.array(z.object({ id: z.string() })).nullish(),
 });
 export type OrderNode = z.infer<typeof orderNodeSchema>;
+type Money = z.infer<typeof money>;
 
 export const ordersPageSchema = z.object({
   orders: z.object({
@@ -148,7 +219,8 @@ export function truncation(order: OrderNode): string | undefined {
   return undefined;
 }
 
-const moneySet = (m: OrderNode['currentSubtotalPriceSet']) =>
+const amountOf = (m: Money) => (m ? String(m.shopMoney.amount) : undefined);
+const moneySet = (m: Money) =>
   m
     ? { shop_money: { amount: String(m.shopMoney.amount), currency_code: m.shopMoney.currencyCode } }
     : undefined;
@@ -158,7 +230,11 @@ const moneySet = (m: OrderNode['currentSubtotalPriceSet']) =>
  * field names, numeric ids with `admin_graphql_api_id`, money as strings in the shop's currency, and its
  * refunds (each read whole with REFUND_QUERY) as `refunds/create` bodies.
  */
-export function toWebhookOrder(order: OrderNode, refunds: RefundDetail[]): Record<string, unknown> {
+export function toWebhookOrder(
+  order: OrderNode,
+  refunds: RefundDetail[],
+  lines: OrderLines = { lineItems: [], shippingLines: [] },
+): Record<string, unknown> {
   const orderId = legacyId(order.id);
   const c = order.customer;
   return {
@@ -172,6 +248,31 @@ export function toWebhookOrder(order: OrderNode, refunds: RefundDetail[]): Recor
     updated_at: order.updatedAt,
     cancelled_at: order.cancelledAt ?? null,
     financial_status: order.displayFinancialStatus?.toLowerCase(),
+    currency: order.currencyCode ?? undefined,
+    taxes_included: order.taxesIncluded === true,
+    line_items: lines.lineItems.map((li) => ({
+      id: legacyId(li.id),
+      admin_graphql_api_id: li.id,
+      gift_card: li.isGiftCard === true,
+      quantity: li.quantity,
+      current_quantity: li.currentQuantity ?? li.quantity,
+      price: amountOf(li.originalUnitPriceSet),
+      price_set: moneySet(li.originalUnitPriceSet),
+      tax_lines: (li.taxLines ?? []).map((t) => ({
+        price: amountOf(t.priceSet),
+        price_set: moneySet(t.priceSet),
+      })),
+      discount_allocations: (li.discountAllocations ?? []).map((a) => ({
+        amount: amountOf(a.allocatedAmountSet),
+        amount_set: moneySet(a.allocatedAmountSet),
+      })),
+    })),
+    shipping_lines: lines.shippingLines.map((sl) => ({
+      price: amountOf(sl.originalPriceSet),
+      price_set: moneySet(sl.originalPriceSet),
+      discounted_price: amountOf(sl.discountedPriceSet),
+      discounted_price_set: moneySet(sl.discountedPriceSet),
+    })),
     current_subtotal_price: order.currentSubtotalPriceSet?.shopMoney.amount.toString(),
     current_subtotal_price_set: moneySet(order.currentSubtotalPriceSet),
     subtotal_price: order.subtotalPriceSet?.shopMoney.amount.toString(),
@@ -194,9 +295,22 @@ export function toWebhookOrder(order: OrderNode, refunds: RefundDetail[]): Recor
       refund_line_items: r.lines.map((li) => ({
         id: li.id ? legacyId(li.id) : undefined,
         line_item_id: li.lineItem ? legacyId(li.lineItem.id) : undefined,
+        line_item: li.lineItem
+          ? { id: legacyId(li.lineItem.id), gift_card: li.lineItem.isGiftCard === true }
+          : undefined,
         quantity: li.quantity ?? undefined,
         subtotal: li.subtotalSet?.shopMoney.amount.toString(),
         subtotal_set: moneySet(li.subtotalSet),
+        total_tax: amountOf(li.totalTaxSet),
+        total_tax_set: moneySet(li.totalTaxSet),
+      })),
+      refund_shipping_lines: r.shipping.map((sh) => ({
+        subtotal_amount_set: moneySet(sh.subtotalAmountSet),
+      })),
+      order_adjustments: r.adjustments.map((a) => ({
+        kind: a.reason?.toLowerCase(),
+        amount: amountOf(a.amountSet),
+        amount_set: moneySet(a.amountSet),
       })),
     })),
   };

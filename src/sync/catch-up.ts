@@ -17,10 +17,14 @@ import {
 } from '../shopify/graphql.js';
 import {
   isPaid,
+  LINE_ITEMS_PAGE_SIZE,
   legacyId,
+  ORDER_LINES_QUERY,
   ORDERS_PAGE_SIZE,
   ORDERS_UPDATED_QUERY,
+  type OrderLines,
   type OrderNode,
+  orderLinesPageSchema,
   orderNodeSchema,
   ordersPageSchema,
   REFUND_LINES_PAGE_SIZE,
@@ -235,9 +239,31 @@ async function catchUpOrder(
     const detail = await readRefund(budget, r.id);
     if (detail) refunds.push(detail);
   }
-  const payload = toWebhookOrder(order, refunds);
+  const payload = toWebhookOrder(order, refunds, await readLines(budget, order.id));
   for (const topic of topics) await queueAsWebhook(deps, shop, runId, topic, order, payload);
   return topics.length;
+}
+
+async function readLines(budget: BudgetedGraphql, id: string): Promise<OrderLines> {
+  const out: OrderLines = { lineItems: [], shippingLines: [] };
+  let after: string | undefined;
+  for (let first = true; ; first = false) {
+    const res = await budget.send(
+      ORDER_LINES_QUERY,
+      { id, first: LINE_ITEMS_PAGE_SIZE, after: after ?? null },
+      560,
+    );
+    const page = orderLinesPageSchema.safeParse(res.data);
+    if (!page.success)
+      throw new ShopifyGraphqlError('Shopify answered the order lines query with an unexpected shape');
+    const o = page.data.order;
+    if (!o) return out;
+    out.lineItems.push(...o.lineItems.nodes);
+    if (first) out.shippingLines = o.shippingLines.nodes;
+    const { hasNextPage, endCursor } = o.lineItems.pageInfo;
+    if (!hasNextPage || !endCursor) return out;
+    after = endCursor;
+  }
 }
 
 async function readRefund(budget: BudgetedGraphql, id: string): Promise<RefundDetail | undefined> {
@@ -254,7 +280,18 @@ async function readRefund(budget: BudgetedGraphql, id: string): Promise<RefundDe
       throw new ShopifyGraphqlError('Shopify answered the refund query with an unexpected shape');
     const r = page.data.refund;
     if (!r) return detail;
-    detail ??= { id: r.id, createdAt: r.createdAt, lines: [] };
+    // Shipping and adjustments come whole with the first page.
+    detail ??= {
+      id: r.id,
+      createdAt: r.createdAt,
+      lines: [],
+      shipping: (r.refundShippingLines?.nodes ?? []).flatMap((n) =>
+        n.subtotalAmountSet ? [{ subtotalAmountSet: n.subtotalAmountSet }] : [],
+      ),
+      adjustments: (r.orderAdjustments?.nodes ?? []).flatMap((n) =>
+        n.amountSet ? [{ reason: n.reason, amountSet: n.amountSet }] : [],
+      ),
+    };
     detail.lines.push(...r.refundLineItems.nodes);
     const { hasNextPage, endCursor } = r.refundLineItems.pageInfo;
     if (!hasNextPage || !endCursor) return detail;

@@ -6,7 +6,11 @@ import { adminSchema, requestedCost, validationErrors } from '../../fakes/shopif
 import { envSchema } from '../../src/config.js';
 import { ADMIN_DOCUMENTS } from '../../src/shopify/admin-documents.js';
 import { CUSTOMERS_PAGE_SIZE } from '../../src/shopify/graphql.js';
-import { ORDERS_PAGE_SIZE, REFUND_LINES_PAGE_SIZE } from '../../src/shopify/orders-query.js';
+import {
+  LINE_ITEMS_PAGE_SIZE,
+  ORDERS_PAGE_SIZE,
+  REFUND_LINES_PAGE_SIZE,
+} from '../../src/shopify/orders-query.js';
 
 /** The Admin API version the app asks for when none is configured. */
 const VERSION = envSchema.parse({
@@ -53,6 +57,7 @@ describe('every GraphQL document the app sends', () => {
       ['LinkExistingCustomers', { first: CUSTOMERS_PAGE_SIZE }],
       ['CatchUpOrders', { first: ORDERS_PAGE_SIZE, query: 'updated_at:>0' }],
       ['CatchUpRefund', { id: 'gid://shopify/Refund/1', first: REFUND_LINES_PAGE_SIZE }],
+      ['CatchUpOrderLines', { id: 'gid://shopify/Order/1', first: LINE_ITEMS_PAGE_SIZE }],
     ];
     for (const [name, variables] of asked) {
       const cost = requestedCost(schema, parse(ADMIN_DOCUMENTS[name] as string), variables);

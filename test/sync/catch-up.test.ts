@@ -164,7 +164,11 @@ const balances = () => ({
 beforeAll(async () => {
   h = await createHarness('catch-up');
   // A fast-refilling bucket: the runs of later tests need not wait out the earlier ones' spending.
-  fake = await ShopifyAdminFake.start({ accessTokens: [TOKEN], restoreRate: 1_000 });
+  fake = await ShopifyAdminFake.start({
+    accessTokens: [TOKEN],
+    maximumAvailable: 20_000,
+    restoreRate: 1_000,
+  });
   fake.customers = Object.values(CUSTOMERS).map((c) => ({
     id: `gid://shopify/Customer/${c.id}`,
     firstName: c.firstName,
@@ -172,6 +176,15 @@ beforeAll(async () => {
     email: c.email,
   }));
   fake.orders = ORDERS.map(fakeOrder);
+  // #1004 in full: a taxed line and shipping (tax is on top of the price here, shipping earns nothing by
+  // default, so its points stay 32), and the refund's tax.
+  const linus = fake.orders.find((o) => o.id.endsWith('8000001004'));
+  if (linus) {
+    linus.lineItems = [{ id: 'gid://shopify/LineItem/41', quantity: 1, unitPrice: '42.99', taxes: ['3.44'] }];
+    linus.shippingLines = [{ price: '5.00' }];
+    const line = linus.refunds[0]?.lines[0];
+    if (line) line.tax = '0.80';
+  }
   h.sim.seedCustomers([
     { FirstName: 'Ada', LastName: 'Lovelace', Email: 'ada@example.com', LoyaltyPoints: 50 },
     { FirstName: 'Grace', LastName: 'Hopper', Email: 'grace@example.com', LoyaltyPoints: 10 },
@@ -322,7 +335,8 @@ describe('catch-up from the Admin API', () => {
         email: 'linus@example.com',
         currentSubtotalCents: 3299,
         customer: { id: '603', first_name: 'Linus', last_name: 'Pauling' },
-        refunds: [{ id: '9400', orderId: '8000001004', subtotalCents: 1000 }],
+        refunds: [{ id: '9400', orderId: '8000001004', subtotalCents: 1000, amounts: { tax: 80 } }],
+        snapshot: { subtotal: 3299, lineTax: 344, shipping: 500, taxesIncluded: false, refundIds: ['9400'] },
       },
     });
   });
