@@ -16,6 +16,7 @@ import { WEBHOOK_PATH, webhookHandlers } from './shopify/webhooks.js';
 import type { Keys } from './store/keys.js';
 import { createBalanceReader } from './storefront/balance.js';
 import { PROXY_PATH, proxyRouter } from './storefront/proxy.js';
+import { catchUpStatus } from './sync/catch-up-state.js';
 import type { SyncEventStore } from './sync/events.js';
 import { Ledger } from './sync/ledger.js';
 import { CustomerMatcher } from './sync/matching.js';
@@ -126,12 +127,13 @@ export function createApp(deps: AppDeps): express.Express {
     const shop = shopOf(res);
     try {
       // This shop's jobs only: the queue is shared, and its totals would show other shops' activity.
-      const [counts, events, uncertainWrites] = await Promise.all([
+      const [counts, events, uncertainWrites, catchUp] = await Promise.all([
         withRedis(redis, 'queue counts', () =>
           shopQueueCounts(redis, queue, shop, undefined, { history: true }),
         ),
         withRedis(redis, 'latest events', () => deps.events.latest(shop, STATUS_EVENT_LIMIT)),
         withRedis(redis, 'uncertain writes', () => new Ledger(redis, deps.keys).uncertainCount(shop)),
+        withRedis(redis, 'catch-up status', () => catchUpStatus(redis, deps.keys, shop)),
       ]);
       const { waiting, active, delayed, failed, completed, capped } = counts;
       res.json({
@@ -140,6 +142,7 @@ export function createApp(deps: AppDeps): express.Express {
         // Points writes IT Retail may or may not have applied, each waiting for the merchant's decision.
         uncertainWrites,
         events,
+        catchUp,
       });
     } catch (err) {
       if (err instanceof QueueUnavailableError) {

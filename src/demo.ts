@@ -23,8 +23,8 @@ import { type Config, loadConfig } from './config.js';
 import { ITRetailSimulator } from './itretail/simulator.js';
 import { createLogger, type Logger } from './logger.js';
 import { buildDeps, type Deps } from './main.js';
-import { routeShopRequests } from './shopify/shop-origin.js';
 import { createRedis, waitForRedis } from './store/redis.js';
+import { graphqlForSessions, registerCatchUp } from './sync/catch-up-job.js';
 
 export const DEMO_SHOP = 'demo-shop.myshopify.com';
 
@@ -53,9 +53,11 @@ export interface RunningDemo {
 }
 
 /** Environment of the demo: dummy Shopify app credentials and a fresh encryption key, never real ones. */
-function demoConfig(o: DemoOptions): Config {
+function demoConfig(o: DemoOptions, adminOrigin: string): Config {
   return loadConfig({
     NODE_ENV: 'development',
+    // Every Admin API request goes to the demo's Shopify stand-in.
+    SHOPIFY_ADMIN_ORIGIN: adminOrigin,
     PORT: String(o.port ?? 3000),
     HOST: '127.0.0.1',
     // Quiet by default so the console shows the demo's own lines; LOG_LEVEL=info shows the app's log.
@@ -104,6 +106,11 @@ async function startFakeShopify(
           });
         }
         if (req.url?.includes('/graphql.json')) {
+          if (/^\s*query\s+CatchUp/.test(String(body.query))) {
+            // The demo's orders reach the app as webhooks, every one delivered: the catch-up finds nothing.
+            const none = { pageInfo: { hasNextPage: false, endCursor: null }, nodes: [] };
+            return send(200, { data: { orders: none, refund: null } });
+          }
           if (String(body.query).includes('customersCount')) {
             return send(200, { data: { customersCount: { count: customers.length } } });
           }
@@ -272,7 +279,10 @@ function customerPayload(c: ShopCustomer) {
 // ------------------------------------------------------------------------------------------------ demo
 
 export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
-  const config = demoConfig(o);
+  // The shop's customers on Shopify's side (filled below, once IT Retail's are known).
+  const shopCustomers: ShopCustomer[] = [];
+  const fakeShopify = await startFakeShopify(shopCustomers);
+  const config = demoConfig(o, fakeShopify.origin);
   const logger = createLogger({ level: config.logLevel, name: 'demo' });
 
   const sim = await ITRetailSimulator.start({
@@ -287,12 +297,14 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
 
   // The shop's customers: some already in IT Retail (by email), some new, one without email.
   let nextCustomerId = 7_000_000_001;
-  const shopCustomers: ShopCustomer[] = known.slice(0, 20).map((c) => ({
-    id: nextCustomerId++,
-    first: c.FirstName ?? 'Pat',
-    last: c.LastName ?? 'Doe',
-    email: c.Email ?? undefined,
-  }));
+  shopCustomers.push(
+    ...known.slice(0, 20).map((c) => ({
+      id: nextCustomerId++,
+      first: c.FirstName ?? 'Pat',
+      last: c.LastName ?? 'Doe',
+      email: c.Email ?? undefined,
+    })),
+  );
   for (let i = 0; i < 25; i++) {
     const first = FIRST[i % FIRST.length] as string;
     const last = LAST[(i * 5) % LAST.length] as string;
@@ -310,8 +322,6 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
       phone: i % 3 === 0 ? `+1613555${String(1000 + i).slice(-4)}` : undefined,
     });
   }
-  const fakeShopify = await startFakeShopify(shopCustomers);
-  const unroute = routeShopRequests((host) => (host === DEMO_SHOP ? fakeShopify.origin : undefined));
 
   const deps = buildDeps(config, { logger });
   await waitForRedis(deps.redis, 5_000);
@@ -349,6 +359,12 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
     events: deps.events,
     shopify: deps.shopify,
     offlineSession: (shop) => admin.install.offlineSession(shop),
+  });
+  registerCatchUp({
+    redis: workerRedis,
+    keys: deps.keys,
+    logger,
+    graphqlFor: graphqlForSessions(deps.shopify, (shop) => admin.install.offlineSession(shop)),
   });
 
   const app = createApp({ ...deps, itretail: admin.itretail, extraRoutes: admin.mount });
@@ -510,7 +526,6 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
       await admin.close();
       await deps.close();
       workerRedis.disconnect();
-      unroute();
       await fakeShopify.close();
       await sim.stop();
     },

@@ -12,6 +12,7 @@ import { settingsStoreFromConfig } from './settings.js';
 import { createShopify } from './shopify/api.js';
 import { createKeys } from './store/keys.js';
 import { createRedis, waitForRedis } from './store/redis.js';
+import { registerCatchUpFromConfig } from './sync/catch-up-job.js';
 import { SyncEventStore } from './sync/events.js';
 
 export type Mode = 'web' | 'all';
@@ -81,6 +82,7 @@ export async function start(mode: Mode, config: Config): Promise<{ server: Serve
       deps.keys,
     );
     registerLinkExistingFromConfig({ ...workerDeps, config, redis: workerRedis });
+    registerCatchUpFromConfig({ ...workerDeps, config, redis: workerRedis });
     const running = await startWorker({ ...workerDeps, metrics: deps.metrics });
     worker = {
       async close() {

@@ -37,6 +37,8 @@ export interface Metrics {
   countWebhook(topic: string, outcome: WebhookOutcome): void;
   /** Finished job attempts by topic (or admin kind) and outcome. */
   jobsProcessed: Counter<'topic' | 'outcome'>;
+  /** Orders whose points a catch-up changed — the webhook for that change never arrived — by topic. */
+  catchUpRecovered: Counter<'topic'>;
   /** Time from a job's start to its outcome. */
   jobDuration: Histogram<'topic' | 'outcome'>;
   /** Every HTTP attempt to IT Retail: duration by call and status ('200', '503', 'network', 'timeout'). */
@@ -89,6 +91,12 @@ export function createMetrics(
     name: `${p}jobs_total`,
     help: 'Sync job attempts by topic and outcome',
     labelNames: ['topic', 'outcome'] as const,
+    registers,
+  });
+  const catchUpRecovered = new Counter({
+    name: `${p}catch_up_recovered_total`,
+    help: 'Orders whose points the catch-up from the Admin API changed (their webhook never arrived), by topic',
+    labelNames: ['topic'] as const,
     registers,
   });
   const jobDuration = new Histogram({
@@ -160,6 +168,7 @@ export function createMetrics(
       child.observe(seconds);
     },
     jobsProcessed,
+    catchUpRecovered,
     jobDuration,
     itretailCallDuration,
     itretailCallErrors,

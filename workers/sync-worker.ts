@@ -13,6 +13,9 @@ import { SYNC_QUEUE } from '../src/queue/names.js';
 import { settingsStoreFromConfig } from '../src/settings.js';
 import { createKeys, type Keys } from '../src/store/keys.js';
 import { createRedis, waitForRedis } from '../src/store/redis.js';
+import { CATCH_UP_DEFAULTS } from '../src/sync/catch-up.js';
+import { registerCatchUpFromConfig, scheduleCatchUp } from '../src/sync/catch-up-job.js';
+import { isRecovered } from '../src/sync/catch-up-state.js';
 import { ClientRegistry, CredentialsMissingError } from '../src/sync/clients.js';
 import { SyncEventStore } from '../src/sync/events.js';
 import { ITRetailHealthRecorder } from '../src/sync/itretail-health.js';
@@ -54,6 +57,12 @@ export interface StartWorkerDeps extends Omit<SyncDeps, 'clientFor'> {
   indexRefreshMs?: number;
   /** How often orders past each shop's retention horizon are compacted (default hourly; 0 turns it off). */
   compactionMs?: number;
+  /**
+   * Scheduled catch-up from the Admin API per installed shop (workerDepsFromConfig: every 15 min; unset or 0:
+   * off, as it needs registerCatchUp), and how often each worker looks for shops that are due (default 60 s).
+   */
+  catchUpEveryMs?: number;
+  catchUpCheckMs?: number;
 }
 
 export interface RunningWorker {
@@ -82,13 +91,12 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
     });
   const matcher =
     deps.matcher ?? new CustomerMatcher(deps.redis, deps.keys, deps.logger, deps.matcherOptions);
-  // The worker's own handle on its queue (redact removes finished jobs' copies of personal data).
-  const queue = deps.queue
-    ? undefined
-    : new Queue<SyncJobData>(deps.queueName ?? SYNC_QUEUE, {
-        connection: deps.connection,
-        prefix: deps.keys.bullPrefix,
-      });
+  // The worker's own handle on its queue (redact removes finished jobs' copies of personal data; the
+  // catch-up queues the orders it reads).
+  const queue = new Queue<SyncJobData>(deps.queueName ?? SYNC_QUEUE, {
+    connection: deps.connection,
+    prefix: deps.keys.bullPrefix,
+  });
   const processor = createProcessor({
     ...deps,
     queue: deps.queue ?? queue,
@@ -118,14 +126,8 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
   );
   worker.on('error', (err) => deps.logger.error({ err }, 'sync worker error'));
   await worker.waitUntilReady();
-  const stalledQueue =
-    queue ??
-    new Queue<SyncJobData>(deps.queueName ?? SYNC_QUEUE, {
-      connection: deps.connection,
-      prefix: deps.keys.bullPrefix,
-    });
   const stalled = recordStalledFailures({
-    queue: stalledQueue,
+    queue,
     connection: deps.connection.duplicate(),
     prefix: deps.keys.bullPrefix,
     redis: deps.redis,
@@ -135,6 +137,12 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
   });
   const refresher = scheduleIndexRefresh(deps, matcher, clients);
   const compactor = scheduleCompaction({ ...deps, everyMs: deps.compactionMs });
+  const catchUp = scheduleCatchUp({
+    ...deps,
+    queue,
+    options: { everyMs: deps.catchUpEveryMs ?? 0 },
+    checkMs: deps.catchUpCheckMs,
+  });
   let closing: Promise<void> | undefined;
   return {
     worker,
@@ -143,11 +151,11 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
       closing ??= (async () => {
         await refresher.stop();
         await compactor.stop();
+        await catchUp.stop();
         await worker.close();
         await stalled.close();
-        if (stalledQueue !== queue) await stalledQueue.close();
         await health.flush();
-        await queue?.close();
+        await queue.close();
         await clients.closeAll();
       })();
       return closing;
@@ -212,6 +220,9 @@ function measured(processor: ReturnType<typeof createProcessor>, metrics: Metric
       const event = await processor(job, token);
       const outcome = event?.status ?? 'done';
       metrics.jobsProcessed.inc({ topic, outcome });
+      if (job.data.kind === 'webhook' && job.data.source === 'catch-up' && isRecovered(event?.reason)) {
+        metrics.catchUpRecovered.inc({ topic });
+      }
       end({ outcome });
       return event;
     } catch (err) {
@@ -255,6 +266,7 @@ export function workerDepsFromConfig(
       },
     },
     concurrency: config.workerConcurrency,
+    catchUpEveryMs: CATCH_UP_DEFAULTS.everyMs,
   };
 }
 
@@ -316,6 +328,7 @@ async function main(): Promise<void> {
     ...(flags.stalledIntervalMs ? { stalledInterval: flags.stalledIntervalMs } : {}),
   };
   registerLinkExistingFromConfig({ ...deps, config, redis });
+  registerCatchUpFromConfig({ ...deps, config, redis });
   // A single-store custom app has no install step; make its shop known to the scheduled index refresh.
   if (config.shopify.singleStore) await deps.settings.remember?.(config.shopify.singleStore.shop);
   const metrics = createMetrics(undefined, { defaultMetrics: true });

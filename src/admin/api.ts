@@ -4,7 +4,13 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { enqueueAdminJob, QUEUE_TIMEOUT_MS, QueueUnavailableError, withTimeout } from '../queue/enqueue.js';
+import {
+  enqueueAdminJob,
+  QUEUE_TIMEOUT_MS,
+  QueueUnavailableError,
+  withRedis,
+  withTimeout,
+} from '../queue/enqueue.js';
 import type { SyncJobData } from '../queue/jobs.js';
 import {
   type itretailSettingsSchema,
@@ -18,6 +24,8 @@ import type { Shopify } from '../shopify/api.js';
 import { InstallError, type InstallService } from '../shopify/install.js';
 import { requireSessionToken, shopOf } from '../shopify/session-token.js';
 import type { Keys } from '../store/keys.js';
+import { startCatchUp } from '../sync/catch-up.js';
+import { catchUpStatus } from '../sync/catch-up-state.js';
 import { SYNC_STATUSES, type SyncEvent, type SyncEventStore, type SyncStatus } from '../sync/events.js';
 import { newestHealth, readITRetailHealth } from '../sync/itretail-health.js';
 import { Ledger } from '../sync/ledger.js';
@@ -670,6 +678,25 @@ export function adminApiRouter(deps: AdminApiDeps): express.Router {
       }
       const { progress } = await startLinkExisting(enqueueCtx, shop);
       return progress;
+    }),
+  );
+
+  router.post(
+    '/catch-up',
+    route(async (_req, res, shop) => {
+      const access = res.locals.shopifyAccess as { ok: boolean; message?: string } | undefined;
+      if (access && !access.ok) {
+        res
+          .status(409)
+          .json({ error: access.message ?? 'The app has no Shopify access token for this shop yet.' });
+        return;
+      }
+      const { jobId, started } = await withRedis(redis, 'start catch-up', () =>
+        startCatchUp(enqueueCtx, shop),
+      );
+      const catchUp = await withRedis(redis, 'catch-up status', () => catchUpStatus(redis, keys, shop));
+      logger.info({ shop, jobId, started }, 'catch-up requested from the admin page');
+      res.status(202).json({ jobId, started, catchUp });
     }),
   );
 

@@ -5,15 +5,14 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { type EnqueueContext, enqueueAdminJob } from '../queue/enqueue.js';
 import type { AdminJobData } from '../queue/jobs.js';
-import { createShopify, type Shopify } from '../shopify/api.js';
+import { adminAccessFromConfig } from '../shopify/admin-access.js';
+import type { Shopify } from '../shopify/api.js';
 import {
   CustomerPager,
   type GraphqlRequest,
   graphqlRequestFor,
   type PagerOptions,
 } from '../shopify/graphql.js';
-import { createInstallService } from '../shopify/install.js';
-import { RedisSessionStorage } from '../shopify/session-storage.js';
 import type { Keys } from '../store/keys.js';
 import type { SyncEventStore } from '../sync/events.js';
 import type { MatchInput, MatchResult, SyncClient } from '../sync/matching.js';
@@ -322,14 +321,5 @@ export function registerLinkExistingFromConfig(o: {
   logger: Logger;
   events?: Pick<SyncEventStore, 'record'>;
 }): void {
-  const shopify = createShopify(o.config, { logger: o.logger });
-  const sessions = new RedisSessionStorage(o.redis, o.keys, o.config.encryptionKey);
-  const install = createInstallService({
-    config: o.config,
-    logger: o.logger,
-    shopify,
-    sessions,
-    settings: { markInstalled: async () => undefined },
-  });
-  registerLinkExisting({ ...o, shopify, offlineSession: (shop) => install.offlineSession(shop) });
+  registerLinkExisting({ ...o, ...adminAccessFromConfig(o) });
 }

@@ -127,6 +127,13 @@ ${o.dev ? '<div class="dev-note">Development sign-in: this page is not inside th
   <div id="link-progress"></div>
 </s-section>
 
+<s-section id="catch-up" heading="Catch-up from Shopify">
+  <div class="section-error" role="alert"></div>
+  <s-text>Shopify does not guarantee that every webhook arrives. Every 15 minutes the app reads back the orders changed since it last looked and puts right any points a lost webhook left wrong; each one it fixes shows under Activity as recovered by catch-up.</s-text>
+  <div class="toolbar"><s-button id="catch-up-start" variant="primary">Run catch-up now</s-button></div>
+  <div id="catch-up-status"></div>
+</s-section>
+
 <s-section id="data-requests" heading="Data requests">
   <div class="section-error" role="alert"></div>
   <s-text>When a customer asks your store for their data, the app prepares a report of what it holds about them, kept for 30 days. Download it and send it to the customer.</s-text>

@@ -22,18 +22,27 @@ export interface WebhookJobData {
    * passes it on untouched; the worker parses it once, keeping ids beyond 2^53 exact (webhookPayload).
    */
   body?: string;
-  /** The parsed body: what the worker validates per topic (set from `body`; jobs of older versions carry it). */
+  /**
+   * The parsed body: what the worker validates per topic (set from `body`; jobs of older versions and the
+   * catch-up's jobs carry it).
+   */
   payload?: unknown;
+  /** Set when the catch-up read this order from the Admin API instead of Shopify delivering a webhook. */
+  source?: 'catch-up';
+  /** The catch-up run that queued it (its recovered orders are counted per run). */
+  catchUpRunId?: string;
 }
 
 export interface AdminJobData {
-  kind: 'resync-customer' | 'link-existing';
+  kind: 'resync-customer' | 'link-existing' | 'catch-up';
   shop: string;
   requestedAt: string;
   /** resync-customer */
   email?: string;
   /** link-existing: resume point */
   cursor?: string;
+  /** catch-up: the run this job carries out */
+  runId?: string;
 }
 
 export type SyncJobData = WebhookJobData | AdminJobData;

@@ -181,30 +181,42 @@ export interface PagerOptions {
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * Pages through the shop's customers. Keeps the throttle state between calls, so one pager should be
- * used for the whole walk.
+ * Sends queries within the shop's cost budget: before each one waits until the last reported bucket holds
+ * its cost, and repeats a THROTTLED query after waiting (at most `maxThrottleRetries` times). Keeps the
+ * throttle state between calls, so one instance should serve a whole walk.
  */
-export class CustomerPager {
+export class BudgetedGraphql {
   private lastStatus: QueryCost['throttleStatus'] | undefined;
-  private lastCost: number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly maxThrottleRetries: number;
   /** Total milliseconds spent waiting for the cost budget (for progress reporting and tests). */
   waitedMs = 0;
   throttledAnswers = 0;
+  /** The requested cost of the last answered query (an estimate for the next one of the same shape). */
+  lastCost: number;
+  /** Requested cost Shopify last reported per document: the estimate for its next request. */
+  private readonly costs = new Map<string, number>();
 
   constructor(
     private readonly request: GraphqlRequest,
-    opts: PagerOptions = {},
+    opts: PagerOptions & { costEstimate: number },
   ) {
     this.sleep = opts.sleep ?? defaultSleep;
     this.maxThrottleRetries = opts.maxThrottleRetries ?? 10;
-    this.lastCost = opts.pageCostEstimate ?? CUSTOMERS_PAGE_SIZE + 2;
+    this.lastCost = opts.costEstimate;
   }
 
-  private async send(query: string, variables: Record<string, unknown>, cost: number) {
+  /** Sends `query` once the budget holds its cost (as last reported for this document, else `estimate`). */
+  async send(query: string, variables: Record<string, unknown>, estimate: number) {
+    const noteCost = (c: QueryCost) => {
+      this.lastStatus = c.throttleStatus;
+      if (c.requestedQueryCost) {
+        this.lastCost = c.requestedQueryCost;
+        this.costs.set(query, c.requestedQueryCost);
+      }
+    };
     for (let attempt = 0; ; attempt++) {
-      const wait = throttleWaitMs(this.lastStatus, cost);
+      const wait = throttleWaitMs(this.lastStatus, this.costs.get(query) ?? estimate);
       if (wait > 0) {
         this.waitedMs += wait;
         await this.sleep(wait);
@@ -214,24 +226,43 @@ export class CustomerPager {
       try {
         const res = await this.request(query, variables);
         const c = readCost(res.extensions);
-        if (c) {
-          this.lastStatus = c.throttleStatus;
-          if (c.requestedQueryCost) this.lastCost = c.requestedQueryCost;
-        }
+        if (c) noteCost(c);
         return res;
       } catch (err) {
         if (!(err instanceof ShopifyThrottledError) || attempt >= this.maxThrottleRetries) throw err;
         this.throttledAnswers++;
-        if (err.cost) {
-          this.lastStatus = err.cost.throttleStatus;
-          if (err.cost.requestedQueryCost) this.lastCost = err.cost.requestedQueryCost;
-        } else {
+        if (err.cost) noteCost(err.cost);
+        else {
           const ms = err.retryAfterMs ?? 1_000;
           this.waitedMs += ms;
           await this.sleep(ms);
         }
       }
     }
+  }
+}
+
+/** Pages through the shop's customers; one pager should be used for the whole walk. */
+export class CustomerPager {
+  private readonly budget: BudgetedGraphql;
+
+  constructor(request: GraphqlRequest, opts: PagerOptions = {}) {
+    this.budget = new BudgetedGraphql(request, {
+      ...opts,
+      costEstimate: opts.pageCostEstimate ?? CUSTOMERS_PAGE_SIZE + 2,
+    });
+  }
+
+  /** Total milliseconds spent waiting for the cost budget (for progress reporting and tests). */
+  get waitedMs(): number {
+    return this.budget.waitedMs;
+  }
+  get throttledAnswers(): number {
+    return this.budget.throttledAnswers;
+  }
+
+  private send(query: string, variables: Record<string, unknown>, cost: number) {
+    return this.budget.send(query, variables, cost);
   }
 
   async count(): Promise<number | undefined> {
@@ -249,7 +280,7 @@ export class CustomerPager {
     const res = await this.send(
       CUSTOMERS_QUERY,
       { first: CUSTOMERS_PAGE_SIZE, after: after ?? null },
-      this.lastCost,
+      this.budget.lastCost,
     );
     const parsed = pageSchema.safeParse(res.data);
     if (!parsed.success)

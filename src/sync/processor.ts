@@ -12,6 +12,7 @@ import type { AdminJobData, SyncJobData, WebhookJobData } from '../queue/jobs.js
 import { removeFinishedJobs } from '../queue/redact.js';
 import type { ShopSettings } from '../settings.js';
 import type { Keys } from '../store/keys.js';
+import { markRecovered, RECOVERED_REASON } from './catch-up-state.js';
 import { CredentialsMissingError } from './clients.js';
 import { AbsenceUnconfirmedError } from './customer-writes.js';
 import {
@@ -65,8 +66,11 @@ export interface SyncDeps {
   };
   /** The IT Retail client for a shop (see ClientRegistry.clientFor); throws CredentialsMissingError. */
   clientFor(shop: string, settings: ShopSettings): SyncClient;
-  /** The sync queue, so customers/redact and shop/redact can remove finished jobs' copies of the payload. */
-  queue?: Pick<Queue<SyncJobData>, 'getJobs'>;
+  /**
+   * The sync queue, so customers/redact and shop/redact can remove finished jobs' copies of the payload, and
+   * the catch-up can queue the orders it reads.
+   */
+  queue?: Pick<Queue<SyncJobData>, 'getJobs' | 'add'>;
   /**
    * Reads one order from Shopify's Admin API (REST-shaped, as orders/updated carries it). When provided, an
    * orders/edited and a refund for an order compacted after the retention horizon read the order through
@@ -91,6 +95,8 @@ export interface SyncDeps {
 
 export type JobOutcome = Omit<NewSyncEvent, 'shop' | 'topic' | 'jobId' | 'attempts'> & {
   status: 'applied' | 'skipped';
+  /** Logged but not recorded as a sync event (routine work that changed nothing, e.g. a scheduled catch-up). */
+  quiet?: boolean;
 };
 
 export type AdminJobHandler = (job: Job<AdminJobData>, ctx: ProcessorContext) => Promise<JobOutcome>;
@@ -245,7 +251,9 @@ export function createProcessor(deps: SyncDeps) {
   return async function process(job: Job<SyncJobData>, token?: string): Promise<SyncEvent | undefined> {
     const started = Date.now();
     const data = job.data;
-    const topic = data.kind === 'webhook' ? data.topic : `admin/${data.kind}`;
+    const fromCatchUp = data.kind === 'webhook' && data.source === 'catch-up';
+    const topic =
+      data.kind === 'webhook' ? `${fromCatchUp ? 'catch-up/' : ''}${data.topic}` : `admin/${data.kind}`;
     const base = { shop: data.shop, topic, jobId: job.id };
     const defer = async (ms: number): Promise<never> => {
       await job.moveToDelayed(Date.now() + Math.max(1, Math.round(ms)), token);
@@ -301,6 +309,7 @@ export function createProcessor(deps: SyncDeps) {
               context = { ...context, ...c };
             })
           : await handleAdmin(job as Job<AdminJobData>, ctx);
+      if (fromCatchUp) return await finish(await catchUpOutcome(data, { ...context, ...outcome }));
       return await finish({ ...context, ...outcome });
     } catch (e) {
       if (e instanceof DelayedError) throw e;
@@ -348,12 +357,25 @@ export function createProcessor(deps: SyncDeps) {
       throw e instanceof Error ? e : new Error(c.message);
     }
 
-    async function finish(o: JobOutcome): Promise<SyncEvent> {
-      const ev = await deps.events.record({ ...base, ...o, attempts: job.attemptsMade + 1 });
+    async function finish({ quiet, ...o }: JobOutcome): Promise<SyncEvent> {
+      const e = { ...base, ...o, attempts: job.attemptsMade + 1 };
+      const ev = quiet ? { ...e, id: '', at: new Date().toISOString() } : await deps.events.record(e);
       logOutcome(ev, started);
       return ev;
     }
   };
+
+  /**
+   * An order the catch-up read from the Admin API: when its job changed the points, the webhook that should
+   * have done so never came — an event of its own, counted for the run; otherwise nothing to show.
+   */
+  async function catchUpOutcome(data: WebhookJobData, o: JobOutcome): Promise<JobOutcome> {
+    if (o.status !== 'applied' || !o.pointsDelta) return { ...o, quiet: true };
+    if (data.catchUpRunId && o.shopifyOrderId) {
+      await markRecovered(deps.redis, deps.keys, data.shop, data.catchUpRunId, o.shopifyOrderId);
+    }
+    return { ...o, reason: o.reason ? `${RECOVERED_REASON}; ${o.reason}` : RECOVERED_REASON };
+  }
 
   function logOutcome(ev: SyncEvent, started: number, err?: unknown) {
     const line = {

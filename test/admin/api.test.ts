@@ -330,6 +330,19 @@ const ROUTES: RouteCase[] = [
       expect(r.body.error).toMatch(/Connect IT Retail/);
     },
   },
+  {
+    method: 'post',
+    path: '/api/catch-up',
+    pattern: '/catch-up',
+    checkB: async (r) => {
+      // B's own run: a job of shop B, and nothing of A's catch-up in the answer.
+      expect(r.status).toBe(202);
+      expect(r.body.jobId).toContain(encodeURIComponent(B));
+      expect(r.body.catchUp).toMatchObject({ lastRunAt: null, ordersSeen: 0, ordersRecovered: 0 });
+      // No worker runs here; later tests count the waiting jobs.
+      await h.deps.queue.remove(r.body.jobId);
+    },
+  },
 ];
 // The status route of the web app shares the /api prefix and the same session-token rule.
 const AUTH_ONLY = [{ method: 'get' as const, path: '/api/status' }];
@@ -801,6 +814,37 @@ describe('customer lookup and resync', () => {
     expect(res.status).toBe(200);
     const job = await h.deps.queue.getJob(res.body.jobId);
     expect(job?.data).toMatchObject({ kind: 'resync-customer', shop: A, email: 'ada@example.com' });
+  });
+});
+
+describe('Run catch-up now', () => {
+  const shop = 'catch-up-api.myshopify.com';
+
+  it('answers 202 with the job, queues one run at a time, and GET /api/status shows it', async () => {
+    const t = h.token(shop);
+    const before = await call('get', '/api/status', t);
+    expect(before.body.catchUp).toEqual({
+      lastRunAt: null,
+      ordersSeen: 0,
+      ordersRecovered: 0,
+      running: false,
+    });
+
+    const res = await call('post', '/api/catch-up', t);
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ started: true, catchUp: { running: true } });
+    const job = await h.deps.queue.getJob(res.body.jobId);
+    expect(job?.data).toMatchObject({ kind: 'catch-up', shop });
+    expect(await job?.getState()).toBe('waiting');
+
+    // A second press while it waits answers the same run.
+    const again = await call('post', '/api/catch-up', t);
+    expect(again.status).toBe(202);
+    expect(again.body).toMatchObject({ jobId: res.body.jobId, started: false });
+
+    const status = await call('get', '/api/status', t);
+    expect(status.body.catchUp).toMatchObject({ running: true, lastRunAt: null });
+    await h.deps.queue.remove(res.body.jobId);
   });
 });
 

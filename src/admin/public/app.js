@@ -145,6 +145,9 @@ const TOPIC_WORDS = {
   'customers/data_request': 'Customer data request',
   'admin/resync': 'Resync',
   'admin/link-existing': 'Link existing',
+  'catch-up/orders/paid': 'Order paid (catch-up)',
+  'catch-up/orders/cancelled': 'Order cancelled (catch-up)',
+  'catch-up/orders': 'Catch-up',
 };
 const topicWords = (t) => TOPIC_WORDS[t] ?? t;
 
@@ -668,6 +671,39 @@ async function startLink() {
   }
 }
 
+// ------------------------------------------------------------------ catch-up
+
+let catchUpTimer;
+function renderCatchUp(c) {
+  const box = $('#catch-up-status');
+  $('#catch-up-start').toggleAttribute('disabled', Boolean(c?.running));
+  const last = c?.lastRunAt
+    ? `Last catch-up ${fmtTime(c.lastRunAt)}: ${fmtNum(c.ordersSeen)} orders read, ${fmtNum(c.ordersRecovered)} recovered.`
+    : 'No catch-up has run yet.';
+  box.replaceChildren(
+    h('div', {}, c?.running ? `${last} A catch-up is running…` : last),
+    c?.error ? h('div', { class: 'warn' }, c.error) : null,
+  );
+  clearTimeout(catchUpTimer);
+  if (c?.running) catchUpTimer = setTimeout(loadCatchUp, 2000);
+}
+async function loadCatchUp() {
+  try {
+    renderCatchUp((await api('/api/status')).catchUp);
+    clearError($('#catch-up'));
+  } catch (err) {
+    showError($('#catch-up'), err);
+  }
+}
+async function startCatchUp() {
+  try {
+    renderCatchUp((await api('/api/catch-up', { method: 'POST' })).catchUp);
+    toast('Catch-up started');
+  } catch (err) {
+    showError($('#catch-up'), err);
+  }
+}
+
 // ------------------------------------------------------------------ data requests
 
 async function loadDataRequests() {
@@ -893,6 +929,7 @@ function init() {
   $('#lookup-form').addEventListener('submit', lookup);
   $('#lookup-submit').addEventListener('click', lookup);
   $('#link-start').addEventListener('click', startLink);
+  $('#catch-up-start').addEventListener('click', startCatchUp);
   $('#settings-form').addEventListener('submit', saveSettings);
   $('#settings-save').addEventListener('click', saveSettings);
   $('#test-connection').addEventListener('click', testConnection);
@@ -911,6 +948,7 @@ function init() {
   refreshAll();
   loadSettings();
   loadLinkProgress();
+  loadCatchUp();
   loadDataRequests();
   setInterval(() => {
     if (document.visibilityState === 'visible') {
