@@ -463,6 +463,7 @@ function registerBuiltIns(fake: ShopifyAdminFake): void {
     let list = sortKeyed(
       fake.orders.filter((o) =>
         matches({
+          id: o.id.replace(/^.*\//, ''),
           updated_at: o.updatedAt,
           created_at: o.createdAt,
           processed_at: o.processedAt,

@@ -82,7 +82,11 @@ export async function start(mode: Mode, config: Config): Promise<{ server: Serve
       deps.keys,
     );
     registerLinkExistingFromConfig({ ...workerDeps, config, redis: workerRedis });
-    registerCatchUpFromConfig({ ...workerDeps, config, redis: workerRedis });
+    workerDeps.fetchOrderSnapshot = registerCatchUpFromConfig({
+      ...workerDeps,
+      config,
+      redis: workerRedis,
+    }).fetchOrderSnapshot;
     const running = await startWorker({ ...workerDeps, metrics: deps.metrics });
     worker = {
       async close() {

@@ -328,7 +328,7 @@ async function main(): Promise<void> {
     ...(flags.stalledIntervalMs ? { stalledInterval: flags.stalledIntervalMs } : {}),
   };
   registerLinkExistingFromConfig({ ...deps, config, redis });
-  registerCatchUpFromConfig({ ...deps, config, redis });
+  deps.fetchOrderSnapshot = registerCatchUpFromConfig({ ...deps, config, redis }).fetchOrderSnapshot;
   // A single-store custom app has no install step; make its shop known to the scheduled index refresh.
   if (config.shopify.singleStore) await deps.settings.remember?.(config.shopify.singleStore.shop);
   const metrics = createMetrics(undefined, { defaultMetrics: true });

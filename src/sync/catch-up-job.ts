@@ -8,8 +8,15 @@ import { adminAccessFromConfig } from '../shopify/admin-access.js';
 import type { Shopify } from '../shopify/api.js';
 import { type GraphqlRequest, graphqlRequestFor } from '../shopify/graphql.js';
 import type { Keys } from '../store/keys.js';
-import { type CatchUpDeps, type CatchUpOptions, runCatchUp, startCatchUp } from './catch-up.js';
+import {
+  type CatchUpDeps,
+  type CatchUpOptions,
+  readOrderSnapshot,
+  runCatchUp,
+  startCatchUp,
+} from './catch-up.js';
 import { catchUpDueKey, writeCatchUp } from './catch-up-state.js';
+import type { FetchOrderSnapshot } from './order-jobs.js';
 import { PermanentJobError, registerAdminJobHandler } from './processor.js';
 
 /** The shop has no Admin API token (never opened from the Shopify admin, or uninstalled). */
@@ -135,7 +142,10 @@ export function registerCatchUpFromConfig(o: {
   keys: Keys;
   logger: Logger;
   options?: CatchUpOptions;
-}): void {
+}): { fetchOrderSnapshot: FetchOrderSnapshot } {
   const access = adminAccessFromConfig(o);
-  registerCatchUp({ ...o, graphqlFor: graphqlForSessions(access.shopify, access.offlineSession) });
+  const graphqlFor = graphqlForSessions(access.shopify, access.offlineSession);
+  registerCatchUp({ ...o, graphqlFor });
+  // The same Admin API access reads a compacted order back when a refund or an edit of it arrives.
+  return { fetchOrderSnapshot: async (shop, orderId) => readOrderSnapshot(await graphqlFor(shop), orderId) };
 }

@@ -204,6 +204,35 @@ export async function runCatchUp(job: { data: AdminJobData }, deps: CatchUpDeps)
   return { progress, queued, ran: true };
 }
 
+/**
+ * One order read whole from the Admin API (its refunds' and line items' details too), in the shape a webhook
+ * carries: what a refund or an edit of an order whose facts were compacted away reads to continue exactly.
+ * Undefined when Shopify does not know the order.
+ */
+export async function readOrderSnapshot(
+  graphql: GraphqlRequest,
+  orderId: string,
+): Promise<unknown | undefined> {
+  const budget = new BudgetedGraphql(graphql, { costEstimate: 60 });
+  const res = await budget.send(ORDERS_UPDATED_QUERY, { first: 1, after: null, query: `id:${orderId}` }, 60);
+  const page = ordersPageSchema.safeParse(res.data);
+  if (!page.success)
+    throw new ShopifyGraphqlError('Shopify answered the orders query with an unexpected shape');
+  const raw = page.data.orders.nodes.find(
+    (n) => legacyId(String((n as { id?: unknown }).id ?? '')) === orderId,
+  );
+  if (!raw) return undefined;
+  const order = orderNodeSchema.parse(raw);
+  const tooBig = truncation(order);
+  if (tooBig) throw new ShopifyGraphqlError(`order ${order.name ?? orderId} cannot be read whole: ${tooBig}`);
+  const refunds: RefundDetail[] = [];
+  for (const r of order.refunds ?? []) {
+    const detail = await readRefund(budget, r.id);
+    if (detail) refunds.push(detail);
+  }
+  return toWebhookOrder(order, refunds, await readLines(budget, order.id));
+}
+
 /** Reads one order whole (its refunds' lines too) and queues the webhooks it stands for; returns how many. */
 async function catchUpOrder(
   deps: CatchUpDeps,

@@ -9,7 +9,9 @@ import { RedisSessionStorage } from '../../src/shopify/session-storage.js';
 import { runCatchUp, startCatchUp } from '../../src/sync/catch-up.js';
 import { graphqlForSessions, registerCatchUpFromConfig } from '../../src/sync/catch-up-job.js';
 import { catchUpStatus, isRecovered, readCatchUp } from '../../src/sync/catch-up-state.js';
+import type { FetchOrderSnapshot } from '../../src/sync/order-jobs.js';
 import { parsePayload } from '../../src/sync/payloads.js';
+import { compactedLedger, compactOrders, DAY_MS } from '../../src/sync/retention.js';
 import { createHarness, type Harness, orderPayload, refundPayload, SHOP } from './harness.js';
 
 /**
@@ -143,6 +145,8 @@ const DELIVERED = [
 
 let h: Harness;
 let fake: ShopifyAdminFake;
+/** The worker's Admin API read of one order (a compacted order's refund or edit uses it). */
+let fetchOrderSnapshot: FetchOrderSnapshot;
 
 async function drained() {
   for (let i = 0; i < 600; i++) {
@@ -200,14 +204,15 @@ beforeAll(async () => {
     SHOPIFY_ADMIN_ORIGIN: fake.origin,
     LOG_LEVEL: 'silent',
   });
-  registerCatchUpFromConfig({
+  const access = registerCatchUpFromConfig({
     config,
     redis: h.redis,
     keys: h.keys,
     logger,
     options: { pageSize: 3, settleMs: 1_000 },
   });
-  await h.start();
+  fetchOrderSnapshot = access.fetchOrderSnapshot;
+  await h.start({ fetchOrderSnapshot });
 });
 
 afterAll(async () => {
@@ -266,7 +271,7 @@ describe('catch-up from the Admin API', () => {
     const first = await readCatchUp(h.redis, h.keys, SHOP);
     await h.settings.remember(SHOP);
     await h.running?.close();
-    await h.start({ catchUpEveryMs: 60_000, catchUpCheckMs: 100 });
+    await h.start({ catchUpEveryMs: 60_000, catchUpCheckMs: 100, fetchOrderSnapshot });
     for (let i = 0; i < 200; i++) {
       const p = await readCatchUp(h.redis, h.keys, SHOP);
       if (p.lastRunId && p.lastRunId !== first.lastRunId) break;
@@ -399,5 +404,34 @@ describe('catch-up from the Admin API', () => {
     // 10 webhooks' worth (9 paid, 1 cancelled), each order's job id once: nothing queued twice.
     expect(new Set(added).size).toBe(10);
     expect(added).toHaveLength(10);
+  });
+
+  it('a refund of an order whose facts were compacted away reads the order from the Admin API and continues exactly', async () => {
+    const spec: Spec = { id: '8000002001', who: 'mary', subtotal: '30.00', updatedMinutesAgo: 3 };
+    const before = balance('mary@example.com') ?? 0;
+    await h.run([{ topic: 'orders/paid', payload: paid(spec) }]);
+    expect(balance('mary@example.com')).toBe(before + 30);
+    // Past the retention horizon: the order's facts are compacted to its small ledger.
+    const r = await compactOrders(h.redis, h.keys, SHOP, {
+      horizonMs: 400 * DAY_MS,
+      nowMs: Date.now() + 401 * DAY_MS,
+    });
+    expect(r.compacted).toBeGreaterThanOrEqual(1);
+    expect(await compactedLedger(h.redis, h.keys, SHOP, spec.id)).toMatchObject({ appliedPoints: 30 });
+    // Shopify now holds the order with a refund of 12.50; its refunds/create webhook arrives.
+    fake.orders.push(
+      fakeOrder({ ...spec, refunds: [{ id: '9601', subtotal: '12.50' }], updatedMinutesAgo: 1 }),
+    );
+    const [end] = await h.run([
+      { topic: 'refunds/create', payload: refundPayload(spec.id, '9601', '12.50') },
+    ]);
+    expect(end?.state).toBe('completed');
+    expect(balance('mary@example.com')).toBe(before + 17);
+    expect(
+      fake.received.some((x) => x.operationName === 'CatchUpOrders' && x.variables.query === `id:${spec.id}`),
+    ).toBe(true);
+    // The same refund again changes nothing.
+    await h.run([{ topic: 'refunds/create', payload: refundPayload(spec.id, '9601', '12.50') }]);
+    expect(balance('mary@example.com')).toBe(before + 17);
   });
 });
