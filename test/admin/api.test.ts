@@ -10,6 +10,7 @@ import { SYNC_QUEUE } from '../../src/queue/names.js';
 import { ITRetailHealthRecorder } from '../../src/sync/itretail-health.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
 import { dataRequestIndexKey } from '../../src/sync/processor.js';
+import { shardWorkers } from '../helpers/queue.js';
 import { testRedis } from '../helpers/redis.js';
 import { type AdminHarness, adminHarness } from './support.js';
 
@@ -106,12 +107,12 @@ beforeAll(async () => {
   );
   failedJobId = String(job.id);
   const conn = testRedis();
-  const worker = new Worker<SyncJobData>(
-    SYNC_QUEUE,
+  const worker = shardWorkers(
+    deps.queue,
     async () => {
       throw new UnrecoverableError('IT Retail refused the credentials; check them in Settings');
     },
-    { connection: conn, prefix: deps.keys.bullPrefix },
+    { connection: conn },
   );
   await new Promise<void>((resolve) => worker.on('failed', () => resolve()));
   await worker.close();
@@ -553,12 +554,12 @@ async function failJobs(jobs: { shop: string; jobId: string; order: string }[]) 
   }
   const conn = testRedis();
   const failed = new Set<string>();
-  const worker = new Worker<SyncJobData>(
-    SYNC_QUEUE,
+  const worker = shardWorkers(
+    h.deps.queue,
     async () => {
       throw new UnrecoverableError('IT Retail refused the credentials; check them in Settings');
     },
-    { connection: conn, prefix: h.deps.keys.bullPrefix },
+    { connection: conn },
   );
   await new Promise<void>((resolve) =>
     worker.on('failed', (job) => {
@@ -601,8 +602,8 @@ describe('a retried job', () => {
     );
     let calls = 0;
     const conn = testRedis();
-    const worker = new Worker<SyncJobData>(
-      SYNC_QUEUE,
+    const worker = shardWorkers(
+      h.deps.queue,
       async () => {
         calls++;
         // Attempts 1 and 2 use up the job's attempts; after the retry, attempt 3 fails again
@@ -610,7 +611,7 @@ describe('a retried job', () => {
         if (calls !== 4) throw new Error('IT Retail is busy (HTTP 503)');
         return 'ok';
       },
-      { connection: conn, prefix: h.deps.keys.bullPrefix },
+      { connection: conn },
     );
     // Resolves when the job completes or fails for good (BullMQ also reports each failed attempt).
     const settled = () =>
