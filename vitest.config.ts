@@ -5,7 +5,12 @@ import { defineConfig } from 'vitest/config';
 // the 'cluster' project runs the tests that prove the app on a cluster (the chaos and SIGKILL tests, the
 // one-slot check, fairness) again with REDIS_CLUSTER_NODES set.
 const clusterNodes = process.env.TEST_REDIS_CLUSTER_NODES;
-const CLUSTER_TESTS = ['test/sync/chaos.test.ts', 'test/worker/sigkill.test.ts', 'test/cluster/**/*.test.ts'];
+const CLUSTER_TESTS = [
+  'test/sync/chaos.test.ts',
+  'test/worker/sigkill.test.ts',
+  'test/worker/fairness.test.ts',
+  'test/cluster/**/*.test.ts',
+];
 
 const common = {
   environment: 'node',

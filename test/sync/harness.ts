@@ -129,9 +129,9 @@ export async function createHarness(name: string, simOpts: SimulatorOptions = {}
         let pending = 0;
         for (const id of ids) {
           // State first, then the job: a job read before it finished would lack its return value.
-          const state = await queue.forShop(SHOP).getJobState(id);
+          const state = await queue.getJobState(id);
           if (state === 'completed' || state === 'failed') {
-            const job = await queue.forShop(SHOP).getJob(id);
+            const job = await queue.getJob(id);
             ends.push({ id, state, returnvalue: job?.returnvalue, failedReason: job?.failedReason });
           } else pending++;
         }
