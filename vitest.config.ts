@@ -6,9 +6,12 @@ import { defineConfig } from 'vitest/config';
 // one-slot check, fairness) again with REDIS_CLUSTER_NODES set.
 const clusterNodes = process.env.TEST_REDIS_CLUSTER_NODES;
 const CLUSTER_TESTS = [
-  'test/sync/chaos.test.ts',
-  'test/worker/sigkill.test.ts',
-  'test/worker/fairness.test.ts',
+  'test/sync/**/*.test.ts',
+  'test/worker/**/*.test.ts',
+  'test/admin/**/*.test.ts',
+  'test/store/**/*.test.ts',
+  'test/web/status-api.test.ts',
+  'test/web/webhook-ingress.test.ts',
   'test/cluster/**/*.test.ts',
 ];
 

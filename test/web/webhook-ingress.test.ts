@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEDUPE_TTL_SECONDS, dedupeKey } from '../../src/queue/enqueue.js';
 import { jobIdFor, type WebhookJobData, webhookPayload } from '../../src/queue/jobs.js';
 import { removeFinishedJobs } from '../../src/queue/redact.js';
+import { unlinkKeys } from '../../src/store/redis.js';
 import { keysMatching, testRedis } from '../helpers/redis.js';
 import { fixtureText, signWebhook, TEST_APP, webhookHeaders } from '../helpers/shopify.js';
 import { type WebHarness, webHarness } from './support.js';
@@ -45,7 +46,7 @@ function expectEventJobId(id: string | undefined, shop: string, topic: string, e
 async function emptyQueue() {
   await h.deps.queue.obliterate({ force: true });
   const keys = await seenKeys();
-  if (keys.length) await h.deps.redis.del(...keys);
+  await unlinkKeys(h.deps.redis, keys);
 }
 
 function deliver(
