@@ -46,6 +46,9 @@ export default defineConfig({
                 ...common,
                 name: 'cluster',
                 include: CLUSTER_TESTS,
+                // Every script/transaction site of src/ must run here, none across two slots.
+                setupFiles: ['test/cluster/slot-guard.setup.ts'],
+                globalSetup: ['test/cluster/slot-guard.global.ts'],
                 env: { REDIS_CLUSTER_NODES: clusterNodes },
               },
             },
