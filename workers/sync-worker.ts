@@ -151,6 +151,7 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
       events: deps.events,
     }),
   );
+  await Promise.all(stalled.map((s) => s.ready()));
   const refresher = scheduleIndexRefresh(deps, matcher, clients);
   const compactor = scheduleCompaction({ ...deps, everyMs: deps.compactionMs });
   const catchUp = scheduleCatchUp({
