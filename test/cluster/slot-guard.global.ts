@@ -13,7 +13,7 @@ export function setup() {
   process.env.SLOT_GUARD_FILE = join(dir, 'calls.jsonl');
 }
 
-/** file:line of every `.eval(`, `.multi(` and `.pipeline(` in src/ (the simulator is a test double). */
+/** file:line of every `redis.eval(`, `.multi(` and `.pipeline(` in src/ (the simulator is a test double). */
 export function staticSites(root = join(import.meta.dirname, '../..')): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
@@ -24,7 +24,8 @@ export function staticSites(root = join(import.meta.dirname, '../..')): string[]
         readFileSync(p, 'utf8')
           .split('\n')
           .forEach((line, i) => {
-            if (/\.(eval|multi|pipeline)\(/.test(line)) out.push(`${relative(root, p)}:${i + 1}`);
+            // A client's own `redis.eval(` (an eval queued inside a MULTI belongs to that MULTI's site).
+            if (/redis\.eval\(|\.(multi|pipeline)\(/.test(line)) out.push(`${relative(root, p)}:${i + 1}`);
           });
     }
   };
