@@ -11,7 +11,7 @@ import { ITRetailHealthRecorder } from '../../src/sync/itretail-health.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
 import { dataRequestIndexKey } from '../../src/sync/processor.js';
 import { shardWorkers } from '../helpers/queue.js';
-import { testRedis } from '../helpers/redis.js';
+import { keysMatching, testRedis } from '../helpers/redis.js';
 import { type AdminHarness, adminHarness } from './support.js';
 
 const A = 'shop-a.myshopify.com';
@@ -35,7 +35,11 @@ const DATA_REPORT = JSON.stringify({
 /** Snapshot of everything shop A owns in Redis, to prove another shop's calls leave it untouched. */
 async function shopASnapshot() {
   const r = h.deps.redis;
-  const keys = (await r.keys(`${h.prefix}:shop:${A}:*`)).filter((k) => !k.includes(':session:')).sort();
+  const keys = (await keysMatching(r, h.deps.keys.shopPattern(A)))
+    .filter((k) => !k.includes(':session:'))
+    .sort();
+  // Not vacuous: shop A has data (settings, events) before the other shop's calls.
+  if (keys.length === 0) throw new Error('shop A has no keys to compare');
   const out: Record<string, unknown> = {};
   for (const k of keys) {
     const t = await r.type(k);
