@@ -22,7 +22,9 @@
 import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { DEFAULT_QUEUE_SHARDS } from '../src/config.js';
 import { SYNC_QUEUE } from '../src/queue/names.js';
+import { shardOfShop, shardPrefix } from '../src/queue/shards.js';
 import { createKeys } from '../src/store/keys.js';
 import { Child } from './lib/child.js';
 import {
@@ -42,7 +44,7 @@ import {
   table,
   writeResult,
 } from './lib/common.js';
-import { appEnv, deliveryHeaders, orderPaidBody } from './lib/shopify.js';
+import { appEnv, BENCH_SHOP, deliveryHeaders, orderPaidBody } from './lib/shopify.js';
 
 const CONNECTIONS = 50;
 const RUNS = envInt('BENCH_RUNS', 3, 1, 20);
@@ -118,9 +120,13 @@ async function snapshot(child: Child, queue: Queue, mode: Mode, port: number): P
     server: await child.call<NodeJS.CpuUsage>('cpu'),
     generator: process.cpuUsage(),
     redisCpu: await redisCpuSeconds(queue.opts.connection as unknown as Redis),
-    jobs: isApp(mode) ? await queue.getWaitingCount() : 0,
+    jobs: isApp(mode) ? await queue.getJobCountByTypes('waiting', 'prioritized') : 0,
     queued:
-      mode === 'naive' ? await queue.getWaitingCount() : isApp(mode) ? await queuedCounter(port) : bareServed,
+      mode === 'naive'
+        ? await queue.getJobCountByTypes('waiting', 'prioritized')
+        : isApp(mode)
+          ? await queuedCounter(port)
+          : bareServed,
     redisCounts: isApp(mode) ? await child.call<Record<string, number>>('redisCounts') : {},
   };
 }
@@ -130,7 +136,7 @@ async function settle(queue: Queue, mode: Mode): Promise<void> {
   if (!isApp(mode)) return sleep(300);
   let last = -1;
   for (let i = 0; i < 50; i++) {
-    const n = await queue.getWaitingCount();
+    const n = await queue.getJobCountByTypes('waiting', 'prioritized');
     if (n === last) return;
     last = n;
     await sleep(200);
@@ -206,7 +212,11 @@ async function measureOne(mode: Mode, run: number, amounts: Partial<Record<Mode,
   const { child, port } = await startServer(mode, prefix);
   const redis = benchRedis();
   const keys = createKeys(prefix);
-  const queue = new Queue(SYNC_QUEUE, { connection: redis, prefix: keys.bullPrefix });
+  // The app queues into the bench shop's shard (the app's default shard count); the naive bridge its own.
+  const shards = DEFAULT_QUEUE_SHARDS;
+  const queuePrefix =
+    mode === 'naive' ? keys.bullPrefix : shardPrefix(keys, shardOfShop(BENCH_SHOP, shards), shards);
+  const queue = new Queue(SYNC_QUEUE, { connection: redis, prefix: queuePrefix });
   try {
     // Warm-up (JIT, connections, Redis scripts); sizes the measured run on the first round.
     const warm = await fire(mode, port, { duration: WARMUP_SECONDS });

@@ -12,7 +12,8 @@
  *   npx tsx bench/store-size.ts     (BENCH_SIZES=10000,100000,250000, BENCH_RUNS=3 below 250,000 else 1)
  */
 import { Redis } from 'ioredis';
-import { createSyncQueue } from '../src/queue/jobs.js';
+import { DEFAULT_QUEUE_SHARDS } from '../src/config.js';
+import { createSyncQueues } from '../src/queue/shards.js';
 import { createKeys } from '../src/store/keys.js';
 import { Child } from './lib/child.js';
 import {
@@ -238,7 +239,7 @@ async function main(): Promise<void> {
 async function steadyState(sim: Child, simUrl: string, prefix: string, run: number, sample: BenchCustomer[]) {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const keys = createKeys(prefix);
-  const queue = createSyncQueue(redis, keys);
+  const queue = createSyncQueues(redis, keys, DEFAULT_QUEUE_SHARDS);
   try {
     const jobs = Array.from({ length: WEBHOOKS }, (_, i) =>
       orderJob(6_000_000_000 + run * 100_000 + i, sample[i % sample.length]!),

@@ -2,13 +2,18 @@
 // Runs a command with a Redis it can reach. If REDIS_URL (default redis://127.0.0.1:6379) answers, it is
 // used as is. Otherwise, when `redis-server` is on the PATH, a private throw-away Redis is started on a
 // free port for the length of the command. With neither, it stops at once and says how to get one.
+// With --cluster it also starts a throw-away 3-master Redis Cluster (scripts/redis-cluster.mjs) and hands
+// its seeds to the command as TEST_REDIS_CLUSTER_NODES (the test suite's cluster project runs on it).
 import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
+import { startCluster } from './redis-cluster.mjs';
 
 const url = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-const [cmd, ...args] = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const withCluster = argv[0] === '--cluster';
+const [cmd, ...args] = withCluster ? argv.slice(1) : argv;
 if (!cmd) {
-  console.error('usage: with-redis.mjs <command> [args...]');
+  console.error('usage: with-redis.mjs [--cluster] <command> [args...]');
   process.exit(2);
 }
 
@@ -82,8 +87,28 @@ if (!(await ping(url))) {
   env = { ...env, REDIS_URL: privateUrl };
 }
 
+let cluster;
+if (withCluster && !process.env.TEST_REDIS_CLUSTER_NODES) {
+  const which = spawnSync('sh', ['-c', 'command -v redis-server && command -v redis-cli'], {
+    encoding: 'utf8',
+  });
+  if (which.status !== 0) {
+    console.error(
+      '--cluster needs redis-server and redis-cli on the PATH (Debian/Ubuntu: apt-get install redis-server).',
+    );
+    privateRedis?.kill('SIGTERM');
+    process.exit(1);
+  }
+  cluster = await startCluster();
+  console.error(`Redis Cluster of 3 masters at ${cluster.nodes} for this run.`);
+  env = { ...env, TEST_REDIS_CLUSTER_NODES: cluster.nodes };
+}
+
 const child = spawn(cmd, args, { stdio: 'inherit', env, shell: process.platform === 'win32' });
-const stop = () => privateRedis?.kill('SIGTERM');
+const stop = () => {
+  privateRedis?.kill('SIGTERM');
+  void cluster?.stop();
+};
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => {
   stop();

@@ -1,4 +1,3 @@
-import type { Queue } from 'bullmq';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Redis } from 'ioredis';
 import { createItretailAccess, type ItretailAccess } from './admin/itretail-access.js';
@@ -7,7 +6,7 @@ import type { Config } from './config.js';
 import { type Logger, scrubSecrets } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { QueueUnavailableError, withRedis } from './queue/enqueue.js';
-import type { SyncJobData } from './queue/jobs.js';
+import type { SyncQueues } from './queue/shards.js';
 import { logOf, requestLogger } from './request-logger.js';
 import type { SettingsStore } from './settings.js';
 import type { Shopify } from './shopify/api.js';
@@ -27,7 +26,8 @@ export interface AppDeps {
   /** The fail-fast 'request' connection (no offline queue). */
   redis: Redis;
   keys: Keys;
-  queue: Queue<SyncJobData>;
+  /** The sync queue's shards. */
+  queue: SyncQueues;
   shopify: Shopify;
   events: SyncEventStore;
   settings: SettingsStore;
@@ -129,7 +129,7 @@ export function createApp(deps: AppDeps): express.Express {
       // This shop's jobs only: the queue is shared, and its totals would show other shops' activity.
       const [counts, events, uncertainWrites, catchUp] = await Promise.all([
         withRedis(redis, 'queue counts', () =>
-          shopQueueCounts(redis, queue, shop, undefined, { history: true }),
+          shopQueueCounts(redis, queue.forShop(shop), shop, undefined, { history: true }),
         ),
         withRedis(redis, 'latest events', () => deps.events.latest(shop, STATUS_EVENT_LIMIT)),
         withRedis(redis, 'uncertain writes', () => new Ledger(redis, deps.keys).uncertainCount(shop)),

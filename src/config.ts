@@ -11,6 +11,9 @@ const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
 const intInRange = (min: number, max: number, def: number) =>
   z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).max(max).default(def));
 
+/** Queue shards: 12 spread evenly over 1, 2, 3, 4 or 6 cluster masters. */
+export const DEFAULT_QUEUE_SHARDS = 12;
+
 export const SHOPIFY_SCOPES_DEFAULT = 'read_customers,write_customers,read_orders,write_discounts';
 
 export const envSchema = z
@@ -40,6 +43,17 @@ export const envSchema = z
         .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only')
         .default('itrb'),
     ),
+    REDIS_CLUSTER_NODES: z.preprocess(
+      emptyToUndefined,
+      z
+        .string()
+        .regex(
+          /^\s*[A-Za-z0-9.\-[\]:]+:\d{1,5}\s*(,\s*[A-Za-z0-9.\-[\]:]+:\d{1,5}\s*)*$/,
+          'must be comma-separated host:port seeds',
+        )
+        .optional(),
+    ),
+    SYNC_QUEUE_SHARDS: intInRange(1, 256, DEFAULT_QUEUE_SHARDS),
 
     SHOPIFY_API_KEY: z.preprocess(emptyToUndefined, z.string({ error: 'is required' })),
     SHOPIFY_API_SECRET: z.preprocess(
@@ -144,7 +158,7 @@ export interface Config {
   port: number;
   host: string;
   logLevel: Env['LOG_LEVEL'];
-  redis: { url: string; keyPrefix: string };
+  redis: RedisConfig;
   shopify: {
     apiKey: string;
     apiSecret: string;
@@ -170,6 +184,28 @@ export interface Config {
   workerMetricsPort: number;
   webhookBodyLimitBytes: number;
   devSignIn: boolean;
+}
+
+export interface RedisConfig {
+  /** Single Redis; with `clusterNodes`, only its scheme (rediss: = TLS), user name and password are used. */
+  url: string;
+  keyPrefix: string;
+  /** Redis Cluster seed nodes; absent = one Redis at `url`. */
+  clusterNodes?: { host: string; port: number }[];
+  /** Number of sync queue shards (shops are spread over them by a stable hash of the domain). */
+  queueShards: number;
+}
+
+/** `host:port,host:port` → seed list (IPv6 hosts in brackets: `[::1]:7000`). */
+export function parseClusterNodes(value: string): { host: string; port: number }[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => {
+      const i = s.lastIndexOf(':');
+      return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(s.slice(i + 1)) };
+    });
 }
 
 export class ConfigError extends Error {
@@ -216,7 +252,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     port: env.PORT,
     host: env.HOST,
     logLevel: env.LOG_LEVEL,
-    redis: { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX },
+    redis: {
+      url: env.REDIS_URL,
+      keyPrefix: env.REDIS_KEY_PREFIX,
+      clusterNodes: env.REDIS_CLUSTER_NODES ? parseClusterNodes(env.REDIS_CLUSTER_NODES) : undefined,
+      queueShards: env.SYNC_QUEUE_SHARDS,
+    },
     shopify: {
       apiKey: env.SHOPIFY_API_KEY,
       apiSecret: env.SHOPIFY_API_SECRET,

@@ -23,7 +23,7 @@ import { type Config, loadConfig } from './config.js';
 import { ITRetailSimulator } from './itretail/simulator.js';
 import { createLogger, type Logger } from './logger.js';
 import { buildDeps, type Deps } from './main.js';
-import { createRedis, waitForRedis } from './store/redis.js';
+import { createRedis, scanKeys, unlinkKeys, waitForRedis } from './store/redis.js';
 import { graphqlForSessions, registerCatchUp } from './sync/catch-up-job.js';
 
 export const DEMO_SHOP = 'demo-shop.myshopify.com';
@@ -326,18 +326,7 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
   const deps = buildDeps(config, { logger });
   await waitForRedis(deps.redis, 5_000);
   // Every start is a fresh demo: drop what an earlier run left under the demo's key prefix.
-  let cursor = '0';
-  do {
-    const [next, found] = await deps.redis.scan(
-      cursor,
-      'MATCH',
-      `${config.redis.keyPrefix}:*`,
-      'COUNT',
-      1000,
-    );
-    cursor = next;
-    if (found.length) await deps.redis.unlink(...found);
-  } while (cursor !== '0');
+  await scanKeys(deps.redis, `${config.redis.keyPrefix}:*`, (found) => unlinkKeys(deps.redis, found));
   const admin = createAdmin(deps, { devSignIn: true });
   await deps.settings.update(DEMO_SHOP, {
     itretail: { baseUrl: sim.url, username: 'demo', password: 'demo' },
@@ -346,7 +335,7 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
   await deps.settings.markInstalled(DEMO_SHOP);
 
   // The worker, in this process, with the link-existing handler registered.
-  const workerRedis = createRedis(config.redis.url, 'worker');
+  const workerRedis = createRedis(config.redis, 'worker');
   workerRedis.on('error', () => undefined);
   await waitForRedis(workerRedis, 5_000);
   const worker = await startWorker(

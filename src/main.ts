@@ -7,7 +7,7 @@ import { type AppDeps, createApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
-import { createSyncQueue } from './queue/jobs.js';
+import { createSyncQueues } from './queue/shards.js';
 import { settingsStoreFromConfig } from './settings.js';
 import { createShopify } from './shopify/api.js';
 import { createKeys } from './store/keys.js';
@@ -25,7 +25,7 @@ export interface Deps extends AppDeps {
 /** Everything the web process needs, built from the configuration. Connections start connecting at once. */
 export function buildDeps(config: Config, opts: { logger?: Logger; defaultMetrics?: boolean } = {}): Deps {
   const logger = opts.logger ?? createLogger({ level: config.logLevel, name: 'web' });
-  const redis = createRedis(config.redis.url, 'request');
+  const redis = createRedis(config.redis, 'request');
   // ioredis reports connection errors as events; without a listener they would crash the process.
   let lastRedisError = '';
   redis.on('error', (err: Error) => {
@@ -37,7 +37,7 @@ export function buildDeps(config: Config, opts: { logger?: Logger; defaultMetric
     lastRedisError = '';
   });
   const keys = createKeys(config.redis.keyPrefix);
-  const queue = createSyncQueue(redis, keys);
+  const queue = createSyncQueues(redis, keys, config.redis.queueShards);
   queue.on('error', (err: Error) => logger.debug({ err: err.message }, 'queue connection error'));
   const metrics = createMetrics(undefined, { defaultMetrics: opts.defaultMetrics ?? false });
   const shopify = createShopify(config, { logger });
@@ -73,7 +73,7 @@ export async function start(mode: Mode, config: Config): Promise<{ server: Serve
   if (mode === 'all') {
     // The worker gets its own blocking connection (BullMQ needs maxRetriesPerRequest: null) and shares
     // the web process's metrics registry, so one /metrics shows both.
-    const workerRedis = createRedis(config.redis.url, 'worker');
+    const workerRedis = createRedis(config.redis, 'worker');
     await waitForRedis(workerRedis, 10_000);
     const workerDeps = workerDepsFromConfig(
       config,

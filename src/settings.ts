@@ -142,8 +142,8 @@ function normalizeDecimal(v: string): string {
 }
 
 /**
- * KEYS: settings hash, known shops. ARGV: install moment (ms), '1' to require it to be later than the
- * recorded uninstall, shop. installedAtMs only ever moves forward.
+ * KEYS: settings hash. ARGV: install moment (ms), '1' to require it to be later than the recorded
+ * uninstall. installedAtMs only ever moves forward. (The caller lists the shop in the registry first.)
  */
 const MARK_INSTALLED = `
 local at = tonumber(ARGV[1])
@@ -155,11 +155,10 @@ local cur = tonumber(redis.call('hget', KEYS[1], 'installedAtMs') or '')
 if not cur or at > cur then redis.call('hset', KEYS[1], 'installedAtMs', ARGV[1]) end
 redis.call('hset', KEYS[1], 'installed', '1')
 redis.call('hdel', KEYS[1], 'uninstalledAt', 'uninstalledAtMs', 'erasedAt')
-redis.call('sadd', KEYS[2], ARGV[3])
 return 1`;
 
 /**
- * KEYS: settings hash, known shops. ARGV: uninstall moment (ms), the same as ISO 8601, shop. Ignored (0)
+ * KEYS: settings hash. ARGV: uninstall moment (ms), the same as ISO 8601. Ignored (0)
  * when the last install is later; an earlier uninstall never replaces a later one.
  */
 const MARK_UNINSTALLED = `
@@ -168,11 +167,9 @@ local inst = tonumber(redis.call('hget', KEYS[1], 'installedAtMs') or '')
 if inst and inst > at then return 0 end
 local u = tonumber(redis.call('hget', KEYS[1], 'uninstalledAtMs') or '')
 if redis.call('hget', KEYS[1], 'installed') == '0' and u and u >= at then
-  redis.call('sadd', KEYS[2], ARGV[3])
   return 1
 end
 redis.call('hset', KEYS[1], 'installed', '0', 'uninstalledAt', ARGV[2], 'uninstalledAtMs', ARGV[1])
-redis.call('sadd', KEYS[2], ARGV[3])
 return 1`;
 
 /** The settings store as the configuration asks for it (web and worker build it the same way). */
@@ -265,7 +262,9 @@ export class SettingsStore {
       if (p.itretail.baseUrl) fields.itretailBaseUrl = p.itretail.baseUrl;
       else remove.push('itretailBaseUrl');
     }
-    const tx = this.redis.multi().hset(this.key(shop), fields).sadd(this.keys.global('shops'), shop);
+    // The shop registry is a key of its own (another hash slot on a cluster): listed first, then changed.
+    await this.remember(shop);
+    const tx = this.redis.multi().hset(this.key(shop), fields);
     if (remove.length) tx.hdel(this.key(shop), ...remove);
     await tx.exec();
     return this.get(shop);
@@ -298,14 +297,13 @@ export class SettingsStore {
     atMs: number = Date.now(),
     opts: { ifAfterUninstall?: boolean } = {},
   ): Promise<void> {
+    await this.remember(shop);
     await this.redis.eval(
       MARK_INSTALLED,
-      2,
+      1,
       this.key(shop),
-      this.keys.global('shops'),
       String(Math.trunc(atMs)),
       opts.ifAfterUninstall ? '1' : '0',
-      shop,
     );
   }
 
@@ -315,14 +313,13 @@ export class SettingsStore {
    */
   async markUninstalled(shop: string, atMs: number = Date.now()): Promise<boolean> {
     const at = Math.trunc(atMs);
+    await this.remember(shop);
     const r = await this.redis.eval(
       MARK_UNINSTALLED,
-      2,
+      1,
       this.key(shop),
-      this.keys.global('shops'),
       String(at),
       new Date(at).toISOString(),
-      shop,
     );
     return r === 1;
   }
@@ -352,7 +349,8 @@ export class SettingsStore {
         uninstalledAtMs: String(atMs),
         erasedAt: at,
       })
-      .srem(this.keys.global('shops'), shop)
       .exec();
+    // The shop registry is a key of its own (another hash slot on a cluster).
+    await this.redis.srem(this.keys.global('shops'), shop);
   }
 }

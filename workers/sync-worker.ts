@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
-import { DelayedError, type Job, Queue, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { registerLinkExistingFromConfig } from '../src/admin/link-existing.js';
@@ -10,6 +10,8 @@ import { createLogger } from '../src/logger.js';
 import { createMetrics, type Metrics } from '../src/metrics.js';
 import { type SyncJobData, webhookPayload } from '../src/queue/jobs.js';
 import { SYNC_QUEUE } from '../src/queue/names.js';
+import { ShardGate } from '../src/queue/shard-gate.js';
+import { createSyncQueues, type SyncQueues } from '../src/queue/shards.js';
 import { settingsStoreFromConfig } from '../src/settings.js';
 import { createKeys, type Keys } from '../src/store/keys.js';
 import { createRedis, waitForRedis } from '../src/store/redis.js';
@@ -30,7 +32,11 @@ import { recordStalledFailures } from '../src/sync/stalled-jobs.js';
  * the environment and stops gracefully on SIGTERM/SIGINT (active jobs finish, nothing is lost).
  */
 
-export interface StartWorkerDeps extends Omit<SyncDeps, 'clientFor'> {
+export interface StartWorkerDeps extends Omit<SyncDeps, 'clientFor' | 'queue'> {
+  /** The sync queue's shards (built from `connection` and `queueShards` when absent). */
+  queue?: SyncQueues;
+  /** Number of queue shards when `queue` is absent (default 1). */
+  queueShards?: number;
   /** BullMQ's connection (maxRetriesPerRequest: null). May be the same as `redis`. */
   connection: Redis;
   /** Per-shop IT Retail clients; built from `itretail` when absent. */
@@ -44,8 +50,8 @@ export interface StartWorkerDeps extends Omit<SyncDeps, 'clientFor'> {
     guardShopUrls?: boolean;
     clientOptions?: Omit<ITRetailClientOptions, 'baseUrl' | 'credentials'>;
   };
+  /** Jobs this process runs at once, over all shards (default 10). */
   concurrency?: number;
-  queueName?: string;
   /** Extra BullMQ worker options (lockDuration, stalledInterval, maxStalledCount, …). */
   workerOptions?: Partial<WorkerOptions>;
   /** Prometheus metrics: jobs by outcome and duration, IT Retail calls by call and status. */
@@ -66,7 +72,11 @@ export interface StartWorkerDeps extends Omit<SyncDeps, 'clientFor'> {
 }
 
 export interface RunningWorker {
-  worker: Worker<SyncJobData>;
+  /** One BullMQ worker per queue shard. */
+  workers: Worker<SyncJobData>[];
+  /** Stops / resumes taking new jobs from every shard. */
+  pause(): Promise<void>;
+  resume(): void;
   clients: ClientRegistry;
   /** Stops taking jobs, lets active ones finish, closes the IT Retail clients. */
   close(): Promise<void>;
@@ -91,15 +101,13 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
     });
   const matcher =
     deps.matcher ?? new CustomerMatcher(deps.redis, deps.keys, deps.logger, deps.matcherOptions);
-  // The worker's own handle on its queue (redact removes finished jobs' copies of personal data; the
+  // The worker's own handle on the queue (redact removes finished jobs' copies of personal data; the
   // catch-up queues the orders it reads).
-  const queue = new Queue<SyncJobData>(deps.queueName ?? SYNC_QUEUE, {
-    connection: deps.connection,
-    prefix: deps.keys.bullPrefix,
-  });
+  const queue = deps.queue ? undefined : createSyncQueues(deps.connection, deps.keys, deps.queueShards ?? 1);
+  const queues = deps.queue ?? queue!;
   const processor = createProcessor({
     ...deps,
-    queue: deps.queue ?? queue,
+    queue: queues,
     matcher,
     clientFor: (shop, settings) => clients.clientFor(shop, settings),
     onUninstalled: async (shop) => {
@@ -108,54 +116,69 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
     },
   });
   // The web process queues a webhook's body as the text it came as; it is parsed here, once per run.
-  const run: typeof processor = (job, token) => {
+  const parsed: typeof processor = (job, token) => {
     if (job.data.kind === 'webhook') webhookPayload(job.data);
     return processor(job, token);
   };
-  const worker = new Worker<SyncJobData>(
-    deps.queueName ?? SYNC_QUEUE,
-    deps.metrics ? measured(run, deps.metrics) : (job: Job<SyncJobData>, token?: string) => run(job, token),
-    {
-      connection: deps.connection,
-      prefix: deps.keys.bullPrefix,
-      concurrency: deps.concurrency ?? 10,
-      // Processing is idempotent, so a job whose worker died may safely run again a few times.
-      maxStalledCount: 5,
-      ...deps.workerOptions,
-    },
+  const run = deps.metrics
+    ? measured(parsed, deps.metrics)
+    : (job: Job<SyncJobData>, token?: string) => parsed(job, token);
+  // Every shard has its worker; together they run at most `concurrency` jobs, shards served in turn.
+  const concurrency = deps.concurrency ?? 10;
+  const gate = new ShardGate(concurrency, queues.shards.length);
+  const workers = queues.shards.map(
+    (q, i) =>
+      new Worker<SyncJobData>(SYNC_QUEUE, (job, token) => gate.run(i, () => run(job, token)), {
+        connection: deps.connection,
+        prefix: q.opts.prefix,
+        concurrency,
+        // Processing is idempotent, so a job whose worker died may safely run again a few times.
+        maxStalledCount: 5,
+        ...deps.workerOptions,
+      }),
   );
-  worker.on('error', (err) => deps.logger.error({ err }, 'sync worker error'));
-  await worker.waitUntilReady();
-  const stalled = recordStalledFailures({
-    queue,
-    connection: deps.connection.duplicate(),
-    prefix: deps.keys.bullPrefix,
-    redis: deps.redis,
-    keys: deps.keys,
-    logger: deps.logger,
-    events: deps.events,
-  });
+  for (const w of workers) w.on('error', (err) => deps.logger.error({ err }, 'sync worker error'));
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  // Jobs BullMQ fails itself (stalled too often) are recorded for the merchant: one listener per shard.
+  const stalled = queues.shards.map((q) =>
+    recordStalledFailures({
+      queue: q,
+      connection: deps.connection.duplicate(),
+      prefix: q.opts.prefix ?? deps.keys.bullPrefix,
+      redis: deps.redis,
+      keys: deps.keys,
+      logger: deps.logger,
+      events: deps.events,
+    }),
+  );
+  await Promise.all(stalled.map((s) => s.ready()));
   const refresher = scheduleIndexRefresh(deps, matcher, clients);
   const compactor = scheduleCompaction({ ...deps, everyMs: deps.compactionMs });
   const catchUp = scheduleCatchUp({
     ...deps,
-    queue,
+    queue: queues,
     options: { everyMs: deps.catchUpEveryMs ?? 0 },
     checkMs: deps.catchUpCheckMs,
   });
   let closing: Promise<void> | undefined;
   return {
-    worker,
+    workers,
     clients,
+    async pause() {
+      await Promise.all(workers.map((w) => w.pause()));
+    },
+    resume() {
+      for (const w of workers) w.resume();
+    },
     close() {
       closing ??= (async () => {
         await refresher.stop();
         await compactor.stop();
         await catchUp.stop();
-        await worker.close();
-        await stalled.close();
+        await Promise.all(workers.map((w) => w.close()));
+        await Promise.all(stalled.map((s) => s.close()));
         await health.flush();
-        await queue.close();
+        await queue?.close();
         await clients.closeAll();
       })();
       return closing;
@@ -267,6 +290,7 @@ export function workerDepsFromConfig(
     },
     concurrency: config.workerConcurrency,
     catchUpEveryMs: CATCH_UP_DEFAULTS.everyMs,
+    queueShards: config.redis.queueShards,
   };
 }
 
@@ -315,7 +339,7 @@ async function main(): Promise<void> {
   const flags = parseWorkerFlags(process.argv.slice(2));
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, name: 'sync-worker' });
-  const redis = createRedis(config.redis.url, 'worker');
+  const redis = createRedis(config.redis, 'worker');
   await waitForRedis(redis, 10_000);
   const deps = workerDepsFromConfig(config, logger, redis);
   if (flags.lockTtlMs) {
@@ -338,7 +362,12 @@ async function main(): Promise<void> {
     ? await serveMetrics(metrics, config.workerMetricsPort, config.host)
     : undefined;
   logger.info(
-    { concurrency: config.workerConcurrency, metricsPort: config.workerMetricsPort || undefined },
+    {
+      concurrency: config.workerConcurrency,
+      shards: config.redis.queueShards,
+      cluster: Boolean(config.redis.clusterNodes),
+      metricsPort: config.workerMetricsPort || undefined,
+    },
     'sync worker started',
   );
   const stop = async (signal: string) => {

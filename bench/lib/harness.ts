@@ -2,9 +2,11 @@
  * Worker-side helpers: seed the simulator with bench customers, pre-link them, put orders/paid jobs on the
  * queue exactly as the web process would, run worker processes, and read back when each job ran.
  */
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { jobIdFor, type SyncJobData, type WebhookJobData } from '../../src/queue/jobs.js';
+import { DEFAULT_QUEUE_SHARDS } from '../../src/config.js';
+import { jobIdFor, type WebhookJobData } from '../../src/queue/jobs.js';
+import { SYNC_QUEUE } from '../../src/queue/names.js';
+import { type SyncQueues, shardOfShop, shardPrefix } from '../../src/queue/shards.js';
 import type { Keys } from '../../src/store/keys.js';
 import { Child } from './child.js';
 import { waitUntil } from './common.js';
@@ -69,10 +71,7 @@ export function orderJob(
 }
 
 /** Adds jobs in batches of 500; answers their ids. */
-export async function addJobs(
-  queue: Queue<SyncJobData>,
-  jobs: ReturnType<typeof orderJob>[],
-): Promise<string[]> {
+export async function addJobs(queue: SyncQueues, jobs: ReturnType<typeof orderJob>[]): Promise<string[]> {
   for (let i = 0; i < jobs.length; i += 500) await queue.addBulk(jobs.slice(i, i + 500));
   return jobs.map((j) => j.opts.jobId);
 }
@@ -94,7 +93,7 @@ export async function startWorkers(n: number, env: Record<string, string>): Prom
 
 /** Waits until every job is completed or failed; answers the counts. */
 export async function waitForJobs(
-  queue: Queue<SyncJobData>,
+  queue: Pick<SyncQueues, 'getJobCounts'>,
   total: number,
   timeoutMs: number,
 ): Promise<{ completed: number; failed: number }> {
@@ -123,13 +122,16 @@ export async function jobTimes(
   redis: Redis,
   keys: Keys,
   ids: string[],
-  queueName = 'sync',
+  shop = BENCH_SHOP,
+  shards = DEFAULT_QUEUE_SHARDS,
 ): Promise<JobTimes[]> {
+  // The jobs of one shop live in its queue shard.
+  const jobKey = `${shardPrefix(keys, shardOfShop(shop, shards), shards)}:${SYNC_QUEUE}:`;
   const out: JobTimes[] = [];
   for (let i = 0; i < ids.length; i += 1000) {
     const pipe = redis.pipeline();
     const chunk = ids.slice(i, i + 1000);
-    for (const id of chunk) pipe.hmget(`${keys.bullPrefix}:${queueName}:${id}`, 'processedOn', 'finishedOn');
+    for (const id of chunk) pipe.hmget(`${jobKey}${id}`, 'processedOn', 'finishedOn');
     const res = (await pipe.exec()) ?? [];
     res.forEach(([, v], j) => {
       const [p, f] = (v as (string | null)[]) ?? [];

@@ -5,17 +5,19 @@
  */
 import { loadConfig } from '../../src/config.js';
 import { ITRetailClient } from '../../src/itretail/client.js';
+import { shardOfShop, shardPrefix } from '../../src/queue/shards.js';
 import { createKeys } from '../../src/store/keys.js';
 import { createRedis, waitForRedis } from '../../src/store/redis.js';
 import { naiveWorker } from '../naive-bridge.js';
 import { serve } from './child.js';
 import { countRedisCommands, redisCommandCounts } from './redis-count.js';
+import { BENCH_SHOP } from './shopify.js';
 
 async function main(): Promise<void> {
   countRedisCommands();
   const config = loadConfig();
   const keys = createKeys(config.redis.keyPrefix);
-  const redis = createRedis(config.redis.url, 'worker');
+  const redis = createRedis(config.redis, 'worker');
   await waitForRedis(redis, 10_000);
   const client = new ITRetailClient({
     baseUrl: config.itretail.baseUrl,
@@ -23,7 +25,8 @@ async function main(): Promise<void> {
   });
   const worker = naiveWorker({
     redis,
-    prefix: keys.bullPrefix,
+    // The bench shop's queue shard: the bench queues every job for that one shop.
+    prefix: shardPrefix(keys, shardOfShop(BENCH_SHOP, config.redis.queueShards), config.redis.queueShards),
     linkKey: (shop) => keys.shop(shop, 'link', 'email'),
     client,
     concurrency: config.workerConcurrency,

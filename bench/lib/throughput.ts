@@ -10,7 +10,8 @@
  */
 import type { Queue } from 'bullmq';
 import { Agent, request } from 'undici';
-import { createSyncQueue, type SyncJobData } from '../../src/queue/jobs.js';
+import { DEFAULT_QUEUE_SHARDS } from '../../src/config.js';
+import { createSyncQueues, type SyncQueues } from '../../src/queue/shards.js';
 import { createKeys } from '../../src/store/keys.js';
 import { Child } from './child.js';
 import {
@@ -34,7 +35,7 @@ import {
   waitForJobs,
   workerEnv,
 } from './harness.js';
-import { appEnv, deliveryHeaders, orderPaidBody } from './shopify.js';
+import { appEnv, BENCH_SHOP, deliveryHeaders, orderPaidBody } from './shopify.js';
 
 export type WorkerKind = 'real' | 'raw';
 
@@ -91,7 +92,7 @@ export async function runThroughput(
   const prefix = benchPrefix(`tp-${o.kind}`);
   const redis = benchRedis();
   const keys = createKeys(prefix);
-  const queue: Queue<SyncJobData> = createSyncQueue(redis, keys);
+  const queue: SyncQueues = createSyncQueues(redis, keys, DEFAULT_QUEUE_SHARDS);
   const children: Child[] = [];
   try {
     const webOrders = o.webOrders ?? 0;
@@ -148,7 +149,7 @@ export async function runThroughput(
     const calls = await sim.call<Record<string, number>>('callCounts');
     const pointsAfter = await sim.call<(number | null)[]>('points', ids);
 
-    const finishedIds = await redis.zrange(`${keys.bullPrefix}:sync:completed`, 0, -1);
+    const finishedIds = await redis.zrange(queue.forShop(BENCH_SHOP).toKey('completed'), 0, -1);
     const times = await jobTimes(redis, keys, finishedIds);
     const start = Math.min(...times.map((t) => t.processedOn));
     const end = Math.max(...times.map((t) => t.finishedOn));

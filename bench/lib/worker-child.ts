@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   countRedisCommands();
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, name: 'sync-worker' });
-  const redis = createRedis(config.redis.url, 'worker');
+  const redis = createRedis(config.redis, 'worker');
   await waitForRedis(redis, 10_000);
   const running = await startWorker(workerDepsFromConfig(config, logger, redis));
   serve({

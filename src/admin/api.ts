@@ -1,4 +1,3 @@
-import type { Queue } from 'bullmq';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -11,7 +10,7 @@ import {
   withRedis,
   withTimeout,
 } from '../queue/enqueue.js';
-import type { SyncJobData } from '../queue/jobs.js';
+import type { SyncQueues } from '../queue/shards.js';
 import {
   type itretailSettingsSchema,
   itretailSettingsSchemaFor,
@@ -53,7 +52,7 @@ export interface AdminApiDeps {
   logger: Logger;
   redis: Redis;
   keys: Keys;
-  queue: Queue<SyncJobData>;
+  queue: SyncQueues;
   shopify: Shopify;
   events: SyncEventStore;
   settings: SettingsStore;
@@ -366,7 +365,7 @@ export function adminApiRouter(deps: AdminApiDeps): express.Router {
         workerHealth,
       ] = await Promise.all([
         settings.publicView(shop),
-        guard(shopQueueCounts(redis, queue, shop), 'queue counts'),
+        guard(shopQueueCounts(redis, queue.forShop(shop), shop), 'queue counts'),
         events.hourly(shop, 24),
         events.pointsToday(shop),
         events.failures(shop, { limit: 1 }),
@@ -436,7 +435,7 @@ export function adminApiRouter(deps: AdminApiDeps): express.Router {
       const page = await events.failures(shop, { cursor: q.cursor, limit: q.limit ?? 25 });
       const failures = await Promise.all(
         page.failures.map(async (f) => {
-          const state = f.jobId ? await queue.getJobState(f.jobId) : 'unknown';
+          const state = f.jobId ? await queue.forShop(shop).getJobState(f.jobId) : 'unknown';
           // A job held for a decision runs again by itself once the change it waits for is decided.
           const held = f.errorCode === 'AWAITING_DECISION' && state === 'failed';
           const retryable = !held && (state === 'failed' || state === 'delayed');
@@ -461,7 +460,7 @@ export function adminApiRouter(deps: AdminApiDeps): express.Router {
 
   /** Runs one failed job again: BullMQ retry (or promote, when it waits for its backoff), and clears the failure. */
   async function retryJob(shop: string, jobId: string): Promise<'retried' | 'promoted' | 'running' | 'gone'> {
-    const job = await queue.getJob(jobId);
+    const job = await queue.forShop(shop).getJob(jobId);
     if (!job || job.data?.shop !== shop) return 'gone';
     const state = await job.getState();
     let outcome: 'retried' | 'promoted' | 'running';

@@ -100,7 +100,7 @@ export async function startLinkExisting(
   const current = await readProgress(ctx.redis, ctx.keys, shop);
   let resume = false;
   if (current.state === 'queued' || current.state === 'running') {
-    const job = current.jobId ? await ctx.queue.getJob(current.jobId) : undefined;
+    const job = current.jobId ? await ctx.queue.forShop(shop).getJob(current.jobId) : undefined;
     const state = job ? await job.getState() : 'unknown';
     if (state !== 'completed' && state !== 'failed' && state !== 'unknown')
       return { started: false, progress: current };

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
-import { type AdminJobData, jobIdFor, type SyncJobData, type WebhookJobData } from './jobs.js';
+import { type AdminJobData, jobIdFor, type WebhookJobData } from './jobs.js';
+import type { SyncQueues } from './shards.js';
 
 /** How long a webhook's event id is remembered for deduplication (Shopify retries for ~4 h, may be a day late). */
 export const DEDUPE_TTL_SECONDS = 48 * 3600;
@@ -36,7 +37,8 @@ export interface EnqueueContext {
   /** The fail-fast 'request' connection, used for the dedupe keys and to tell whether Redis is up. */
   redis: Redis;
   keys: Keys;
-  queue: Queue<SyncJobData>;
+  /** The sync queue's shards; a job goes to its shop's shard (`queue.forShop(shop)`). */
+  queue: SyncQueues;
   timeoutMs?: number;
 }
 
@@ -99,11 +101,15 @@ export async function enqueueWebhook(
   const job = await withRedis(
     ctx.redis,
     'enqueue webhook',
-    () =>
-      ctx.queue.add(data.topic, data, {
+    () => {
+      // The shop's shard; a shop sending a burst has its surplus queued behind quieter shops.
+      const priority = ctx.queue.priorityFor(data.shop);
+      return ctx.queue.forShop(data.shop).add(data.topic, data, {
         jobId,
         deduplication: { id: eventId, ttl: DEDUPE_TTL_SECONDS * 1000 },
-      }),
+        ...(priority ? { priority } : {}),
+      });
+    },
     ctx.timeoutMs,
   );
   const id = String(job.id);
@@ -121,14 +127,14 @@ export async function enqueueAdminJob(
     ctx.redis,
     'enqueue admin job',
     async () => {
-      const job = await ctx.queue.add(data.kind, data, opts);
+      const job = await ctx.queue.forShop(data.shop).add(data.kind, data, opts);
       return { jobId: String(job.id) };
     },
     ctx.timeoutMs,
   );
 }
 
-/** Counts of the sync queue, or QueueUnavailableError when Redis cannot answer now. */
+/** Counts of the sync queue (every shard), or QueueUnavailableError when Redis cannot answer now. */
 export async function queueCounts(
   ctx: Pick<EnqueueContext, 'redis' | 'queue' | 'timeoutMs'>,
 ): Promise<{ waiting: number; active: number; delayed: number; failed: number; completed: number }> {

@@ -1,9 +1,6 @@
 import { createHash } from 'node:crypto';
-import { type DefaultJobOptions, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { DefaultJobOptions } from 'bullmq';
 import { parseJsonKeepingBigIntegers } from '../shopify/json.js';
-import type { Keys } from '../store/keys.js';
-import { SYNC_QUEUE } from './names.js';
 
 /** A verified Shopify webhook, as the web process put it on the queue. */
 export interface WebhookJobData {
@@ -95,18 +92,6 @@ export const SYNC_JOB_OPTIONS: DefaultJobOptions = Object.freeze({
   removeOnComplete: { age: 24 * 3600, count: 10_000 },
   removeOnFail: { age: 14 * 24 * 3600 },
 });
-
-/**
- * The sync queue. The connection may be shared (the web process passes its fail-fast 'request' connection;
- * BullMQ leaves a passed-in connection open on close, so its owner closes it).
- */
-export function createSyncQueue(connection: Redis, keys: Keys): Queue<SyncJobData> {
-  return new Queue<SyncJobData>(SYNC_QUEUE, {
-    connection,
-    prefix: keys.bullPrefix,
-    defaultJobOptions: { ...SYNC_JOB_OPTIONS },
-  });
-}
 
 const MAX_JOB_ID_LENGTH = 200;
 

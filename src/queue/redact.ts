@@ -9,11 +9,15 @@ import type { SyncJobData } from './jobs.js';
  * removed. Jobs still waiting run as usual and are removed with the next redact or by retention.
  */
 export async function removeFinishedJobs(
-  queue: Pick<Queue<SyncJobData>, 'getJobs'> & Partial<Pick<Queue<SyncJobData>, 'opts' | 'toKey'>>,
+  queues:
+    | (Pick<Queue<SyncJobData>, 'getJobs'> & Partial<Pick<Queue<SyncJobData>, 'opts' | 'toKey'>>)
+    | { forShop(shop: string): Pick<Queue<SyncJobData>, 'getJobs' | 'opts' | 'toKey'> },
   shop: string,
   who?: { id?: string; email?: string },
   opts: { limit?: number; pageSize?: number } = {},
 ): Promise<number> {
+  // A sharded queue: only the shop's own shard holds its jobs.
+  const queue = 'forShop' in queues ? queues.forShop(shop) : queues;
   const limit = opts.limit ?? 50_000;
   const pageSize = opts.pageSize ?? 500;
   const email = who?.email?.trim().toLowerCase();

@@ -90,14 +90,16 @@ export class RedisSessionStorage implements SessionStorage {
         ? encrypt(this.encryptionKey, JSON.stringify(session.onlineAccessInfo))
         : undefined,
     };
-    const multi = this.redis
+    // The id → shop map is a key of its own (another hash slot on a cluster): written first, so a stored
+    // session is always found.
+    if (!OFFLINE_ID.test(session.id) && !ONLINE_ID.test(session.id)) {
+      await this.redis.hset(this.otherIdsKey(), session.id, session.shop);
+    }
+    await this.redis
       .multi()
       .set(this.sessionKey(session.shop, session.id), JSON.stringify(stored))
-      .sadd(this.indexKey(session.shop), session.id);
-    if (!OFFLINE_ID.test(session.id) && !ONLINE_ID.test(session.id)) {
-      multi.hset(this.otherIdsKey(), session.id, session.shop);
-    }
-    await multi.exec();
+      .sadd(this.indexKey(session.shop), session.id)
+      .exec();
     return true;
   }
 
@@ -111,12 +113,8 @@ export class RedisSessionStorage implements SessionStorage {
   async deleteSession(id: string): Promise<boolean> {
     const shop = await this.shopForId(id);
     if (!shop) return true;
-    await this.redis
-      .multi()
-      .del(this.sessionKey(shop, id))
-      .srem(this.indexKey(shop), id)
-      .hdel(this.otherIdsKey(), id)
-      .exec();
+    await this.redis.multi().del(this.sessionKey(shop, id)).srem(this.indexKey(shop), id).exec();
+    await this.redis.hdel(this.otherIdsKey(), id);
     return true;
   }
 

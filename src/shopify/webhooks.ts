@@ -1,12 +1,12 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Queue } from 'bullmq';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { Metrics, WebhookOutcome } from '../metrics.js';
 import { enqueueWebhook, QueueUnavailableError } from '../queue/enqueue.js';
-import { isHandledTopic, type SyncJobData, type WebhookJobData } from '../queue/jobs.js';
+import { isHandledTopic, type WebhookJobData } from '../queue/jobs.js';
+import type { SyncQueues } from '../queue/shards.js';
 import { addLogFields } from '../request-logger.js';
 import { SHOP_DOMAIN } from '../shop-domain.js';
 import type { Keys } from '../store/keys.js';
@@ -48,7 +48,7 @@ export interface WebhookRouteDeps {
   logger: Logger;
   redis: Redis;
   keys: Keys;
-  queue: Queue<SyncJobData>;
+  queue: SyncQueues;
   metrics: Metrics;
 }
 

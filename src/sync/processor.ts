@@ -10,8 +10,10 @@ import {
 import { scrubSecrets } from '../logger.js';
 import type { AdminJobData, SyncJobData, WebhookJobData } from '../queue/jobs.js';
 import { removeFinishedJobs } from '../queue/redact.js';
+import type { SyncQueues } from '../queue/shards.js';
 import type { ShopSettings } from '../settings.js';
 import type { Keys } from '../store/keys.js';
+import { scanKeys } from '../store/redis.js';
 import { markRecovered, RECOVERED_REASON } from './catch-up-state.js';
 import { CredentialsMissingError } from './clients.js';
 import { AbsenceUnconfirmedError } from './customer-writes.js';
@@ -67,10 +69,14 @@ export interface SyncDeps {
   /** The IT Retail client for a shop (see ClientRegistry.clientFor); throws CredentialsMissingError. */
   clientFor(shop: string, settings: ShopSettings): SyncClient;
   /**
-   * The sync queue, so customers/redact and shop/redact can remove finished jobs' copies of the payload, and
-   * the catch-up can queue the orders it reads.
+   * The sync queue (or its shards), so customers/redact and shop/redact can remove finished jobs' copies of
+   * the payload, and the catch-up can queue the orders it reads.
    */
-  queue?: Pick<Queue<SyncJobData>, 'getJobs' | 'add'>;
+  queue?:
+    | Pick<Queue<SyncJobData>, 'getJobs' | 'add'>
+    | (Pick<SyncQueues, 'add'> & {
+        forShop(shop: string): Pick<Queue<SyncJobData>, 'getJobs' | 'opts' | 'toKey'>;
+      });
   /**
    * Reads one order from Shopify's Admin API (REST-shaped, as orders/updated carries it). When provided, an
    * orders/edited and a refund for an order compacted after the retention horizon read the order through
@@ -587,13 +593,11 @@ function lazyClient(ctx: ProcessorContext): SyncClient {
 // ----- privacy ----------------------------------------------------------------------------------------------
 
 async function deleteMatching(redis: Redis, pattern: string): Promise<number> {
-  let cursor = '0';
   let n = 0;
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    if (found.length) n += await redis.unlink(...found);
-  } while (cursor !== '0');
+  // Every master of a cluster; a shop's keys share one slot, so each batch is one UNLINK.
+  await scanKeys(redis, pattern, async (found) => {
+    n += await redis.unlink(...found);
+  });
   return n;
 }
 

@@ -27,7 +27,11 @@ export interface StalledRecorderDeps {
   events: { record(e: NewSyncEvent): Promise<unknown> };
 }
 
-export function recordStalledFailures(deps: StalledRecorderDeps): { close(): Promise<void> } {
+export function recordStalledFailures(deps: StalledRecorderDeps): {
+  /** Resolves once the listener's connection is up (failures before that are not seen). */
+  ready(): Promise<void>;
+  close(): Promise<void>;
+} {
   const qe = new QueueEvents(deps.queue.name, { connection: deps.connection, prefix: deps.prefix });
   qe.on('error', (err) => deps.logger.debug({ err: err.message }, 'stalled-job listener connection error'));
   qe.on('failed', ({ jobId, failedReason }) => {
@@ -37,6 +41,9 @@ export function recordStalledFailures(deps: StalledRecorderDeps): { close(): Pro
     );
   });
   return {
+    async ready() {
+      await qe.waitUntilReady();
+    },
     async close() {
       await qe.close();
     },

@@ -10,7 +10,8 @@ import { SYNC_QUEUE } from '../../src/queue/names.js';
 import { ITRetailHealthRecorder } from '../../src/sync/itretail-health.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
 import { dataRequestIndexKey } from '../../src/sync/processor.js';
-import { testRedis } from '../helpers/redis.js';
+import { shardWorkers } from '../helpers/queue.js';
+import { keysMatching, testRedis } from '../helpers/redis.js';
 import { type AdminHarness, adminHarness } from './support.js';
 
 const A = 'shop-a.myshopify.com';
@@ -34,7 +35,11 @@ const DATA_REPORT = JSON.stringify({
 /** Snapshot of everything shop A owns in Redis, to prove another shop's calls leave it untouched. */
 async function shopASnapshot() {
   const r = h.deps.redis;
-  const keys = (await r.keys(`${h.prefix}:shop:${A}:*`)).filter((k) => !k.includes(':session:')).sort();
+  const keys = (await keysMatching(r, h.deps.keys.shopPattern(A)))
+    .filter((k) => !k.includes(':session:'))
+    .sort();
+  // Not vacuous: shop A has data (settings, events) before the other shop's calls.
+  if (keys.length === 0) throw new Error('shop A has no keys to compare');
   const out: Record<string, unknown> = {};
   for (const k of keys) {
     const t = await r.type(k);
@@ -106,12 +111,12 @@ beforeAll(async () => {
   );
   failedJobId = String(job.id);
   const conn = testRedis();
-  const worker = new Worker<SyncJobData>(
-    SYNC_QUEUE,
+  const worker = shardWorkers(
+    deps.queue,
     async () => {
       throw new UnrecoverableError('IT Retail refused the credentials; check them in Settings');
     },
-    { connection: conn, prefix: deps.keys.bullPrefix },
+    { connection: conn },
   );
   await new Promise<void>((resolve) => worker.on('failed', () => resolve()));
   await worker.close();
@@ -553,12 +558,12 @@ async function failJobs(jobs: { shop: string; jobId: string; order: string }[]) 
   }
   const conn = testRedis();
   const failed = new Set<string>();
-  const worker = new Worker<SyncJobData>(
-    SYNC_QUEUE,
+  const worker = shardWorkers(
+    h.deps.queue,
     async () => {
       throw new UnrecoverableError('IT Retail refused the credentials; check them in Settings');
     },
-    { connection: conn, prefix: h.deps.keys.bullPrefix },
+    { connection: conn },
   );
   await new Promise<void>((resolve) =>
     worker.on('failed', (job) => {
@@ -601,8 +606,8 @@ describe('a retried job', () => {
     );
     let calls = 0;
     const conn = testRedis();
-    const worker = new Worker<SyncJobData>(
-      SYNC_QUEUE,
+    const worker = shardWorkers(
+      h.deps.queue,
       async () => {
         calls++;
         // Attempts 1 and 2 use up the job's attempts; after the retry, attempt 3 fails again
@@ -610,7 +615,7 @@ describe('a retried job', () => {
         if (calls !== 4) throw new Error('IT Retail is busy (HTTP 503)');
         return 'ok';
       },
-      { connection: conn, prefix: h.deps.keys.bullPrefix },
+      { connection: conn },
     );
     // Resolves when the job completes or fails for good (BullMQ also reports each failed attempt).
     const settled = () =>

@@ -10,7 +10,8 @@ import {
 import { ITRetailClient } from '../../src/itretail/client.js';
 import { ITRetailSimulator } from '../../src/itretail/simulator.js';
 import { createLogger } from '../../src/logger.js';
-import { type AdminJobData, createSyncQueue } from '../../src/queue/jobs.js';
+import type { AdminJobData } from '../../src/queue/jobs.js';
+import { createSyncQueues } from '../../src/queue/shards.js';
 import { SettingsStore } from '../../src/settings.js';
 import { CustomerPager, graphqlRequestFor, throttleWaitMs } from '../../src/shopify/graphql.js';
 import { routeShopRequests } from '../../src/shopify/shop-origin.js';
@@ -175,7 +176,7 @@ describe('throttle arithmetic', () => {
 
 describe('link existing customers', () => {
   it('pages the customers through a throttled answer and a Shopify outage, resumes from the saved cursor, and links or creates each', async () => {
-    const queue = createSyncQueue(redis, keys);
+    const queue = createSyncQueues(redis, keys, 4);
     try {
       const started = await startLinkExisting({ redis, keys, queue }, SHOP);
       expect(started.started).toBe(true);
@@ -298,10 +299,10 @@ describe('link existing customers', () => {
       settings,
       events,
     });
-    const queue = createSyncQueue(redis, keys);
-    const queueEvents = new QueueEvents(queue.name, {
+    const queue = createSyncQueues(redis, keys, cfg.redis.queueShards);
+    const queueEvents = new QueueEvents(queue.forShop(shop).name, {
       connection: conn.duplicate(),
-      prefix: keys.bullPrefix,
+      prefix: queue.forShop(shop).opts.prefix,
     });
     await queueEvents.waitUntilReady();
     try {

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { QUEUE_COUNTS_MAX_AGE_MS, shopQueueCounts } from '../../src/admin/queue-counts.js';
-import { createSyncQueue } from '../../src/queue/jobs.js';
+import { createSyncQueues } from '../../src/queue/shards.js';
 import { createKeys } from '../../src/store/keys.js';
 import { createRedis, waitForRedis } from '../../src/store/redis.js';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis.js';
@@ -8,7 +8,8 @@ import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 const prefix = uniquePrefix('queue-counts');
 const keys = createKeys(prefix);
 const redis = createRedis(REDIS_URL, 'request');
-const queue = createSyncQueue(redis, keys);
+// One shard: these counts are of one queue, with other shops' jobs beside the shop's.
+const queue = createSyncQueues(redis, keys, 1).shards[0]!;
 
 const addJob = (shop: string, id: string) =>
   queue.add(

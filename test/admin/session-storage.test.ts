@@ -3,7 +3,7 @@ import { Session } from '@shopify/shopify-api';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisSessionStorage } from '../../src/shopify/session-storage.js';
 import { createKeys } from '../../src/store/keys.js';
-import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
+import { dropPrefix, keysMatching, testRedis, uniquePrefix } from '../helpers/redis.js';
 
 const prefix = uniquePrefix('session-storage');
 const redis = testRedis();
@@ -103,7 +103,7 @@ describe('Redis session storage', () => {
   it("forgets sessions removed by a shop-wide delete of keys.shop(shop,'session',*)", async () => {
     const shop = 'd-shop.myshopify.com';
     await storage.storeSession(offline(shop, 'tok'));
-    const found = await redis.keys(keys.shop(shop, 'session', '*'));
+    const found = await keysMatching(redis, keys.shop(shop, 'session', '*'));
     expect(found.length).toBeGreaterThan(0);
     await redis.del(...found);
     expect(await storage.loadSession(`offline_${shop}`)).toBeUndefined();

@@ -1,5 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { redisEnv } from './redis.js';
 
 /** Base64 HMAC-SHA256 of the exact body bytes, keyed with the app's API secret — as Shopify signs webhooks. */
 export function signWebhook(secret: string, body: string | Buffer): string {
@@ -98,6 +99,7 @@ export function testEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     SHOPIFY_API_SECRET: TEST_APP.apiSecret,
     SHOPIFY_APP_URL: TEST_APP.appUrl,
     ENCRYPTION_KEY: TEST_APP.encryptionKey,
+    ...redisEnv(),
     ...extra,
   };
 }

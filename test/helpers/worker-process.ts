@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { REDIS_URL } from './redis.js';
+import { redisEnv } from './redis.js';
 
 /**
  * The sync worker as its own process (`node --import tsx workers/sync-worker.ts`), the way it runs in
@@ -44,7 +44,7 @@ export function startWorkerChild(o: WorkerChildOptions): WorkerChild {
         HOME: process.env.HOME,
         NODE_ENV: 'test',
         LOG_LEVEL: 'info',
-        REDIS_URL,
+        ...redisEnv(),
         REDIS_KEY_PREFIX: o.prefix,
         SHOPIFY_API_KEY: 'test-key',
         SHOPIFY_API_SECRET: 'test-secret-123',

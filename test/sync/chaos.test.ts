@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FullCustomer } from '../../src/itretail/simulator.js';
 import { Ledger } from '../../src/sync/ledger.js';
 import type { UncertainWrite } from '../../src/sync/write-evidence.js';
+import { keysMatching } from '../helpers/redis.js';
 import { exited, killChildren, startWorkerChild } from '../helpers/worker-process.js';
 import {
   cancelledPayload,
@@ -251,7 +252,7 @@ describe('chaos', () => {
       expect(h.sim.listCustomers()).toHaveLength(CUSTOMERS);
       const stats = h.sim.calls.filter((c) => c.fault).length;
       expect(stats).toBeGreaterThan(20); // the faults really happened
-      expect(await h.redis.keys(`${h.keys.shop(SHOP, 'pending')}:*`)).toEqual([]);
+      expect(await keysMatching(h.redis, `${h.keys.shop(SHOP, 'pending')}:*`)).toEqual([]);
       expect(await ledger.uncertainCount(SHOP)).toBe(0);
     } finally {
       clearInterval(expiry);

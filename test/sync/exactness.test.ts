@@ -270,9 +270,10 @@ describe('jobs BullMQ fails as stalled', () => {
     const order = paid({ email: mail(), shopifyId: '99999' }, '2.00');
     const jobId = await h.add(order.topic, order.payload);
     // Taken by a consumer that then "dies": no lock renewals, never finishes.
-    const dead = new Worker(h.queue.name, null, {
+    const shard = h.queue.forShop(SHOP);
+    const dead = new Worker(shard.name, null, {
       connection: h.redis.duplicate(),
-      prefix: h.keys.bullPrefix,
+      prefix: shard.opts.prefix,
       lockDuration: 300,
       autorun: false,
     });

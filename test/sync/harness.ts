@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { type JobsOptions, Queue } from 'bullmq';
+import type { JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { ITRetailSimulator, type SimulatorOptions } from '../../src/itretail/simulator.js';
-import type { SyncJobData, WebhookJobData } from '../../src/queue/jobs.js';
+import type { WebhookJobData } from '../../src/queue/jobs.js';
+import { createSyncQueues, type SyncQueues } from '../../src/queue/shards.js';
 import { SettingsStore } from '../../src/settings.js';
 import { createKeys, type Keys } from '../../src/store/keys.js';
 import { SyncEventStore } from '../../src/sync/events.js';
 import { type RunningWorker, type StartWorkerDeps, startWorker } from '../../workers/sync-worker.js';
-import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
+import { dropPrefix, TEST_QUEUE_SHARDS, testRedis, uniquePrefix } from '../helpers/redis.js';
 
 export const SHOP = 'test-shop.myshopify.com';
 
@@ -32,7 +33,7 @@ export interface Harness {
   sim: ITRetailSimulator;
   settings: SettingsStore;
   events: SyncEventStore;
-  queue: Queue<SyncJobData>;
+  queue: SyncQueues;
   running?: RunningWorker;
   start(extra?: Partial<StartWorkerDeps>): Promise<RunningWorker>;
   /** Adds webhook jobs and waits until every one of them is completed or failed. */
@@ -61,7 +62,7 @@ export async function createHarness(name: string, simOpts: SimulatorOptions = {}
     allowLoopbackBaseUrl: true,
   });
   const events = new SyncEventStore(redis, keys);
-  const queue = new Queue<SyncJobData>('sync', { connection: redis, prefix: keys.bullPrefix });
+  const queue = createSyncQueues(redis, keys, TEST_QUEUE_SHARDS);
   let seq = 0;
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -75,6 +76,7 @@ export async function createHarness(name: string, simOpts: SimulatorOptions = {}
     queue,
     async start(extra = {}) {
       h.running = await startWorker({
+        queue,
         redis,
         connection: redis,
         keys,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SyncEvent } from '../../src/sync/events.js';
 import { dataRequestIndexKey } from '../../src/sync/processor.js';
+import { keysMatching } from '../helpers/redis.js';
 import {
   cancelledPayload,
   createHarness,
@@ -532,7 +533,7 @@ describe('shop and privacy topics', () => {
     );
     const [end] = await h.waitFor(['gone-redact']);
     expect(ev(end!)).toMatchObject({ status: 'applied', reason: 'shop data erased' });
-    const left = await h.redis.keys(`${h.keys.shop(gone)}:*`);
+    const left = await keysMatching(h.redis, `${h.keys.shop(gone)}:*`);
     // Only the record of the erase itself remains (no personal data), and the mark that the shop is erased.
     expect(left.every((k) => k.includes(':ev:') || k === h.keys.shop(gone, 'settings'))).toBe(true);
     expect((await h.events.latest(gone, 10)).map((e) => e.topic)).toEqual(['shop/redact']);
@@ -547,7 +548,7 @@ describe('shop and privacy topics', () => {
     expect(settings.erasedAt).toBeDefined();
 
     // A job queued before the erasure (Shopify triggered it earlier) ends without writing anything.
-    const keysBefore = (await h.redis.keys(`${h.keys.shop(gone)}:*`)).sort();
+    const keysBefore = (await keysMatching(h.redis, `${h.keys.shop(gone)}:*`)).sort();
     await h.queue.add(
       'late',
       {
@@ -564,6 +565,6 @@ describe('shop and privacy topics', () => {
     const [late] = await h.waitFor(['gone-late']);
     expect(late!.state).toBe('completed');
     expect(late!.returnvalue ?? undefined).toBeUndefined();
-    expect((await h.redis.keys(`${h.keys.shop(gone)}:*`)).sort()).toEqual(keysBefore);
+    expect((await keysMatching(h.redis, `${h.keys.shop(gone)}:*`)).sort()).toEqual(keysBefore);
   });
 });

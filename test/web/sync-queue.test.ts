@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueAdminJob, QueueUnavailableError, queueCounts } from '../../src/queue/enqueue.js';
-import { createSyncQueue, SYNC_JOB_OPTIONS } from '../../src/queue/jobs.js';
+import { SYNC_JOB_OPTIONS } from '../../src/queue/jobs.js';
 import { SYNC_QUEUE } from '../../src/queue/names.js';
+import { createSyncQueues } from '../../src/queue/shards.js';
 import { createKeys } from '../../src/store/keys.js';
 import { createRedis, waitForRedis } from '../../src/store/redis.js';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis.js';
@@ -9,7 +10,7 @@ import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 const prefix = uniquePrefix('web-queue');
 const keys = createKeys(prefix);
 const redis = createRedis(REDIS_URL, 'request');
-const queue = createSyncQueue(redis, keys);
+const queue = createSyncQueues(redis, keys, 4);
 
 beforeAll(async () => {
   await waitForRedis(redis);
@@ -22,7 +23,7 @@ afterAll(async () => {
 
 describe('the sync queue', () => {
   it('lives under the configured prefix with the retry and retention policy', async () => {
-    expect(queue.name).toBe(SYNC_QUEUE);
+    expect(queue.forShop('a.myshopify.com').name).toBe(SYNC_QUEUE);
     const { jobId } = await enqueueAdminJob(
       { redis, queue },
       {
@@ -41,7 +42,9 @@ describe('the sync queue', () => {
       removeOnComplete: { age: 86400, count: 10000 },
       removeOnFail: { age: 14 * 86400 },
     });
-    expect(await redis.exists(`${keys.bullPrefix}:${SYNC_QUEUE}:${jobId}`)).toBe(1);
+    expect(await redis.exists(`${queue.forShop('a.myshopify.com').opts.prefix}:${SYNC_QUEUE}:${jobId}`)).toBe(
+      1,
+    );
     expect(await queueCounts({ redis, queue })).toEqual({
       waiting: 1,
       active: 0,
@@ -67,7 +70,7 @@ describe('the sync queue', () => {
   it('fails at once with QueueUnavailableError when its connection is not ready', async () => {
     const closed = createRedis('redis://127.0.0.1:1', 'request', { retryStrategy: () => null });
     closed.on('error', () => {});
-    const q = createSyncQueue(closed, keys);
+    const q = createSyncQueues(closed, keys, 4);
     q.on('error', () => {});
     const data = {
       kind: 'link-existing' as const,

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEDUPE_TTL_SECONDS, dedupeKey } from '../../src/queue/enqueue.js';
 import { jobIdFor, type WebhookJobData, webhookPayload } from '../../src/queue/jobs.js';
 import { removeFinishedJobs } from '../../src/queue/redact.js';
-import { testRedis } from '../helpers/redis.js';
+import { unlinkKeys } from '../../src/store/redis.js';
+import { keysMatching, testRedis } from '../helpers/redis.js';
 import { fixtureText, signWebhook, TEST_APP, webhookHeaders } from '../helpers/shopify.js';
 import { type WebHarness, webHarness } from './support.js';
 
@@ -29,7 +30,11 @@ async function allJobs() {
 }
 
 async function seenKeys(): Promise<string[]> {
-  return h.deps.redis.keys(h.deps.queue.toKey('de:*'));
+  // Every shard's dedupe keys, on every node.
+  const found = await Promise.all(
+    h.deps.queue.shards.map((q) => keysMatching(h.deps.redis, q.toKey('de:*'))),
+  );
+  return found.flat();
 }
 
 /** The id of a job the event (shop, topic, event id) became: its deterministic id and a delivery suffix. */
@@ -41,7 +46,7 @@ function expectEventJobId(id: string | undefined, shop: string, topic: string, e
 async function emptyQueue() {
   await h.deps.queue.obliterate({ force: true });
   const keys = await seenKeys();
-  if (keys.length) await h.deps.redis.del(...keys);
+  await unlinkKeys(h.deps.redis, keys);
 }
 
 function deliver(
@@ -99,7 +104,7 @@ describe('POST /webhooks with a valid signature', () => {
     expect(job.opts.attempts).toBe(12);
     expect(job.opts.backoff).toMatchObject({ type: 'exponential' });
 
-    const seen = dedupeKey(h.deps.queue, SHOP, 'orders/paid', eventId);
+    const seen = dedupeKey(h.deps.queue.forShop(SHOP), SHOP, 'orders/paid', eventId);
     expect(await h.deps.redis.get(seen)).toBe(job.id);
     const ttl = await h.deps.redis.ttl(seen);
     expect(ttl).toBeGreaterThan(DEDUPE_TTL_SECONDS - 60);
@@ -352,9 +357,9 @@ describe('POST /webhooks deduplicates deliveries', () => {
     const body = fixtureText('orders-paid');
     const first = await deliver('orders/paid', body, { eventId: 'ev-redacted' });
     const connection = testRedis();
-    const worker = new Worker(h.deps.queue.name, async () => 'done', {
+    const worker = new Worker(h.deps.queue.forShop(SHOP).name, async () => 'done', {
       connection,
-      prefix: h.deps.keys.bullPrefix,
+      prefix: h.deps.queue.forShop(SHOP).opts.prefix,
     });
     try {
       await vi.waitFor(async () => expect(await h.deps.queue.getCompletedCount()).toBe(1), {
@@ -366,7 +371,7 @@ describe('POST /webhooks deduplicates deliveries', () => {
     }
     expect(await removeFinishedJobs(h.deps.queue, SHOP)).toBe(1);
     expect(await h.deps.queue.getJob(first.body.jobId)).toBeUndefined();
-    const seen = dedupeKey(h.deps.queue, SHOP, 'orders/paid', 'ev-redacted');
+    const seen = dedupeKey(h.deps.queue.forShop(SHOP), SHOP, 'orders/paid', 'ev-redacted');
     expect(await h.deps.redis.ttl(seen)).toBeGreaterThan(DEDUPE_TTL_SECONDS - 60);
     const retry = await deliver('orders/paid', body, { eventId: 'ev-redacted' });
     expect(retry.body.status).toBe('duplicate');
@@ -378,13 +383,15 @@ describe('POST /webhooks deduplicates deliveries', () => {
     const body = fixtureText('orders-paid');
     const first = await deliver('orders/paid', body, { eventId: 'ev-retained' });
     // As when retention removes a finished job (removeOnComplete's removal leaves deduplication keys alone).
-    await h.deps.redis.del(h.deps.queue.toKey(first.body.jobId));
-    await h.deps.redis.lrem(h.deps.queue.toKey('wait'), 0, first.body.jobId);
+    await h.deps.redis.del(h.deps.queue.forShop(SHOP).toKey(first.body.jobId));
+    await h.deps.redis.lrem(h.deps.queue.forShop(SHOP).toKey('wait'), 0, first.body.jobId);
     expect(await h.deps.queue.getJob(first.body.jobId)).toBeUndefined();
     const retry = await deliver('orders/paid', body, { eventId: 'ev-retained' });
     expect(retry.status).toBe(200);
     expect(retry.body.status).toBe('duplicate');
     expect(await allJobs()).toHaveLength(0);
-    expect(await h.deps.redis.exists(dedupeKey(h.deps.queue, SHOP, 'orders/paid', 'ev-retained'))).toBe(1);
+    expect(
+      await h.deps.redis.exists(dedupeKey(h.deps.queue.forShop(SHOP), SHOP, 'orders/paid', 'ev-retained')),
+    ).toBe(1);
   });
 });

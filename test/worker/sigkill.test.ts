@@ -1,9 +1,8 @@
-import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ITRetailSimulator } from '../../src/itretail/simulator.js';
-import type { SyncJobData } from '../../src/queue/jobs.js';
+import { createSyncQueues, type SyncQueues } from '../../src/queue/shards.js';
 import { createKeys } from '../../src/store/keys.js';
-import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
+import { dropPrefix, keysMatching, TEST_QUEUE_SHARDS, testRedis, uniquePrefix } from '../helpers/redis.js';
 import { exited, killChildren, startWorkerChild } from '../helpers/worker-process.js';
 import { nextOrderId, orderPayload, refundPayload } from '../sync/harness.js';
 
@@ -19,7 +18,7 @@ const prefix = uniquePrefix('worker-kill');
 const keys = createKeys(prefix);
 const redis = testRedis();
 let sim: ITRetailSimulator;
-let queue: Queue<SyncJobData>;
+let queue: SyncQueues;
 
 /** `timeoutMs`: the worker's IT Retail request timeout (long enough that a held Put is still out at the kill). */
 const startChild = (timeoutMs = 2000) => startWorkerChild({ prefix, itretailUrl: sim.url, timeoutMs });
@@ -43,7 +42,7 @@ beforeAll(async () => {
     randomSeed: 7,
     faults: { latencyMs: 25, jitterMs: 25, calls: ['UpdateCustomer', 'GetCustomer'] },
   });
-  queue = new Queue<SyncJobData>('sync', { connection: redis, prefix: keys.bullPrefix });
+  queue = createSyncQueues(redis, keys, TEST_QUEUE_SHARDS);
 });
 
 afterAll(async () => {
@@ -101,7 +100,7 @@ describe('worker process killed with SIGKILL mid-run', () => {
     // Long enough that a held Put is still out at the kill; the restarted worker judges a dead worker's
     // Puts only once they cannot be in flight any more (2 × this + 5 s after their intents).
     const first = startChild(15_000);
-    const pendingKeys = () => redis.keys(`${keys.shop(SHOP, 'pending')}:*`);
+    const pendingKeys = () => keysMatching(redis, `${keys.shop(SHOP, 'pending')}:*`);
     await waitUntil(async () => ((await counts()).completed ?? 0) >= 15, 60_000, 'the first jobs');
     // From now on every Put is held by IT Retail: for two customers after it was applied (its answer is
     // what gets lost), for the others before. The kill then lands with both kinds provably in flight.
@@ -116,7 +115,7 @@ describe('worker process killed with SIGKILL mid-run', () => {
       'an applied and an unapplied Put held in flight',
     );
     const heldAtKill = sim.heldCalls;
-    const activeAtKill = (await queue.getActive()).map((j) => j.id!);
+    const activeAtKill = (await queue.forShop(SHOP).getActive()).map((j) => j.id!);
     process.kill(-first.pid!, 'SIGKILL');
     const killed = await exited(first);
     expect(killed.signal).toBe('SIGKILL');
@@ -149,7 +148,7 @@ describe('worker process killed with SIGKILL mid-run', () => {
     people.forEach((p, i) => {
       expect(sim.getCustomer(recs[i]!.Id)!.LoyaltyPoints, p.email).toBe(p.initial + p.expected);
     });
-    expect(await redis.keys(`${keys.shop(SHOP, 'pending')}:*`)).toEqual([]);
+    expect(await keysMatching(redis, `${keys.shop(SHOP, 'pending')}:*`)).toEqual([]);
 
     // SIGTERM while a job is active (its Put held by IT Retail): the worker finishes that job, then exits 0.
     sim.holdCalls(['UpdateCustomer']);
