@@ -1,14 +1,3 @@
-/**
- * One throughput run of the sync worker (or of the naive bridge's worker): N orders/paid jobs for M
- * pre-linked customers (order i → customer i mod M, so jobs running together are for different customers),
- * worker processes started first, then the jobs added; meanwhile (when `webOrders` > 0) the matching web
- * process — the app for the sync worker, the naive bridge's web side for the naive worker — takes signed
- * orders/paid deliveries at `webRate` per second for a second set of customers, and those jobs are worked
- * too. jobs/s over the window from the first job's start to the last job's end (BullMQ's
- * processedOn/finishedOn). Also: IT Retail calls per job, CPU per job of each process and of Redis, Redis
- * commands and round trips per job, and whether the balances moved by exactly what the orders are worth.
- */
-import type { Queue } from 'bullmq';
 import { Agent, request } from 'undici';
 import { DEFAULT_QUEUE_SHARDS } from '../../src/config.js';
 import { createSyncQueues, type SyncQueues } from '../../src/queue/shards.js';

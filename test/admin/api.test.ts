@@ -1,12 +1,10 @@
-import { UnrecoverableError, Worker } from 'bullmq';
+import { UnrecoverableError } from 'bullmq';
 import type { Express } from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminApiRouter } from '../../src/admin/api.js';
 import { progressKey } from '../../src/admin/link-existing.js';
 import { ITRetailSimulator } from '../../src/itretail/simulator.js';
-import type { SyncJobData } from '../../src/queue/jobs.js';
-import { SYNC_QUEUE } from '../../src/queue/names.js';
 import { ITRetailHealthRecorder } from '../../src/sync/itretail-health.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
 import { dataRequestIndexKey } from '../../src/sync/processor.js';
