@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { execute, type GraphQLSchema, getOperationAST, parse } from 'graphql';
@@ -134,6 +135,8 @@ export interface ShopifyAdminFakeOptions {
   /** The limit of one query (Shopify: 1,000). */
   maxQueryCost?: number;
   port?: number;
+  /** The scopes a token exchange answers with. */
+  scope?: string;
 }
 
 export class ShopifyAdminFake {
@@ -153,6 +156,7 @@ export class ShopifyAdminFake {
   readonly maximumAvailable: number;
   readonly restoreRate: number;
   readonly maxQueryCost: number;
+  readonly scope: string;
   origin = '';
 
   constructor(opts: ShopifyAdminFakeOptions) {
@@ -162,6 +166,7 @@ export class ShopifyAdminFake {
     this.maximumAvailable = opts.maximumAvailable ?? 2000;
     this.restoreRate = opts.restoreRate ?? 100;
     this.maxQueryCost = opts.maxQueryCost ?? 1000;
+    this.scope = opts.scope ?? 'read_customers,write_customers,read_orders';
     this.available = this.maximumAvailable;
     registerBuiltIns(this);
   }
@@ -248,7 +253,20 @@ export class ShopifyAdminFake {
     };
   }
 
+  /**
+   * Token exchange / authorization-code grant, as far as an app needs it: every request gets a new offline
+   * token, which the stand-in then accepts (it does not check the session token or the code).
+   */
+  private exchangeToken(): { status: number; body: unknown } {
+    const token = `shpat_${randomBytes(12).toString('hex')}`;
+    this.accessTokens.add(token);
+    return { status: 200, body: { access_token: token, scope: this.scope } };
+  }
+
   private async answer(req: http.IncomingMessage, raw: string): Promise<{ status: number; body: unknown }> {
+    if (req.method === 'POST' && /^\/admin\/oauth\/access_token(?:\?.*)?$/.test(req.url ?? '')) {
+      return this.exchangeToken();
+    }
     const m = /^\/admin\/api\/([^/]+)\/graphql\.json(?:\?.*)?$/.exec(req.url ?? '');
     if (req.method !== 'POST' || !m) return { status: 404, body: { errors: 'Not Found' } };
     if (m[1] !== this.version) return { status: 404, body: { errors: 'Not Found' } };

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_SHOP, type RunningDemo, startDemo } from '../../fakes/demo.js';
 import { mintSessionToken } from '../../src/admin/page.js';
-import { DEMO_SHOP, type RunningDemo, startDemo } from '../../src/demo.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
 
 const prefix = uniquePrefix('demo');
@@ -83,7 +83,7 @@ describe('npm run demo: catch-up', () => {
 
 describe('npm run demo with NODE_ENV=production', () => {
   it('refuses to start (its sign-in bypasses Shopify) and says why', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/demo.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'fakes/demo.ts'], {
       cwd: new URL('../../', import.meta.url).pathname,
       env: { PATH: process.env.PATH, NODE_ENV: 'production', PORT: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -11,20 +11,21 @@
  * - the development sign-in, which serves the page with locally minted session tokens.
  */
 import '@shopify/shopify-api/adapters/node';
-import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
-import http, { type Server } from 'node:http';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
+import { createAdmin } from '../src/admin/index.js';
+import { registerLinkExisting } from '../src/admin/link-existing.js';
+import { createApp } from '../src/app.js';
+import { type Config, loadConfig } from '../src/config.js';
+import { ITRetailSimulator } from '../src/itretail/simulator.js';
+import { createLogger, type Logger } from '../src/logger.js';
+import { buildDeps, type Deps } from '../src/main.js';
+import { createRedis, scanKeys, unlinkKeys, waitForRedis } from '../src/store/redis.js';
+import { graphqlForSessions, registerCatchUp } from '../src/sync/catch-up-job.js';
 import { startWorker, workerDepsFromConfig } from '../workers/sync-worker.js';
-import { createAdmin } from './admin/index.js';
-import { registerLinkExisting } from './admin/link-existing.js';
-import { createApp } from './app.js';
-import { type Config, loadConfig } from './config.js';
-import { ITRetailSimulator } from './itretail/simulator.js';
-import { createLogger, type Logger } from './logger.js';
-import { buildDeps, type Deps } from './main.js';
-import { createRedis, scanKeys, unlinkKeys, waitForRedis } from './store/redis.js';
-import { graphqlForSessions, registerCatchUp } from './sync/catch-up-job.js';
+import { ShopifyAdminFake } from './shopify-admin.js';
 
 export const DEMO_SHOP = 'demo-shop.myshopify.com';
 
@@ -84,78 +85,28 @@ interface ShopCustomer {
   phone?: string;
 }
 
-/** Shopify's side for the demo shop: the token endpoint and a paged customers query with a cost budget. */
+/**
+ * Shopify's side for the demo shop: the Admin API stand-in the tests use (token exchange, the customers the
+ * "Link existing customers" job pages through, every document validated against Shopify's schema, a cost
+ * budget). Its order list is empty: every demo order reaches the app as a webhook, so the catch-up finds
+ * nothing to recover.
+ */
 async function startFakeShopify(
   customers: ShopCustomer[],
 ): Promise<{ origin: string; close(): Promise<void> }> {
-  let available = 2000;
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const send = (status: number, body: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(body));
-      };
-      try {
-        const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {};
-        if (req.url === '/admin/oauth/access_token') {
-          return send(200, {
-            access_token: `shpat_demo_${randomBytes(8).toString('hex')}`,
-            scope: 'read_customers,write_customers,read_orders',
-          });
-        }
-        if (req.url?.includes('/graphql.json')) {
-          if (/^\s*query\s+CatchUp/.test(String(body.query))) {
-            // The demo's orders reach the app as webhooks, every one delivered: the catch-up finds nothing.
-            const none = { pageInfo: { hasNextPage: false, endCursor: null }, nodes: [] };
-            return send(200, { data: { orders: none, refund: null } });
-          }
-          if (String(body.query).includes('customersCount')) {
-            return send(200, { data: { customersCount: { count: customers.length } } });
-          }
-          const start = body.variables?.after ? Number(String(body.variables.after).slice(2)) : 0;
-          const size = 25; // small pages so the progress bar moves
-          const slice = customers.slice(start, start + size);
-          const end = start + slice.length;
-          available = Math.max(0, available - 252) + 150; // spends and restores, so throttling shows up
-          return send(200, {
-            data: {
-              customers: {
-                pageInfo: {
-                  hasNextPage: end < customers.length,
-                  endCursor: slice.length ? `c:${end}` : null,
-                },
-                nodes: slice.map((c) => ({
-                  id: `gid://shopify/Customer/${c.id}`,
-                  firstName: c.first,
-                  lastName: c.last,
-                  defaultEmailAddress: c.email ? { emailAddress: c.email } : null,
-                  defaultPhoneNumber: c.phone ? { phoneNumber: c.phone } : null,
-                })),
-              },
-            },
-            extensions: {
-              cost: {
-                requestedQueryCost: 252,
-                actualQueryCost: 27,
-                throttleStatus: { maximumAvailable: 2000, currentlyAvailable: available, restoreRate: 100 },
-              },
-            },
-          });
-        }
-        send(404, { errors: 'Not Found' });
-      } catch {
-        send(400, { errors: 'bad request' });
-      }
-    });
+  const fake = await ShopifyAdminFake.start({ accessTokens: [] });
+  // The demo's shop keeps gaining customers while it runs: Shopify's list is read as it is at each request.
+  Object.defineProperty(fake, 'customers', {
+    get: () =>
+      customers.map((c) => ({
+        id: `gid://shopify/Customer/${c.id}`,
+        firstName: c.first,
+        lastName: c.last,
+        email: c.email ?? null,
+        phone: c.phone ?? null,
+      })),
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
+  return { origin: fake.origin, close: () => fake.close() };
 }
 
 // ------------------------------------------------------------------------------------------------ samples
