@@ -657,6 +657,16 @@ export function adminApiRouter(deps: AdminApiDeps): express.Router {
     }),
   );
 
+  /** Answers 409 (and true) when the shop has no Shopify access token, which the Admin API jobs need. */
+  function refusedWithoutShopifyAccess(res: Response): boolean {
+    const access = res.locals.shopifyAccess as { ok: boolean; message?: string } | undefined;
+    if (!access || access.ok) return false;
+    res
+      .status(409)
+      .json({ error: access.message ?? 'The app has no Shopify access token for this shop yet.' });
+    return true;
+  }
+
   router.get(
     '/link-existing',
     route(async (_req, _res, shop) => readProgress(redis, keys, shop)),
@@ -665,13 +675,7 @@ export function adminApiRouter(deps: AdminApiDeps): express.Router {
   router.post(
     '/link-existing',
     route(async (_req, res, shop) => {
-      const access = res.locals.shopifyAccess as { ok: boolean; message?: string } | undefined;
-      if (access && !access.ok) {
-        res
-          .status(409)
-          .json({ error: access.message ?? 'The app has no Shopify access token for this shop yet.' });
-        return;
-      }
+      if (refusedWithoutShopifyAccess(res)) return;
       if (!(await itretail.targetFor(shop))) {
         throw new BadRequest('Connect IT Retail under Settings first.');
       }
@@ -683,13 +687,7 @@ export function adminApiRouter(deps: AdminApiDeps): express.Router {
   router.post(
     '/catch-up',
     route(async (_req, res, shop) => {
-      const access = res.locals.shopifyAccess as { ok: boolean; message?: string } | undefined;
-      if (access && !access.ok) {
-        res
-          .status(409)
-          .json({ error: access.message ?? 'The app has no Shopify access token for this shop yet.' });
-        return;
-      }
+      if (refusedWithoutShopifyAccess(res)) return;
       const { jobId, started } = await withRedis(redis, 'start catch-up', () =>
         startCatchUp(enqueueCtx, shop),
       );
