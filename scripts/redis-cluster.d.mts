@@ -5,3 +5,5 @@ export function startCluster(opts?: { masters?: number }): Promise<{
   nodes: string;
   stop(): Promise<void>;
 }>;
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort(): Promise<number>;

@@ -6,7 +6,7 @@
 // its seeds to the command as TEST_REDIS_CLUSTER_NODES (the test suite's cluster project runs on it).
 import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
-import { startCluster } from './redis-cluster.mjs';
+import { freePort, startCluster } from './redis-cluster.mjs';
 
 const url = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const argv = process.argv.slice(2);
@@ -33,17 +33,6 @@ function ping(redisUrl, timeoutMs = 1000) {
       sock.write('PING\r\n');
     });
     sock.on('data', (d) => done(d.toString().includes('PONG')));
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
   });
 }
 
