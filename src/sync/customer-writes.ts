@@ -6,6 +6,7 @@ import type { Keys } from '../store/keys.js';
 import { AwaitingDecisionError, Ledger, WriteInFlightError } from './ledger.js';
 import { type Lock, LockLostError, type LockOptions, type LockRead, withLock } from './locks.js';
 import type { CustomerMatcher, SyncClient } from './matching.js';
+import { hashFromPairs } from './order-state.js';
 import {
   judgeWrite,
   matchingManualOps,
@@ -50,20 +51,19 @@ export interface RegisterRestore {
   orderId?: string;
 }
 
-/** GetOne answered null, and the customer list could not yet confirm the customer is gone. */
-export class AbsenceUnconfirmedError extends Error {
-  readonly code = 'ABSENCE_UNCONFIRMED' as const;
-  constructor(readonly itrId: string) {
-    super(
-      'IT Retail answered that the customer does not exist, but its customer list does not confirm it (a wrong token or address answers the same); trying again',
-    );
-    this.name = 'AbsenceUnconfirmedError';
-  }
-}
-
 export const newWriteId = () => randomBytes(9).toString('base64url');
 
 const ledgerOf = (d: CustomerWriteDeps) => new Ledger(d.redis, d.keys);
+const outcomeTtlOf = (d: CustomerWriteDeps) => d.outcomeTtlSeconds ?? 14 * 86_400;
+
+/** An undecidable write as it is kept for a person: what was meant, and what the record showed. */
+const uncertainOf = (intent: PendingIntent, itrId: string, seen: CustomerRecord, why: string) => ({
+  intent,
+  itrCustomerId: itrId,
+  observed: { points: pointsOf(seen), modified: seen.Modified ?? null },
+  why,
+  at: new Date().toISOString(),
+});
 
 /** Run right after the customer lock is taken: pending write, uncertain write, register changes to give back, order hash. */
 const CUSTOMER_LOCK_READ = `
@@ -123,20 +123,13 @@ export async function withCustomer<T>(
         await restoreRegisterChanges(d, shop, client, itrId, lock, owed, opts.jobId);
         fresh = false;
       }
-      return fn(lock, fresh && opts.orderId ? pairsToHash(pairs) : undefined);
+      return fn(lock, fresh && opts.orderId ? hashFromPairs(pairs) : undefined);
     },
     read,
   );
 }
 
 const flat = (h: Record<string, string>) => Object.entries(h).flat();
-
-function pairsToHash(pairs: unknown): Record<string, string> {
-  const h: Record<string, string> = {};
-  if (!Array.isArray(pairs)) return h;
-  for (let i = 0; i + 1 < pairs.length; i += 2) h[String(pairs[i])] = String(pairs[i + 1]);
-  return h;
-}
 
 /** Decides a write whose answer was lost: landed (counted once), not landed (dropped), or uncertain. */
 async function settleWrite(
@@ -152,9 +145,8 @@ async function settleWrite(
   if (!intent.endedAt && Date.now() < intent.inFlightUntil)
     throw new WriteInFlightError(intent.inFlightUntil);
   const log = { shop, itretailCustomerId: itrId, writeId: intent.id, orderId: intent.orderId };
-  const rec = await client.getCustomer(itrId);
+  const rec = await d.matcher.getOrConfirmGone(shop, client, itrId);
   if (!rec) {
-    if (!(await d.matcher.confirmAbsent(shop, client, itrId))) throw new AbsenceUnconfirmedError(itrId);
     // Landed or not, its points went with the record; what the order applied stays in its ledger.
     await ledger.discard(shop, itrId, intent);
     d.logger?.warn(log, 'lost write to a customer confirmed gone: dropped');
@@ -164,7 +156,7 @@ async function settleWrite(
   if (j.verdict === 'landed') {
     const counted = await ledger.commit(shop, itrId, intent, {
       outcome: JSON.stringify(appliedOutcome(intent, itrId, rec.CardNo ?? undefined)),
-      outcomeTtlS: d.outcomeTtlSeconds ?? 14 * 86_400,
+      outcomeTtlS: outcomeTtlOf(d),
     });
     if (counted && intent.kind === 'restore') await announceRestore(d, shop, itrId, intent, rec);
     d.logger?.info({ ...log, why: j.why }, 'lost write found applied');
@@ -172,13 +164,7 @@ async function settleWrite(
     await ledger.discard(shop, itrId, intent);
     d.logger?.info({ ...log, why: j.why }, 'lost write found not applied');
   } else {
-    await ledger.markUncertain(shop, {
-      intent,
-      itrCustomerId: itrId,
-      observed: { points: pointsOf(rec), modified: rec.Modified ?? null },
-      why: j.why,
-      at: new Date().toISOString(),
-    });
+    await ledger.markUncertain(shop, uncertainOf(intent, itrId, rec, j.why));
     await ledger.hold(shop, itrId, jobId);
     d.logger?.warn({ ...log, why: j.why }, 'lost write cannot be decided: waiting for a person');
     throw new AwaitingDecisionError(itrId, intent.jobId === jobId && !!jobId);
@@ -210,7 +196,6 @@ export interface WriteRequest {
   bind?: { order: boolean; email?: string; shopifyCustomerId?: string };
   /** Locks the commit frees (the customer's, the order's); none keeps the lock held. */
   release?: Lock[];
-  outcome?: (intent: PendingIntent) => unknown;
 }
 
 export interface WriteResult {
@@ -256,10 +241,8 @@ export async function writePoints(
     at: new Date(now).toISOString(),
     inFlightUntil: now + (d.writeInFlightMs ?? 35_000),
   };
-  const outcomeTtlS = d.outcomeTtlSeconds ?? 14 * 86_400;
-  const outcome = JSON.stringify(
-    req.outcome?.(intent) ?? appliedOutcome(intent, itrId, rec.CardNo ?? undefined),
-  );
+  const outcomeTtlS = outcomeTtlOf(d);
+  const outcome = JSON.stringify(appliedOutcome(intent, itrId, rec.CardNo ?? undefined));
   if (after === before) {
     // Nothing to send (a deduction from a balance already at 0): the ledger still moves, the shortfall is kept.
     await lock.ensure();
@@ -279,13 +262,8 @@ export async function writePoints(
   }
   if (pointsOf(answer) !== after) {
     // The service says the record holds other points than we sent: what landed is not ours to guess.
-    await ledger.markUncertain(shop, {
-      intent,
-      itrCustomerId: itrId,
-      observed: { points: pointsOf(answer), modified: answer.Modified ?? null },
-      why: `IT Retail answered the write with ${pointsOf(answer)} points, not the ${after} written`,
-      at: new Date().toISOString(),
-    });
+    const why = `IT Retail answered the write with ${pointsOf(answer)} points, not the ${after} written`;
+    await ledger.markUncertain(shop, uncertainOf(intent, itrId, answer, why));
     await ledger.hold(shop, itrId, req.jobId);
     throw new AwaitingDecisionError(itrId, !!req.jobId);
   }
@@ -347,9 +325,8 @@ async function restoreRegisterChanges(
   for (let i = 0; i + 1 < due.length; i += 2) {
     const ref = due[i]!;
     const amount = Number(due[i + 1]);
-    const rec = await client.getCustomer(itrId);
+    const rec = await d.matcher.getOrConfirmGone(shop, client, itrId);
     if (!rec) {
-      if (!(await d.matcher.confirmAbsent(shop, client, itrId))) throw new AbsenceUnconfirmedError(itrId);
       await d.redis.hdel(ledgerOf(d).k(shop).restoreDue(itrId), ref);
       continue;
     }

@@ -2,7 +2,7 @@ import { EmailTakenError } from '../itretail/errors.js';
 import { type CustomerRecord, normalizePhone } from '../itretail/schemas.js';
 import { giveBackOverwrite, withCustomer } from './customer-writes.js';
 import type { Lock } from './locks.js';
-import { MatchError, type SyncClient } from './matching.js';
+import type { SyncClient } from './matching.js';
 import { type CustomerPayload, normalizeEmail } from './payloads.js';
 import type { ReconcileDeps } from './reconcile.js';
 
@@ -92,13 +92,7 @@ export async function syncCustomer(
   let linkEmail = true;
   const linked = await d.matcher.linkedByCustomer(shop, c.id);
   if (linked) {
-    const rec = await client.getCustomer(linked);
-    if (!rec && !(await d.matcher.confirmAbsent(shop, client, linked))) {
-      throw new MatchError(
-        'IT Retail answered that the linked customer does not exist, but its customer list does not confirm it; trying again',
-        true,
-      );
-    }
+    const rec = await d.matcher.getOrConfirmGone(shop, client, linked);
     if (rec && rec.Deleted !== true) {
       // The link decides, whatever the email: an email change is carried to this record below.
       itrId = linked;

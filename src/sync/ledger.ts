@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
 import type { Lock } from './locks.js';
+import { orderKey } from './order-state.js';
 import type { PendingIntent, UncertainWrite } from './write-evidence.js';
 
 /**
@@ -24,7 +25,7 @@ export const ledgerKeys = (keys: Keys, shop: string) => ({
   marker: (writeId: string) => keys.shop(shop, 'write', writeId),
   restoreDue: (itrId: string) => keys.shop(shop, 'restore-due', itrId),
   outcome: (jobId: string) => keys.shop(shop, 'job-outcome', jobId),
-  order: (orderId: string) => keys.shop(shop, 'order', orderId),
+  order: (orderId: string) => orderKey(keys, shop, orderId),
   custLock: (itrId: string) => keys.shop(shop, 'lock', 'cust', itrId),
   orderLock: (orderId: string) => keys.shop(shop, 'lock', 'order', orderId),
   linkEmail: keys.shop(shop, 'link', 'email'),

@@ -45,6 +45,17 @@ export class MatchError extends Error {
   }
 }
 
+/** GetOne answered null, and the customer list could not yet confirm the customer is gone. */
+export class AbsenceUnconfirmedError extends Error {
+  readonly code = 'ABSENCE_UNCONFIRMED' as const;
+  constructor(readonly itrId: string) {
+    super(
+      'IT Retail answered that the customer does not exist, but its customer list does not confirm it (a wrong token or address answers the same); trying again',
+    );
+    this.name = 'AbsenceUnconfirmedError';
+  }
+}
+
 export interface MatcherOptions {
   /** A miss refreshes the index unless it was (re)started less than this ago (default 60 000 ms). */
   missRefreshAfterMs?: number;
@@ -395,19 +406,15 @@ export class CustomerMatcher {
     return undefined;
   }
 
-  /** GetOne; a `null` must be confirmed by the customer list before anyone acts on it (else: retry later). */
-  private async getOrConfirmGone(
-    shop: string,
-    client: SyncClient,
-    id: string,
-  ): Promise<CustomerRecord | null> {
+  /**
+   * GetOne of a linked customer: `null` only once the customer list confirms it is gone; an unconfirmed
+   * `null` throws a retryable MatchError (see confirmAbsent).
+   */
+  async getOrConfirmGone(shop: string, client: SyncClient, id: string): Promise<CustomerRecord | null> {
     const rec = await client.getCustomer(id);
     if (rec) return rec;
     if (await this.confirmAbsent(shop, client, id)) return null;
-    throw new MatchError(
-      'IT Retail answered that the linked customer does not exist, but its customer list does not confirm it; trying again',
-      true,
-    );
+    throw new AbsenceUnconfirmedError(id);
   }
 
   private async verifiedIndexHit(

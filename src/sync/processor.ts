@@ -16,7 +16,6 @@ import type { Keys } from '../store/keys.js';
 import { scanKeys } from '../store/redis.js';
 import { markRecovered, RECOVERED_REASON } from './catch-up-state.js';
 import { CredentialsMissingError } from './clients.js';
-import { AbsenceUnconfirmedError } from './customer-writes.js';
 import {
   type CustomerOutcome,
   customerUpdatedKey,
@@ -26,7 +25,13 @@ import {
 import type { NewSyncEvent, SyncEvent } from './events.js';
 import { AwaitingDecisionError, WriteInFlightError } from './ledger.js';
 import { LockBusyError, LockLostError, type LockOptions } from './locks.js';
-import { CustomerMatcher, MatchError, type MatcherOptions, type SyncClient } from './matching.js';
+import {
+  AbsenceUnconfirmedError,
+  CustomerMatcher,
+  MatchError,
+  type MatcherOptions,
+  type SyncClient,
+} from './matching.js';
 import { MoneyFormatError } from './money.js';
 import { type FetchOrderSnapshot, handleOrderTopic, InvalidRefundError } from './order-jobs.js';
 import {

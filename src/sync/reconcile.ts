@@ -1,10 +1,6 @@
 import type { Keys } from '../store/keys.js';
-import {
-  AbsenceUnconfirmedError,
-  type CustomerWriteDeps,
-  withCustomer,
-  writePoints,
-} from './customer-writes.js';
+import { appliedOutcome, type CustomerWriteDeps, withCustomer, writePoints } from './customer-writes.js';
+import { ledgerKeys } from './ledger.js';
 import { type Lock, type LockOptions, type LockRead, withLock } from './locks.js';
 import { isLiveWithEmail, MatchError, type MatchInput, type SyncClient } from './matching.js';
 import { hashFromPairs, orderKey, orderStateFromHash, readOrderState } from './order-state.js';
@@ -79,7 +75,7 @@ export const GONE_REASON =
   'the IT Retail customer that holds this order’s points no longer exists; nothing more is applied';
 
 export function customerLockKey(keys: Keys, shop: string, itrId: string): string {
-  return keys.shop(shop, 'lock', 'cust', itrId);
+  return ledgerKeys(keys, shop).custLock(itrId);
 }
 
 function skipReason(state: OrderState, includeTestOrders: boolean, w: number): string {
@@ -148,16 +144,12 @@ export async function reconcileOrder(
   orderId: string,
   opts: ReconcileOptions,
 ): Promise<ReconcileOutcome> {
+  const k = ledgerKeys(d.keys, shop);
   const read: LockRead = {
     lua: ORDER_LOCK_READ,
-    keys: [
-      orderKey(d.keys, shop, orderId),
-      d.keys.shop(shop, 'link', 'email'),
-      d.keys.shop(shop, 'idx'),
-      d.keys.shop(shop, 'link', 'customer'),
-    ],
+    keys: [k.order(orderId), k.linkEmail, d.keys.shop(shop, 'idx'), k.linkCustomer],
   };
-  const lockKey = d.keys.shop(shop, 'lock', 'order', orderId);
+  const lockKey = k.orderLock(orderId);
   const lockOpts: LockOptions = { ttlMs: 60_000, waitMs: 20_000, ...d.orderLock };
   const out = await withLock(
     d.redis,
@@ -247,7 +239,7 @@ async function rememberedOutcome(
   opts: ReconcileOptions,
 ): Promise<AppliedOutcome | undefined> {
   if (!opts.jobId || opts.mayHaveRunBefore === false) return undefined;
-  const v = await d.redis.get(d.keys.shop(shop, 'job-outcome', opts.jobId));
+  const v = await d.redis.get(ledgerKeys(d.keys, shop).outcome(opts.jobId));
   return v ? (JSON.parse(v) as AppliedOutcome) : undefined;
 }
 
@@ -285,9 +277,8 @@ async function applyUnderLock(
   }
   // No ownership check is needed before this read: the one made with the intent, right before the Put,
   // proves the lock was ours without a break since it was taken, so this read was made under it.
-  const rec = await client.getCustomer(itrId);
+  const rec = await d.matcher.getOrConfirmGone(shop, client, itrId);
   if (!rec) {
-    if (!(await d.matcher.confirmAbsent(shop, client, itrId))) throw new AbsenceUnconfirmedError(itrId);
     if (binding) throw new CustomerGoneError(itrId);
     return { status: 'skipped', reason: GONE_REASON, itrCustomerId: itrId, worth: w };
   }
@@ -318,13 +309,7 @@ async function applyUnderLock(
     release: [lock, ctx.orderLock],
   });
   return {
-    status: 'applied',
-    itrCustomerId: itrId,
-    cardNo: rec.CardNo ?? undefined,
-    pointsBefore: r.intent.before,
-    pointsDelta: r.intent.after - r.intent.before,
-    pointsAfter: r.intent.after,
-    shortfall: r.intent.shortfall,
+    ...appliedOutcome(r.intent, itrId, rec.CardNo ?? undefined),
     worth: w,
     registerOverwritten: r.overwritten || undefined,
   };
