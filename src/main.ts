@@ -12,6 +12,7 @@ import { settingsStoreFromConfig } from './settings.js';
 import { createShopify } from './shopify/api.js';
 import { createKeys } from './store/keys.js';
 import { createRedis, waitForRedis } from './store/redis.js';
+import { attachStorefrontJobs } from './storefront/worker-jobs.js';
 import { registerCatchUpFromConfig } from './sync/catch-up-job.js';
 import { SyncEventStore } from './sync/events.js';
 
@@ -87,6 +88,7 @@ export async function start(mode: Mode, config: Config): Promise<{ server: Serve
       config,
       redis: workerRedis,
     }).fetchOrderSnapshot;
+    attachStorefrontJobs(workerDeps, config);
     const running = await startWorker({ ...workerDeps, metrics: deps.metrics });
     worker = {
       async close() {

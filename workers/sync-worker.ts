@@ -15,6 +15,7 @@ import { createSyncQueues, type SyncQueues } from '../src/queue/shards.js';
 import { settingsStoreFromConfig } from '../src/settings.js';
 import { createKeys, type Keys } from '../src/store/keys.js';
 import { createRedis, waitForRedis } from '../src/store/redis.js';
+import { attachStorefrontJobs } from '../src/storefront/worker-jobs.js';
 import { CATCH_UP_DEFAULTS } from '../src/sync/catch-up.js';
 import { registerCatchUpFromConfig, scheduleCatchUp } from '../src/sync/catch-up-job.js';
 import { isRecovered } from '../src/sync/catch-up-state.js';
@@ -353,6 +354,7 @@ async function main(): Promise<void> {
   };
   registerLinkExistingFromConfig({ ...deps, config, redis });
   deps.fetchOrderSnapshot = registerCatchUpFromConfig({ ...deps, config, redis }).fetchOrderSnapshot;
+  attachStorefrontJobs(deps, config);
   // A single-store custom app has no install step; make its shop known to the scheduled index refresh.
   if (config.shopify.singleStore) await deps.settings.remember?.(config.shopify.singleStore.shop);
   const metrics = createMetrics(undefined, { defaultMetrics: true });

@@ -67,6 +67,8 @@ export interface MatcherOptions {
   refreshWaitMs?: number;
   /** Entries written to Redis per round trip while building the index (default 500). */
   batchSize?: number;
+  /** Sees every record of each index refresh (the loyalty metafield compares balances with it). */
+  onRefresh?(shop: string): Promise<{ record(c: CustomerRecord): Promise<void>; done(): Promise<void> }>;
 }
 
 export interface MatchInput {
@@ -152,7 +154,10 @@ export class CustomerMatcher {
     this.refreshWaitMs = opts.refreshWaitMs ?? 120_000;
     this.batchSize = opts.batchSize ?? 500;
     this.indexLockTtlMs = opts.indexLockTtlMs ?? 60_000;
+    this.onRefresh = opts.onRefresh;
   }
+
+  private readonly onRefresh: MatcherOptions['onRefresh'];
 
   private k(shop: string, ...parts: string[]) {
     return this.keys.shop(shop, ...parts);
@@ -316,8 +321,10 @@ export class CustomerMatcher {
       batch = [];
       emails += (await this.redis.eval(BUILD_SCRIPT, 2, tmpIdx, tmpDups, ...args)) as number;
     };
+    const observer = await this.onRefresh?.(shop).catch(() => undefined);
     try {
       const count = await client.forEachCustomer(async (c) => {
+        await observer?.record(c);
         if (c.Deleted) return;
         const email = normalizeEmail(c.Email);
         if (!email) return;
@@ -341,6 +348,9 @@ export class CustomerMatcher {
         durationMs: String(meta.durationMs),
       });
       await tx.exec();
+      await observer
+        ?.done()
+        .catch((err: unknown) => this.logger?.warn({ shop, err }, 'refresh observer failed'));
       this.logger?.info(
         { shop, count, emails, durationMs: meta.durationMs },
         'IT Retail customer index rebuilt',

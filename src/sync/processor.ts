@@ -102,6 +102,8 @@ export interface SyncDeps {
   lockBusyDelayMs?: number;
   /** Delays without an attempt used, at most this many per job before they count as failures (default 100). */
   maxDeferrals?: number;
+  /** After each counted points write (see CustomerWriteDeps.onBalanceChanged). */
+  onBalanceChanged?(shop: string): void;
 }
 
 export type JobOutcome = Omit<NewSyncEvent, 'shop' | 'topic' | 'jobId' | 'attempts'> & {
@@ -242,6 +244,7 @@ export function createProcessor(deps: SyncDeps) {
     customerLock: deps.customerLock,
     orderLock: deps.orderLock,
     writeInFlightMs: deps.writeInFlightMs,
+    onBalanceChanged: deps.onBalanceChanged,
     onRegisterRestored: async (shop, r) => {
       await deps.events.record({
         shop,
