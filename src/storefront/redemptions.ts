@@ -290,14 +290,15 @@ async function takePoints(
           `You have ${have.toLocaleString('en-US')} points; this needs ${(-delta).toLocaleString('en-US')}.`,
         );
       }
-      const w = await writePoints(ctx.reconcile, shop, client, itrId, lock, rec, {
+      // The balance this write leaves (a retry that finds it landed answers it too).
+      await redis.hset(hash, 'balanceAfter', String(have + delta));
+      await writePoints(ctx.reconcile, shop, client, itrId, lock, rec, {
         kind: 'redeem',
         ref: r.ref,
         jobId: job.id,
         delta,
         release: [lock],
       });
-      await redis.hset(hash, 'balanceAfter', String(w.intent.after));
     },
     { jobId: job.id },
   );
@@ -398,14 +399,14 @@ async function givePointsBack(
         if (applied === 0) return;
         const rec = await ctx.matcher.getOrConfirmGone(shop, client, itrId);
         if (!rec) return; // gone with its points; nothing to give back to
-        const w = await writePoints(ctx.reconcile, shop, client, itrId, lock, rec, {
+        await redis.hset(hash, 'balanceAfter', String(pointsOf(rec) - applied));
+        await writePoints(ctx.reconcile, shop, client, itrId, lock, rec, {
           kind: 'redeem',
           ref: r.ref,
           jobId: job.id,
           delta: -applied,
           release: [lock],
         });
-        await redis.hset(hash, 'balanceAfter', String(w.intent.after));
       },
       { jobId: job.id },
     );

@@ -49,7 +49,10 @@ describe('the loyalty points metafield', () => {
       (v) => v === 170,
     );
 
-    await s.h.run([{ topic: 'refunds/create', payload: refundPayload(orderId, '77001', '20.00') }]);
+    const [refund] = await s.h.run([
+      { topic: 'refunds/create', payload: refundPayload(orderId, '77001', '20.00') },
+    ]);
+    expect(refund?.returnvalue).toMatchObject({ status: 'applied' });
     expect(s.h.sim.getCustomer(c!.Id)?.LoyaltyPoints).toBe(150);
     await until(
       'metafield after the refund',
