@@ -19,12 +19,12 @@ import { createAdmin } from '../src/admin/index.js';
 import { registerLinkExisting } from '../src/admin/link-existing.js';
 import { createApp } from '../src/app.js';
 import { type Config, loadConfig } from '../src/config.js';
-import { ITRetailSimulator } from '../src/itretail/simulator.js';
 import { createLogger, type Logger } from '../src/logger.js';
 import { buildDeps, type Deps } from '../src/main.js';
 import { createRedis, scanKeys, unlinkKeys, waitForRedis } from '../src/store/redis.js';
 import { graphqlForSessions, registerCatchUp } from '../src/sync/catch-up-job.js';
 import { startWorker, workerDepsFromConfig } from '../workers/sync-worker.js';
+import { ITRetailSimulator } from './itretail/simulator.js';
 import { ShopifyAdminFake } from './shopify-admin.js';
 
 export const DEMO_SHOP = 'demo-shop.myshopify.com';

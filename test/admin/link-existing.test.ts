@@ -1,6 +1,7 @@
 import { Session } from '@shopify/shopify-api';
 import { QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ITRetailSimulator } from '../../fakes/itretail/simulator.js';
 import {
   readProgress,
   registerLinkExisting,
@@ -8,7 +9,6 @@ import {
   startLinkExisting,
 } from '../../src/admin/link-existing.js';
 import { ITRetailClient } from '../../src/itretail/client.js';
-import { ITRetailSimulator } from '../../src/itretail/simulator.js';
 import { createLogger } from '../../src/logger.js';
 import type { AdminJobData } from '../../src/queue/jobs.js';
 import { createSyncQueues } from '../../src/queue/shards.js';

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import pino from 'pino';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ITRetailSimulator } from '../../src/itretail/simulator.js';
+import { ITRetailSimulator } from '../../fakes/itretail/simulator.js';
 import { createRedis, waitForRedis } from '../../src/store/redis.js';
 import { Ledger } from '../../src/sync/ledger.js';
 import { type RunningWorker, startWorker, workerDepsFromConfig } from '../../workers/sync-worker.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FullCustomer } from '../../src/itretail/simulator.js';
+import type { FullCustomer } from '../../fakes/itretail/simulator.js';
 import { Ledger } from '../../src/sync/ledger.js';
 import type { UncertainWrite } from '../../src/sync/write-evidence.js';
 import { keysMatching } from '../helpers/redis.js';

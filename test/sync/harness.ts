@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
-import { ITRetailSimulator, type SimulatorOptions } from '../../src/itretail/simulator.js';
+import { ITRetailSimulator, type SimulatorOptions } from '../../fakes/itretail/simulator.js';
 import type { WebhookJobData } from '../../src/queue/jobs.js';
 import { createSyncQueues, type SyncQueues } from '../../src/queue/shards.js';
 import { SettingsStore } from '../../src/settings.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ITRetailSimulator } from '../../src/itretail/simulator.js';
+import { ITRetailSimulator } from '../../fakes/itretail/simulator.js';
 import { createSyncQueues, type SyncQueues } from '../../src/queue/shards.js';
 import { createKeys } from '../../src/store/keys.js';
 import { dropPrefix, keysMatching, TEST_QUEUE_SHARDS, testRedis, uniquePrefix } from '../helpers/redis.js';
