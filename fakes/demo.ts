@@ -25,7 +25,8 @@ import { createRedis, scanKeys, unlinkKeys, waitForRedis } from '../src/store/re
 import { graphqlForSessions, registerCatchUp } from '../src/sync/catch-up-job.js';
 import { startWorker, workerDepsFromConfig } from '../workers/sync-worker.js';
 import { ITRetailSimulator } from './itretail/simulator.js';
-import { ShopifyAdminFake } from './shopify-admin.js';
+import { ShopifyAdminFake } from './shopify/admin.js';
+import { routeAllShops } from './shopify/shop-origin.js';
 
 export const DEMO_SHOP = 'demo-shop.myshopify.com';
 
@@ -47,6 +48,8 @@ export interface RunningDemo {
   config: Config;
   deps: Deps;
   sim: ITRetailSimulator;
+  /** The origin of the Shopify Admin API stand-in every request of the Shopify library goes to. */
+  shopifyOrigin: string;
   logger: Logger;
   /** Sends one signed webhook to the app, as Shopify would. */
   sendWebhook(topic: string, payload: unknown, opts?: { eventId?: string }): Promise<number>;
@@ -54,11 +57,9 @@ export interface RunningDemo {
 }
 
 /** Environment of the demo: dummy Shopify app credentials and a fresh encryption key, never real ones. */
-function demoConfig(o: DemoOptions, adminOrigin: string): Config {
+function demoConfig(o: DemoOptions): Config {
   return loadConfig({
     NODE_ENV: 'development',
-    // Every Admin API request goes to the demo's Shopify stand-in.
-    SHOPIFY_ADMIN_ORIGIN: adminOrigin,
     PORT: String(o.port ?? 3000),
     HOST: '127.0.0.1',
     // Quiet by default so the console shows the demo's own lines; LOG_LEVEL=info shows the app's log.
@@ -233,7 +234,9 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
   // The shop's customers on Shopify's side (filled below, once IT Retail's are known).
   const shopCustomers: ShopCustomer[] = [];
   const fakeShopify = await startFakeShopify(shopCustomers);
-  const config = demoConfig(o, fakeShopify.origin);
+  // Every Admin API request of the Shopify library (token exchange, GraphQL) goes to the stand-in.
+  const unroute = routeAllShops(fakeShopify.origin);
+  const config = demoConfig(o);
   const logger = createLogger({ level: config.logLevel, name: 'demo' });
 
   const sim = await ITRetailSimulator.start({
@@ -453,6 +456,7 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
     config,
     deps,
     sim,
+    shopifyOrigin: fakeShopify.origin,
     logger,
     sendWebhook,
     async stop() {
@@ -466,6 +470,7 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
       await admin.close();
       await deps.close();
       workerRedis.disconnect();
+      unroute();
       await fakeShopify.close();
       await sim.stop();
     },

@@ -2,11 +2,11 @@ import { createHmac } from 'node:crypto';
 import express from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { routeShopRequests } from '../../fakes/shopify/shop-origin.js';
 import { createLogger } from '../../src/logger.js';
 import { SettingsStore } from '../../src/settings.js';
 import { createInstallService, InstallError, installRouter } from '../../src/shopify/install.js';
 import { RedisSessionStorage } from '../../src/shopify/session-storage.js';
-import { routeShopRequests } from '../../src/shopify/shop-origin.js';
 import { createKeys } from '../../src/store/keys.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
 import {

@@ -2,6 +2,7 @@ import { Session } from '@shopify/shopify-api';
 import { QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ITRetailSimulator } from '../../fakes/itretail/simulator.js';
+import { routeShopRequests } from '../../fakes/shopify/shop-origin.js';
 import {
   readProgress,
   registerLinkExisting,
@@ -14,7 +15,6 @@ import type { AdminJobData } from '../../src/queue/jobs.js';
 import { createSyncQueues } from '../../src/queue/shards.js';
 import { SettingsStore } from '../../src/settings.js';
 import { CustomerPager, graphqlRequestFor, throttleWaitMs } from '../../src/shopify/graphql.js';
-import { routeShopRequests } from '../../src/shopify/shop-origin.js';
 import { createKeys } from '../../src/store/keys.js';
 import { SyncEventStore } from '../../src/sync/events.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';

@@ -110,10 +110,10 @@ export function testConfig(env: Record<string, string> = {}): Config {
 
 import type { Express } from 'express';
 import pino from 'pino';
+import { routeShopRequests } from '../../fakes/shopify/shop-origin.js';
 import { type Admin, type AdminOptions, createAdmin } from '../../src/admin/index.js';
 import { createApp } from '../../src/app.js';
 import { buildDeps, type Deps } from '../../src/main.js';
-import { routeShopRequests } from '../../src/shopify/shop-origin.js';
 import { waitForRedis } from '../../src/store/redis.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
 import { sessionToken as helperToken, TEST_APP, testEnv } from '../helpers/shopify.js';

@@ -1,7 +1,8 @@
 import { Session } from '@shopify/shopify-api';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeOrder, ShopifyAdminFake } from '../../fakes/shopify-admin.js';
+import { type FakeOrder, ShopifyAdminFake } from '../../fakes/shopify/admin.js';
+import { routeAllShops } from '../../fakes/shopify/shop-origin.js';
 import { loadConfig } from '../../src/config.js';
 import type { WebhookJobData } from '../../src/queue/jobs.js';
 import { adminAccessFromConfig } from '../../src/shopify/admin-access.js';
@@ -145,6 +146,7 @@ const DELIVERED = [
 
 let h: Harness;
 let fake: ShopifyAdminFake;
+let unroute: () => void;
 /** The worker's Admin API read of one order (a compacted order's refund or edit uses it). */
 let fetchOrderSnapshot: FetchOrderSnapshot;
 
@@ -173,6 +175,8 @@ beforeAll(async () => {
     maximumAvailable: 20_000,
     restoreRate: 1_000,
   });
+  // Every Admin API request of the Shopify library goes to the stand-in.
+  unroute = routeAllShops(fake.origin);
   fake.customers = Object.values(CUSTOMERS).map((c) => ({
     id: `gid://shopify/Customer/${c.id}`,
     firstName: c.firstName,
@@ -193,7 +197,7 @@ beforeAll(async () => {
     { FirstName: 'Ada', LastName: 'Lovelace', Email: 'ada@example.com', LoyaltyPoints: 50 },
     { FirstName: 'Grace', LastName: 'Hopper', Email: 'grace@example.com', LoyaltyPoints: 10 },
   ]);
-  // Single-store install mode, with every Admin API request sent to the stand-in.
+  // Single-store install mode (every Admin API request goes to the stand-in, routed above).
   const config = loadConfig({
     SHOPIFY_API_KEY: 'key',
     SHOPIFY_API_SECRET: 'secret-for-tests',
@@ -201,7 +205,6 @@ beforeAll(async () => {
     ENCRYPTION_KEY: 'ab'.repeat(32),
     SHOPIFY_SHOP: SHOP,
     SHOPIFY_ADMIN_ACCESS_TOKEN: TOKEN,
-    SHOPIFY_ADMIN_ORIGIN: fake.origin,
     LOG_LEVEL: 'silent',
   });
   const access = registerCatchUpFromConfig({
@@ -216,6 +219,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  unroute?.();
   await h?.close();
   await fake?.close();
 });
@@ -295,7 +299,6 @@ describe('catch-up from the Admin API', () => {
       SHOPIFY_API_SECRET: 'secret-for-tests',
       SHOPIFY_APP_URL: 'https://app.example.com',
       ENCRYPTION_KEY: 'ab'.repeat(32),
-      SHOPIFY_ADMIN_ORIGIN: fake.origin,
       LOG_LEVEL: 'silent',
     });
     const access = adminAccessFromConfig({ config, redis: h.redis, keys: h.keys, logger });
@@ -357,7 +360,6 @@ describe('catch-up from the Admin API', () => {
       ENCRYPTION_KEY: 'ab'.repeat(32),
       SHOPIFY_SHOP: shop,
       SHOPIFY_ADMIN_ACCESS_TOKEN: token,
-      SHOPIFY_ADMIN_ORIGIN: fake.origin,
       LOG_LEVEL: 'silent',
     });
     const access = adminAccessFromConfig({ config, redis: h.redis, keys: h.keys, logger });

@@ -9,7 +9,7 @@ import {
   searchFilter,
   shopifyError,
   validationErrors,
-} from './shopify-admin-graphql.js';
+} from './admin-graphql.js';
 
 export {
   adminSchema,
@@ -18,7 +18,7 @@ export {
   type ShopifyError,
   searchFilter,
   validationErrors,
-} from './shopify-admin-graphql.js';
+} from './admin-graphql.js';
 
 /**
  * A stand-in for Shopify's Admin GraphQL API over real HTTP, for tests and local development (never imported
