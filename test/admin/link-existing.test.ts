@@ -2,6 +2,7 @@ import { Session } from '@shopify/shopify-api';
 import { QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ITRetailSimulator } from '../../fakes/itretail/simulator.js';
+import { type RecordedRequest, ShopifyAdminFake } from '../../fakes/shopify/admin.js';
 import { routeShopRequests } from '../../fakes/shopify/shop-origin.js';
 import {
   readProgress,
@@ -20,7 +21,7 @@ import { SyncEventStore } from '../../src/sync/events.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
 import { startWorker, workerDepsFromConfig } from '../../workers/sync-worker.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
-import { fakeShopify, type RecordedRequest, testConfig, testShopify } from './support.js';
+import { testConfig, testShopify } from './support.js';
 
 const SHOP = 'linking-shop.myshopify.com';
 const prefix = uniquePrefix('link-existing');
@@ -52,7 +53,7 @@ const PER_PAGE = 3;
 
 let sim: ITRetailSimulator;
 let client: ITRetailClient;
-let fake: Awaited<ReturnType<typeof fakeShopify>>;
+let fake: ShopifyAdminFake;
 let unroute: () => void;
 /** Behaviour switches of the fake, per test. */
 const script = {
@@ -152,7 +153,7 @@ beforeAll(async () => {
     baseUrl: sim.url,
     credentials: { kind: 'password', username: 'u', password: 'p' },
   });
-  fake = await fakeShopify(answer);
+  fake = await ShopifyAdminFake.start({ script: answer });
   unroute = routeShopRequests((host) => (host === SHOP ? fake.origin : undefined));
 });
 

@@ -3,6 +3,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ITRetailSimulator } from '../../fakes/itretail/simulator.js';
+import { appProxyQuery, signAppProxy } from '../../fakes/shopify/signed-urls.js';
 import { createItretailAccess, type ItretailAccess } from '../../src/admin/itretail-access.js';
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -12,7 +13,7 @@ import { BALANCE_CACHE_MS } from '../../src/storefront/balance.js';
 import { PROXY_PATH, PROXY_TIMESTAMP_TOLERANCE_S } from '../../src/storefront/proxy.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
-import { appProxyQuery, signAppProxy, TEST_APP, testEnv } from '../helpers/shopify.js';
+import { TEST_APP, testEnv } from '../helpers/shopify.js';
 
 const A = 'proxy-a.myshopify.com';
 const B = 'proxy-b.myshopify.com';

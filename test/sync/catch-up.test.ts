@@ -3,6 +3,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOrder, ShopifyAdminFake } from '../../fakes/shopify/admin.js';
 import { routeAllShops } from '../../fakes/shopify/shop-origin.js';
+import { orderPayload, refundPayload } from '../../fakes/shopify/webhooks.js';
 import { loadConfig } from '../../src/config.js';
 import type { WebhookJobData } from '../../src/queue/jobs.js';
 import { adminAccessFromConfig } from '../../src/shopify/admin-access.js';
@@ -13,7 +14,7 @@ import { catchUpStatus, isRecovered, readCatchUp } from '../../src/sync/catch-up
 import type { FetchOrderSnapshot } from '../../src/sync/order-jobs.js';
 import { parsePayload } from '../../src/sync/payloads.js';
 import { compactedLedger, compactOrders, DAY_MS } from '../../src/sync/retention.js';
-import { createHarness, type Harness, orderPayload, refundPayload, SHOP } from './harness.js';
+import { createHarness, type Harness, SHOP } from './harness.js';
 
 /**
  * Webhooks that never arrived (an orders/paid, a refunds/create, an orders/cancelled) are recovered by the
