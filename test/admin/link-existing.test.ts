@@ -1,12 +1,7 @@
 import { Session } from '@shopify/shopify-api';
 import { QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  readProgress,
-  registerLinkExisting,
-  runLinkExisting,
-  startLinkExisting,
-} from '../../src/admin/link-existing.js';
+import { readProgress, runLinkExisting, startLinkExisting } from '../../src/admin/link-existing.js';
 import { ITRetailClient } from '../../src/itretail/client.js';
 import { ITRetailSimulator } from '../../src/itretail/simulator.js';
 import { createLogger } from '../../src/logger.js';
@@ -17,8 +12,10 @@ import { CustomerPager, graphqlRequestFor, throttleWaitMs } from '../../src/shop
 import { routeShopRequests } from '../../src/shopify/shop-origin.js';
 import { createKeys } from '../../src/store/keys.js';
 import { SyncEventStore } from '../../src/sync/events.js';
+import { buildJobHandlers } from '../../src/sync/jobs/handlers.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
-import { startWorker, workerDepsFromConfig } from '../../workers/sync-worker.js';
+import { workerDepsFromConfig } from '../../src/worker/from-config.js';
+import { startWorker } from '../../src/worker/worker.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
 import { fakeShopify, type RecordedRequest, testConfig, testShopify } from './support.js';
 
@@ -288,7 +285,6 @@ describe('link existing customers', () => {
     const shop = SHOP;
     const cfg = testConfig();
     const conn = testRedis();
-    registerLinkExisting({ redis, keys, logger, events, shopify, offlineSession: async () => session });
     const settings = new SettingsStore(redis, keys, cfg.encryptionKey, {
       pointsPerDollar: '1',
       allowLoopbackBaseUrl: true,
@@ -296,6 +292,7 @@ describe('link existing customers', () => {
     await settings.update(shop, { itretail: { baseUrl: sim.url, username: 'u', password: 'p' } });
     const running = await startWorker({
       ...workerDepsFromConfig(cfg, logger, conn, keys),
+      handlers: buildJobHandlers({ shopify, offlineSession: async () => session }),
       settings,
       events,
     });

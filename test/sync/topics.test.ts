@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SyncEvent } from '../../src/sync/events.js';
-import { dataRequestIndexKey } from '../../src/sync/processor.js';
+import { dataRequestIndexKey } from '../../src/sync/jobs/privacy.js';
 import { keysMatching } from '../helpers/redis.js';
 import {
   cancelledPayload,
