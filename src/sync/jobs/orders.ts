@@ -1,6 +1,5 @@
-import { PermanentJobError } from '../../errors.js';
 import type { SyncClient } from '../matching.js';
-import { handleOrderTopic, InvalidRefundError } from '../order-jobs.js';
+import { handleOrderTopic } from '../order-jobs.js';
 import { type ReconcileOutcome, reconcileOrder } from '../reconcile.js';
 import type { JobOutcome, ProcessorContext, TopicHandler } from './types.js';
 
@@ -10,6 +9,7 @@ type OrderTopic = 'orders/paid' | 'orders/updated' | 'orders/cancelled' | 'refun
 export const handleOrder: TopicHandler<OrderTopic> = async (parsed, run, ctx) => {
   const { redis, keys } = ctx.deps;
   const shop = run.data.shop;
+  // A refund without its order id is refused for good (InvalidRefundError is not retryable).
   const out = await handleOrderTopic(
     {
       shop,
@@ -20,10 +20,7 @@ export const handleOrder: TopicHandler<OrderTopic> = async (parsed, run, ctx) =>
       setContext: run.setContext,
     },
     parsed,
-  ).catch((e: unknown) => {
-    if (e instanceof InvalidRefundError) throw new PermanentJobError(e.message, e.code);
-    throw e;
-  });
+  );
   if (out.kind === 'skipped') return { status: 'skipped', reason: out.reason, shopifyOrderId: out.orderId };
   return reconcileJob(ctx, shop, out.orderId, run.jobId, out.customer);
 };

@@ -7,7 +7,7 @@ import type { NewSyncEvent, SyncEvent } from '../events.js';
 import { CustomerMatcher } from '../matching.js';
 import { timeMs } from '../payloads.js';
 import type { ReconcileDeps } from '../reconcile.js';
-import { classifyError, isDeferrable } from './error-policy.js';
+import { classifyError } from './error-policy.js';
 import { erasedBefore, webhookMoment } from './moments.js';
 import type { JobHandlers, JobOutcome, ProcessorContext, SyncDeps } from './types.js';
 import { runWebhook } from './webhook.js';
@@ -204,7 +204,7 @@ class JobRun {
     const { deps, job } = this;
     const c = classifyError(e);
     const attempts = job.opts.attempts ?? 1;
-    if (isDeferrable(e, c) && job.attemptsStarted <= (deps.maxDeferrals ?? 100) + attempts) {
+    if (c.deferred && job.attemptsStarted <= (deps.maxDeferrals ?? 100) + attempts) {
       const ms = c.deferMs ?? (deps.lockBusyDelayMs ?? 500) * (0.5 + Math.random());
       if (c.throttlesShop && c.deferMs !== undefined && c.deferMs > 0) {
         const key = throttleKey(deps.keys, this.data.shop);
