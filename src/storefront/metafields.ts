@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { PermanentJobError } from '../errors.js';
 import type { CustomerRecord } from '../itretail/schemas.js';
 import type { AdminJobData } from '../queue/jobs.js';
 import type { SyncQueues } from '../queue/shards.js';
@@ -9,7 +10,6 @@ import type { Keys } from '../store/keys.js';
 import type { NewSyncEvent } from '../sync/events.js';
 import { ledgerKeys } from '../sync/ledger.js';
 import { withLock } from '../sync/locks.js';
-import { PermanentJobError } from '../sync/processor.js';
 
 /**
  * The customer metafield `$app.loyalty_points` follows the IT Retail balance, in batches per shop:

@@ -10,8 +10,8 @@ import {
 } from '../shopify/loyalty-documents.js';
 import type { Keys } from '../store/keys.js';
 import { withCustomer, writePoints } from '../sync/customer-writes.js';
+import type { JobOutcome, ProcessorContext } from '../sync/jobs/types.js';
 import { ledgerKeys } from '../sync/ledger.js';
-import type { JobOutcome, ProcessorContext } from '../sync/processor.js';
 import { pointsOf } from '../sync/write-evidence.js';
 import { pointsValue, type RedemptionRules } from './redemption-rules.js';
 

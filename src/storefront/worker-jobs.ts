@@ -7,15 +7,17 @@ import type { GraphqlRequest } from '../shopify/graphql.js';
 import { LoyaltyAdmin } from '../shopify/loyalty-documents.js';
 import type { Keys } from '../store/keys.js';
 import { graphqlForSessions } from '../sync/catch-up-job.js';
+import { buildJobHandlers } from '../sync/jobs/handlers.js';
+import type { AdminJobHandler, JobHandlers } from '../sync/jobs/types.js';
 import type { MatcherOptions } from '../sync/matching.js';
-import { registerAdminJobHandler } from '../sync/processor.js';
 import { MetafieldSync } from './metafields.js';
 import { RedemptionStore, runExpiryJob, runRedeemJob } from './redemptions.js';
 
 /**
  * The worker's storefront jobs: `metafield-sync` (the loyalty metafield, per shop), `redeem` and
- * `redemption-expiry`. Returns the hooks startWorker takes: `onBalanceChanged` (after each counted write)
- * and the matcher's `onRefresh` (the scheduled list refresh compares balances with the metafield).
+ * `redemption-expiry`. Returns their handlers and the hooks startWorker takes: `onBalanceChanged` (after
+ * each counted write) and the matcher's `onRefresh` (the scheduled list refresh compares balances with the
+ * metafield).
  */
 export interface StorefrontJobsDeps {
   redis: Redis;
@@ -54,12 +56,20 @@ export function registerStorefrontJobs(d: StorefrontJobsDeps) {
         sleep: d.sleep,
       }),
   };
-  registerAdminJobHandler('metafield-sync', async (job) => metafields.runJob(job.data.shop));
-  registerAdminJobHandler('redeem', (job, ctx) => runRedeemJob(redemptions, job, ctx));
-  registerAdminJobHandler('redemption-expiry', (job, ctx) => runExpiryJob(redemptions, job, ctx));
+  const handlers: Record<'metafield-sync' | 'redeem' | 'redemption-expiry', AdminJobHandler> = {
+    'metafield-sync': async (job) => metafields.runJob(job.data.shop),
+    redeem: (job, ctx) => runRedeemJob(redemptions, job, ctx),
+    'redemption-expiry': (job, ctx) => runExpiryJob(redemptions, job, ctx),
+  };
   return {
     metafields,
     redemptions,
+    handlers,
+    /** `base` (default: the sync engine's own) with the storefront jobs added. */
+    withHandlers: (base: JobHandlers = buildJobHandlers()): JobHandlers => ({
+      ...base,
+      admin: { ...base.admin, ...handlers },
+    }),
     onBalanceChanged: metafields.changed,
     onRefresh: metafields.refreshObserver,
   };
@@ -94,6 +104,7 @@ export function attachStorefrontJobs(
     queue?: SyncQueues;
     matcherOptions?: MatcherOptions;
     onBalanceChanged?(shop: string): void;
+    handlers?: JobHandlers;
   },
   config: Config,
 ) {
@@ -108,5 +119,6 @@ export function attachStorefrontJobs(
   });
   deps.onBalanceChanged = sf.onBalanceChanged;
   deps.matcherOptions = { ...deps.matcherOptions, onRefresh: sf.onRefresh };
+  deps.handlers = sf.withHandlers(deps.handlers);
   return sf;
 }

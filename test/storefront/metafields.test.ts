@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nextOrderId, orderPayload, refundPayload } from '../../fakes/shopify/webhooks.js';
 import { metafieldKeys, metafieldWritten } from '../../src/storefront/metafields.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
-import { nextOrderId, orderPayload, refundPayload, SHOP } from '../sync/harness.js';
+import { SHOP } from '../sync/harness.js';
 import {
   createStorefrontHarness,
   drained,
@@ -52,7 +53,7 @@ describe('the loyalty points metafield', () => {
     const [refund] = await s.h.run([
       { topic: 'refunds/create', payload: refundPayload(orderId, '77001', '20.00') },
     ]);
-    expect(refund?.returnvalue).toMatchObject({ status: 'applied' });
+    expect(refund?.returnvalue).toMatchObject({ status: 'applied', pointsDelta: -20 });
     expect(s.h.sim.getCustomer(c!.Id)?.LoyaltyPoints).toBe(150);
     await until(
       'metafield after the refund',
@@ -62,8 +63,12 @@ describe('the loyalty points metafield', () => {
     expect(s.loyalty.history.get(gid('9100001'))).toEqual(['170', '150']);
 
     // What the page shows: the value and time last written.
-    const w = await metafieldWritten(s.h.redis, s.h.keys, SHOP, '9100001');
-    expect(w?.points).toBe(150);
+    // (Recorded right after Shopify's answer.)
+    const w = await until(
+      'recorded as written',
+      () => metafieldWritten(s.h.redis, s.h.keys, SHOP, '9100001'),
+      (v) => v?.points === 150,
+    );
     expect(Date.parse(w?.writtenAt ?? '')).toBeGreaterThan(Date.now() - 60_000);
     // Every document valid against the schema.
     expect(metafieldCalls().every((r) => r.outcome === 'ok')).toBe(true);

@@ -2,17 +2,18 @@ import type { Express } from 'express';
 import pino from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ITRetailSimulator } from '../../fakes/itretail/simulator.js';
+import { appProxyQuery, signAppProxy } from '../../fakes/shopify/signed-urls.js';
 import { createItretailAccess, type ItretailAccess } from '../../src/admin/itretail-access.js';
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { ITRetailSimulator } from '../../src/itretail/simulator.js';
 import { buildDeps, type Deps } from '../../src/main.js';
 import { waitForRedis } from '../../src/store/redis.js';
 import { BALANCE_CACHE_MS } from '../../src/storefront/balance.js';
 import { PROXY_PATH, PROXY_TIMESTAMP_TOLERANCE_S } from '../../src/storefront/proxy.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
-import { appProxyQuery, signAppProxy, TEST_APP, testEnv } from '../helpers/shopify.js';
+import { TEST_APP, testEnv } from '../helpers/shopify.js';
 
 const A = 'proxy-a.myshopify.com';
 const B = 'proxy-b.myshopify.com';
@@ -181,10 +182,11 @@ describe('app proxy signature', () => {
     expect(res.body).toMatchObject({ signIn: true });
   });
 
-  it('verifies routes that do not exist yet before answering them', async () => {
+  it('verifies every route before answering it, unknown ones too', async () => {
     const body = { points: 500, key: '3f0e1c9e-3a55-4ac7-b7a7-1d7d1d7c2f10' };
     expect((await request(app).post(`${PROXY_PATH}/redeem`).send(body)).status).toBe(401);
-    const res = await request(app).post(`${PROXY_PATH}/redeem?${q()}`).send(body);
+    expect((await request(app).post(`${PROXY_PATH}/gift?${q()}`).send(body)).status).toBe(404);
+    const res = await request(app).post(`${PROXY_PATH}/gift?${q()}`).send(body);
     expect(res.status).toBe(404);
     expect(res.body.error).toMatch(/not available/);
   });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Express } from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { appProxyQuery } from '../../fakes/shopify/signed-urls.js';
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createMetrics } from '../../src/metrics.js';
@@ -10,7 +11,7 @@ import { createShopify } from '../../src/shopify/api.js';
 import { PROXY_PATH } from '../../src/storefront/proxy.js';
 import { RedemptionStore, redemptionRef } from '../../src/storefront/redemptions.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
-import { appProxyQuery, TEST_APP, testEnv } from '../helpers/shopify.js';
+import { TEST_APP, testEnv } from '../helpers/shopify.js';
 import { SHOP } from '../sync/harness.js';
 import { createStorefrontHarness, logger, type StorefrontHarness, until } from './storefront-harness.js';
 

@@ -1,8 +1,9 @@
 import pino from 'pino';
-import { ShopifyAdminFake } from '../../fakes/shopify-admin.js';
-import { installLoyaltyApi, type LoyaltyFake } from '../../fakes/shopify-admin-loyalty.js';
+import type { SimulatorOptions } from '../../fakes/itretail/simulator.js';
+import { ShopifyAdminFake } from '../../fakes/shopify/admin.js';
+import { installLoyaltyApi, type LoyaltyFake } from '../../fakes/shopify/admin-loyalty.js';
+import { routeAllShops } from '../../fakes/shopify/shop-origin.js';
 import { loadConfig } from '../../src/config.js';
-import type { SimulatorOptions } from '../../src/itretail/simulator.js';
 import { adminAccessFromConfig } from '../../src/shopify/admin-access.js';
 import { registerStorefrontJobs } from '../../src/storefront/worker-jobs.js';
 import { graphqlForSessions } from '../../src/sync/catch-up-job.js';
@@ -39,6 +40,8 @@ export async function createStorefrontHarness(
     restoreRate: 1_000,
   });
   const loyalty = installLoyaltyApi(fake);
+  // Every Admin API request of the Shopify library goes to the stand-in.
+  const unroute = routeAllShops(fake.origin);
   const config = loadConfig({
     SHOPIFY_API_KEY: 'key',
     SHOPIFY_API_SECRET: 'secret-for-tests',
@@ -46,7 +49,6 @@ export async function createStorefrontHarness(
     ENCRYPTION_KEY: 'ab'.repeat(32),
     SHOPIFY_SHOP: SHOP,
     SHOPIFY_ADMIN_ACCESS_TOKEN: TOKEN,
-    SHOPIFY_ADMIN_ORIGIN: fake.origin,
     LOG_LEVEL: 'silent',
   });
   const access = adminAccessFromConfig({ config, redis: h.redis, keys: h.keys, logger });
@@ -62,6 +64,7 @@ export async function createStorefrontHarness(
   });
   await h.settings.remember(SHOP);
   await h.start({
+    handlers: sf.withHandlers(),
     onBalanceChanged: sf.onBalanceChanged,
     matcherOptions: { missRefreshAfterMs: 60_000, refreshWaitMs: 10_000, onRefresh: sf.onRefresh },
   });
@@ -71,6 +74,7 @@ export async function createStorefrontHarness(
     loyalty,
     sf,
     async close() {
+      unroute();
       await h.close();
       await fake.close();
     },

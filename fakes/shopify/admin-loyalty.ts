@@ -1,4 +1,4 @@
-import type { ShopifyAdminFake } from './shopify-admin.js';
+import type { ShopifyAdminFake } from './admin.js';
 
 /**
  * The storefront side of the Admin API stand-in: customer metafields (`metafieldsSet`) and basic discount
