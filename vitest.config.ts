@@ -10,6 +10,8 @@ const CLUSTER_TESTS = [
   'test/worker/**/*.test.ts',
   'test/admin/**/*.test.ts',
   'test/store/**/*.test.ts',
+  'test/storefront/metafields.test.ts',
+  'test/storefront/redeem.test.ts',
   'test/web/status-api.test.ts',
   'test/web/webhook-ingress.test.ts',
   'test/cluster/**/*.test.ts',
