@@ -16,6 +16,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { createAdmin } from '../src/admin/index.js';
+import { mintSessionToken } from '../src/admin/page.js';
 import { createApp } from '../src/app.js';
 import { type Config, loadConfig } from '../src/config.js';
 import { createLogger, type Logger } from '../src/logger.js';
@@ -26,7 +27,9 @@ import { workerDepsFromConfig } from '../src/worker/from-config.js';
 import { startWorker } from '../src/worker/worker.js';
 import { ITRetailSimulator } from './itretail/simulator.js';
 import { ShopifyAdminFake } from './shopify/admin.js';
+import { installLoyaltyApi, type LoyaltyFake } from './shopify/admin-loyalty.js';
 import { routeAllShops } from './shopify/shop-origin.js';
+import { storefrontPreview } from './shopify/storefront-preview.js';
 import {
   cancelledPayload,
   customerPayload,
@@ -52,6 +55,10 @@ export interface DemoOptions {
 export interface RunningDemo {
   url: string;
   signInUrl: string;
+  /** The storefront preview: sign in as a sample shopper, see the balance, redeem points. */
+  previewUrl: string;
+  /** The stand-in's metafields and discount codes. */
+  loyalty: LoyaltyFake;
   config: Config;
   deps: Deps;
   sim: ITRetailSimulator;
@@ -101,8 +108,10 @@ interface ShopCustomer {
  */
 async function startFakeShopify(
   customers: ShopCustomer[],
-): Promise<{ origin: string; close(): Promise<void> }> {
+): Promise<{ origin: string; loyalty: LoyaltyFake; close(): Promise<void> }> {
   const fake = await ShopifyAdminFake.start({ accessTokens: [] });
+  // Customer metafields and discount codes, for the storefront side.
+  const loyalty = installLoyaltyApi(fake);
   // The demo's shop keeps gaining customers while it runs: Shopify's list is read as it is at each request.
   Object.defineProperty(fake, 'customers', {
     get: () =>
@@ -114,7 +123,7 @@ async function startFakeShopify(
         phone: c.phone ?? null,
       })),
   });
-  return { origin: fake.origin, close: () => fake.close() };
+  return { origin: fake.origin, loyalty, close: () => fake.close() };
 }
 
 // ------------------------------------------------------------------------------------------------ samples
@@ -256,28 +265,68 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
   await deps.settings.update(DEMO_SHOP, {
     itretail: { baseUrl: sim.url, username: 'demo', password: 'demo' },
     pointsPerDollar: '1',
+    // Shoppers may redeem points for codes in the storefront preview.
+    redemption: { enabled: true },
   });
   await deps.settings.markInstalled(DEMO_SHOP);
+  // The shop's offline token, as the first opening of the app gets it (the storefront's jobs need it).
+  await admin.install
+    .ensureOfflineSession(DEMO_SHOP, mintSessionToken(config, DEMO_SHOP))
+    .catch(() => undefined);
 
   // The worker, in this process, with every job handler.
   const workerRedis = createRedis(config.redis, 'worker');
   workerRedis.on('error', () => undefined);
   await waitForRedis(workerRedis, 5_000);
+  const workerDeps = workerDepsFromConfig(
+    config,
+    logger.child({ component: 'worker' }),
+    workerRedis,
+    deps.keys,
+  );
+  // Admin API access through the sessions the demo's own sign-in stores.
+  const shopifyJobs = buildJobHandlers({
+    shopify: deps.shopify,
+    offlineSession: (shop) => admin.install.offlineSession(shop),
+  });
   const worker = await startWorker({
-    ...workerDepsFromConfig(config, logger.child({ component: 'worker' }), workerRedis, deps.keys),
-    // Admin API access through the sessions the demo's own sign-in stores.
-    handlers: buildJobHandlers({
-      shopify: deps.shopify,
-      offlineSession: (shop) => admin.install.offlineSession(shop),
-    }),
+    ...workerDeps,
+    // The storefront's jobs (redemptions, codes, the loyalty metafield) stay as workerDepsFromConfig made them.
+    handlers: { ...shopifyJobs, admin: { ...workerDeps.handlers?.admin, ...shopifyJobs.admin } },
   });
 
-  const app = createApp({ ...deps, itretail: admin.itretail, extraRoutes: admin.mount });
+  let appOrigin = '';
+  const preview = storefrontPreview({
+    shop: DEMO_SHOP,
+    secret: config.shopify.apiSecret,
+    appOrigin: () => appOrigin,
+    metafield: (id) => fakeShopify.loyalty.pointsOf(id),
+    customers: async () => {
+      const links = await deps.redis.hgetall(deps.keys.shop(DEMO_SHOP, 'link', 'customer'));
+      return Object.entries(links)
+        .map(([id, itrId]) => {
+          const c = shopCustomers.find((x) => String(x.id) === id);
+          const points = sim.getCustomer(itrId)?.LoyaltyPoints ?? undefined;
+          return { id, name: c ? `${c.first} ${c.last}` : `customer ${id}`, email: c?.email, points };
+        })
+        .sort((a, b) => (b.points ?? 0) - (a.points ?? 0))
+        .slice(0, 8);
+    },
+  });
+  const app = createApp({
+    ...deps,
+    itretail: admin.itretail,
+    extraRoutes: (a) => {
+      a.use(preview);
+      admin.mount(a);
+    },
+  });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://localhost:${port}`;
+  appOrigin = `http://127.0.0.1:${port}`;
 
   async function sendWebhook(
     topic: string,
@@ -415,6 +464,8 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
   return {
     url,
     signInUrl: `${url}/dev/sign-in?shop=${DEMO_SHOP}`,
+    previewUrl: `${url}/preview`,
+    loyalty: fakeShopify.loyalty,
     config,
     deps,
     sim,
@@ -462,6 +513,7 @@ async function main(): Promise<void> {
   console.log('');
   console.log('  IT Retail Loyalty Bridge — demo');
   console.log(`  Open the admin page:  ${demo.signInUrl}`);
+  console.log(`  Storefront preview:   ${demo.previewUrl} (sign in as a shopper, redeem points)`);
   console.log(`  IT Retail simulator:  ${demo.sim.url} (user demo / demo)`);
   console.log('  Sample webhooks are arriving every few seconds; IT Retail has an outage now and then.');
   console.log('  Ctrl-C to stop.');

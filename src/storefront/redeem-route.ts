@@ -141,6 +141,9 @@ export async function redeem(
       r = (await store.get(shop, ref)) as Redemption;
       if (r.status !== 'pending' && r.status !== 'returning') break;
     }
+    // The balance the storefront kept for a few seconds is stale now.
+    if (r.status !== 'pending')
+      await deps.redis.del(deps.keys.shop(shop, 'storefront', 'balance', customerId));
   }
   return answerFor(r);
 }

@@ -219,6 +219,12 @@ export async function runRedeemJob(
   const base = { shopifyCustomerId: r.customerId };
   if (r.status === 'pending') {
     try {
+      // No Admin API access (no token for the shop): no code could be made, so no points are taken.
+      if (r.applied === 0) {
+        await deps.adminFor(shop).catch((e: unknown) => {
+          throw new Refused(`Redeeming points is not available right now (${(e as Error).message})`);
+        });
+      }
       await takePoints(deps, job, ctx, r);
     } catch (e) {
       if (!(e instanceof Refused)) throw e;

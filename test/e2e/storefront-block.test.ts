@@ -18,9 +18,9 @@ import { customerWithPoints, renderBlock } from '../helpers/theme.js';
 
 /**
  * The theme block in headless Chromium on a storefront stand-in that forwards /apps/loyalty/* to the real
- * app as Shopify's app proxy does (signed), against real Redis and the IT Retail simulator. The redeem
- * route does not exist yet: its answers are the app's real 404, or (for the success path and a lost
- * answer) fulfilled by the browser's route interception.
+ * app as Shopify's app proxy does (signed), against real Redis and the IT Retail simulator. No worker runs
+ * here: the redeem route's refusals are the app's real answers; the success path and a lost answer are
+ * fulfilled by the browser's route interception (the whole redemption runs in storefront-preview.test.ts).
  */
 
 if (!HAS_CHROMIUM) {
@@ -40,11 +40,13 @@ let itretail: ItretailAccess;
 let server: Server;
 let storefront: Awaited<ReturnType<typeof startStorefront>>;
 let browser: Browser;
+let adaItrId = '';
 
 beforeAll(async () => {
   if (!HAS_CHROMIUM) return;
   sim = await ITRetailSimulator.start({ users: [USER] });
   const [ada] = sim.seedCustomers([{ FirstName: 'Ada', Email: 'ada@example.com', LoyaltyPoints: 1240 }]);
+  adaItrId = ada?.Id ?? '';
   const config = loadConfig(testEnv({ REDIS_KEY_PREFIX: prefix }));
   deps = buildDeps(config, { logger: pino({ level: 'silent' }) });
   await waitForRedis(deps.redis);
@@ -130,11 +132,14 @@ describe.skipIf(!HAS_CHROMIUM)('the loyalty block on a storefront', () => {
     await page.click('[data-itrb-redeem] button');
     const alert = page.locator('[data-itrb-error]');
     await alert.filter({ hasText: 'Something went wrong' }).waitFor();
-    // Second try reaches the app, which has no redeem route yet: its message is shown as it is.
+    // Second try reaches the app, which refuses it (the register spent the points meanwhile): its message
+    // is shown as it is.
+    sim.adjustPoints(adaItrId, -1140);
+    await deps.redis.del(deps.keys.shop(SHOP, 'storefront', 'balance', ADA));
     await page.click('[data-itrb-redeem] button');
-    await alert.filter({ hasText: 'This loyalty feature is not available' }).waitFor();
+    await alert.filter({ hasText: 'You have 100 points' }).waitFor();
     expect(await textIn(page, '[data-itrb-error]')).toBe(
-      'Your points could not be redeemed: This loyalty feature is not available.',
+      'Your points could not be redeemed: You have 100 points; this needs 500.',
     );
     expect(await alert.getAttribute('role')).toBe('alert');
     expect(sent).toHaveLength(2);
@@ -149,6 +154,9 @@ describe.skipIf(!HAS_CHROMIUM)('the loyalty block on a storefront', () => {
     await page.click('[data-itrb-redeem] button');
     await expect.poll(() => sent.length).toBe(3);
     expect(sent[2]?.key).not.toBe(sent[0]?.key);
+    await alert.filter({ hasText: 'You have 100 points' }).waitFor();
+    sim.adjustPoints(adaItrId, 1140);
+    await deps.redis.del(deps.keys.shop(SHOP, 'storefront', 'balance', ADA));
     expect(errors).toEqual([]);
     await page.context().close();
   });

@@ -115,11 +115,22 @@
       button.textContent = str.strRedeeming;
       showError('');
       try {
-        const c = await call(`${proxy}/redeem`, {
-          method: 'POST',
-          headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
-          body: JSON.stringify(pending),
-        });
+        let c;
+        // 202: the code is on its way; the same key asks again (it answers the same redemption).
+        for (let tries = 0; ; tries++) {
+          c = await call(`${proxy}/redeem`, {
+            method: 'POST',
+            headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+            body: JSON.stringify(pending),
+          });
+          if (c?.code) break;
+          if (tries >= 20) {
+            const err = new Error(c?.message || '');
+            err.status = 202;
+            throw err;
+          }
+          await new Promise((r) => setTimeout(r, 1500));
+        }
         pending = null;
         showCode(c);
         if (typeof c.points === 'number') {
