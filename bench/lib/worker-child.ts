@@ -3,6 +3,7 @@
  * its own process. Configured by the environment (REDIS_KEY_PREFIX, ITRETAIL_*, WORKER_CONCURRENCY, LOG_LEVEL);
  * logs go to stdout (the parent discards them). Counts the Redis commands it sends.
  */
+import { routeAllShops } from '../../fakes/shopify/shop-origin.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createRedis, waitForRedis } from '../../src/store/redis.js';
@@ -13,6 +14,8 @@ import { countRedisCommands, redisCommandCounts } from './redis-count.js';
 
 async function main(): Promise<void> {
   countRedisCommands();
+  // The Admin API stand-in of a benchmark (the loyalty metafield): every shop's requests go there.
+  if (process.env.BENCH_SHOPIFY_ORIGIN) routeAllShops(process.env.BENCH_SHOPIFY_ORIGIN);
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, name: 'sync-worker' });
   const redis = createRedis(config.redis, 'worker');
