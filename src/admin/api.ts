@@ -28,7 +28,6 @@ import { startCatchUp } from '../sync/catch-up.js';
 import { catchUpStatus } from '../sync/catch-up-state.js';
 import { SYNC_STATUSES, type SyncEvent, type SyncEventStore, type SyncStatus } from '../sync/events.js';
 import { newestHealth, readITRetailHealth } from '../sync/itretail-health.js';
-import { dataRequestIndexKey } from '../sync/jobs/privacy.js';
 import { Ledger } from '../sync/ledger.js';
 import { normalizeEmail } from '../sync/payloads.js';
 import { fixFor, problemsOf } from './explain.js';
@@ -227,13 +226,13 @@ export async function listDataRequests(
   keys: Keys,
   shop: string,
 ): Promise<{ requests: DataRequestSummary[]; complete: boolean }> {
-  const index = dataRequestIndexKey(keys, shop);
+  const index = keys.dataRequests(shop);
   const [ids, total] = await Promise.all([
     redis.zrevrange(index, 0, DATA_REQUEST_LIST_MAX - 1),
     redis.zcard(index),
   ]);
   const tx = redis.pipeline();
-  for (const id of ids) tx.getrange(keys.shop(shop, 'data-request', id), 0, REPORT_HEAD_BYTES - 1);
+  for (const id of ids) tx.getrange(keys.dataRequest(shop, id), 0, REPORT_HEAD_BYTES - 1);
   const heads = (await tx.exec()) ?? [];
   const reports: DataRequestSummary[] = [];
   ids.forEach((id, i) => {
@@ -375,7 +374,7 @@ export function adminApiRouter(deps: AdminApiDeps): express.Router {
         events.failures(shop, { limit: 1 }),
         new Ledger(redis, keys).uncertainCount(shop),
         events.list(shop, { status: 'applied', limit: 1 }),
-        redis.hlen(keys.shop(shop, 'link', 'email')),
+        redis.hlen(keys.linkEmail(shop)),
         itretail.health(shop).catch(() => undefined),
         readITRetailHealth(redis, keys, shop).catch(() => ({})),
       ]);
@@ -602,7 +601,7 @@ export function adminApiRouter(deps: AdminApiDeps): express.Router {
     '/data-requests/:id',
     route(async (req, res, shop) => {
       const id = dataRequestIdFrom(req.params.id);
-      const report = await redis.get(keys.shop(shop, 'data-request', id));
+      const report = await redis.get(keys.dataRequest(shop, id));
       if (report === null) {
         throw new NotFound('This data request report does not exist or is no longer kept (30 days).');
       }

@@ -145,7 +145,7 @@ export function signedInShopifyOrder(
 /** The shop's settings when it is a known shop with the app installed, else undefined. */
 async function installedShop(deps: ProxyDeps, shop: string): Promise<ShopSettings | undefined> {
   const [known, settings] = await withRedis(deps.redis, 'shop lookup', () =>
-    Promise.all([deps.redis.sismember(deps.keys.global('shops'), shop), deps.settings.get(shop)]),
+    Promise.all([deps.redis.sismember(deps.keys.shops(), shop), deps.settings.get(shop)]),
   );
   return known === 1 && settings.installed ? settings : undefined;
 }

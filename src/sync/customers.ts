@@ -36,9 +36,6 @@ export type CustomerOutcome =
  * Shopify customer id, value: ms). Webhooks may arrive out of order; an older one is skipped, never applied
  * over a newer one.
  */
-export const customerUpdatedKey = (d: Pick<ReconcileDeps, 'keys'>, shop: string) =>
-  d.keys.shop(shop, 'customer-updated-at');
-
 export const OLDER_THAN_APPLIED = 'older than a change already applied';
 
 /** Raises the remembered `updated_at` (never lowers it). */
@@ -50,13 +47,13 @@ return 1`;
 /** True when a payload newer than this one was already applied for the same Shopify customer. */
 async function isOlderThanApplied(d: ReconcileDeps, shop: string, c: CustomerPayload): Promise<boolean> {
   if (c.updatedAtMs === undefined) return false;
-  const v = await d.redis.hget(customerUpdatedKey(d, shop), c.id);
+  const v = await d.redis.hget(d.keys.customerUpdatedAt(shop), c.id);
   return v !== null && c.updatedAtMs < Number(v);
 }
 
 async function rememberApplied(d: ReconcileDeps, shop: string, c: CustomerPayload): Promise<void> {
   if (c.updatedAtMs === undefined) return;
-  await d.redis.eval(RECORD_UPDATED, 1, customerUpdatedKey(d, shop), c.id, String(c.updatedAtMs));
+  await d.redis.eval(RECORD_UPDATED, 1, d.keys.customerUpdatedAt(shop), c.id, String(c.updatedAtMs));
 }
 
 type Fields = Partial<Pick<CustomerRecord, 'FirstName' | 'LastName' | 'Phone' | 'Email'>>;

@@ -152,18 +152,14 @@ export class CustomerMatcher {
     this.indexLockTtlMs = opts.indexLockTtlMs ?? 60_000;
   }
 
-  private k(shop: string, ...parts: string[]) {
-    return this.keys.shop(shop, ...parts);
-  }
-
   // ----- links ---------------------------------------------------------------------------------------------
 
   async linkedByEmail(shop: string, email: string): Promise<string | undefined> {
-    return (await this.redis.hget(this.k(shop, 'link', 'email'), email)) ?? undefined;
+    return (await this.redis.hget(this.keys.linkEmail(shop), email)) ?? undefined;
   }
 
   async linkedByCustomer(shop: string, shopifyCustomerId: string): Promise<string | undefined> {
-    return (await this.redis.hget(this.k(shop, 'link', 'customer'), shopifyCustomerId)) ?? undefined;
+    return (await this.redis.hget(this.keys.linkCustomer(shop), shopifyCustomerId)) ?? undefined;
   }
 
   async link(
@@ -172,8 +168,8 @@ export class CustomerMatcher {
     ids: { email?: string; shopifyCustomerId?: string },
   ): Promise<void> {
     const tx = this.redis.multi();
-    if (ids.email) tx.hset(this.k(shop, 'link', 'email'), ids.email, itrId);
-    if (ids.shopifyCustomerId) tx.hset(this.k(shop, 'link', 'customer'), ids.shopifyCustomerId, itrId);
+    if (ids.email) tx.hset(this.keys.linkEmail(shop), ids.email, itrId);
+    if (ids.shopifyCustomerId) tx.hset(this.keys.linkCustomer(shop), ids.shopifyCustomerId, itrId);
     await tx.exec();
   }
 
@@ -184,9 +180,9 @@ export class CustomerMatcher {
     hints: { email?: string; shopifyCustomerId?: string } = {},
   ) {
     const script = `if redis.call('hget', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('hdel', KEYS[1], ARGV[1]) end`;
-    if (hints.email) await this.redis.eval(script, 1, this.k(shop, 'link', 'email'), hints.email, itrId);
+    if (hints.email) await this.redis.eval(script, 1, this.keys.linkEmail(shop), hints.email, itrId);
     if (hints.shopifyCustomerId) {
-      await this.redis.eval(script, 1, this.k(shop, 'link', 'customer'), hints.shopifyCustomerId, itrId);
+      await this.redis.eval(script, 1, this.keys.linkCustomer(shop), hints.shopifyCustomerId, itrId);
     }
     // The index may still name it until the next refresh; lookups verify with GetOne anyway.
   }
@@ -199,7 +195,7 @@ export class CustomerMatcher {
    * a known customer nothing can be confirmed. A confirmation is remembered for 10 minutes.
    */
   async confirmAbsent(shop: string, client: SyncClient, itrId: string): Promise<boolean> {
-    const key = this.k(shop, 'gone', itrId.toLowerCase());
+    const key = this.keys.gone(shop, itrId.toLowerCase());
     if ((await this.redis.get(key)) === '1') return true;
     const wanted = itrId.toLowerCase();
     const known = await this.knownCustomerIds(shop, wanted);
@@ -222,8 +218,8 @@ export class CustomerMatcher {
   private async knownCustomerIds(shop: string, except: string): Promise<Set<string>> {
     const out = new Set<string>();
     const [byCustomer, byEmail] = await Promise.all([
-      this.redis.hrandfield(this.k(shop, 'link', 'customer'), 10, 'WITHVALUES'),
-      this.redis.hrandfield(this.k(shop, 'link', 'email'), 10, 'WITHVALUES'),
+      this.redis.hrandfield(this.keys.linkCustomer(shop), 10, 'WITHVALUES'),
+      this.redis.hrandfield(this.keys.linkEmail(shop), 10, 'WITHVALUES'),
     ]);
     for (const list of [byCustomer, byEmail] as string[][]) {
       for (let i = 1; i < list.length; i += 2) {
@@ -232,7 +228,7 @@ export class CustomerMatcher {
       }
     }
     if (out.size === 0) {
-      const idx = (await this.redis.hrandfield(this.k(shop, 'idx'), 10, 'WITHVALUES')) as string[];
+      const idx = (await this.redis.hrandfield(this.keys.emailIndex(shop), 10, 'WITHVALUES')) as string[];
       for (let i = 1; i < idx.length; i += 2) {
         const id = idx[i]!.slice(0, idx[i]!.indexOf('|')).toLowerCase();
         if (id !== except) out.add(id);
@@ -244,19 +240,19 @@ export class CustomerMatcher {
   // ----- index ---------------------------------------------------------------------------------------------
 
   async indexLookup(shop: string, email: string): Promise<{ id: string; cardNo: string } | undefined> {
-    const v = await this.redis.hget(this.k(shop, 'idx'), email);
+    const v = await this.redis.hget(this.keys.emailIndex(shop), email);
     if (!v) return undefined;
     const sep = v.indexOf('|');
     return { id: v.slice(0, sep), cardNo: v.slice(sep + 1) };
   }
 
   async duplicates(shop: string, email: string): Promise<{ id: string; cardNo: string }[]> {
-    const v = await this.redis.hget(this.k(shop, 'dups'), email);
+    const v = await this.redis.hget(this.keys.emailDups(shop), email);
     return v ? (JSON.parse(v) as { id: string; cardNo: string }[]) : [];
   }
 
   async indexMeta(shop: string): Promise<IndexMeta | undefined> {
-    const h = await this.redis.hgetall(this.k(shop, 'idx:meta'));
+    const h = await this.redis.hgetall(this.keys.emailIndexMeta(shop));
     if (!h.builtAt) return undefined;
     return {
       startedAt: Number(h.startedAt),
@@ -279,7 +275,7 @@ export class CustomerMatcher {
       if (meta && meta.startedAt >= notBefore) return meta;
       let lock: Awaited<ReturnType<typeof acquireLock>> | undefined;
       try {
-        lock = await acquireLock(this.redis, this.k(shop, 'lock', 'idx'), {
+        lock = await acquireLock(this.redis, this.keys.indexLock(shop), {
           ttlMs: this.indexLockTtlMs,
           waitMs: 0,
         });
@@ -304,8 +300,8 @@ export class CustomerMatcher {
   private async buildIndex(shop: string, client: SyncClient): Promise<IndexMeta> {
     const startedAt = Date.now();
     const suffix = randomBytes(6).toString('hex');
-    const tmpIdx = this.k(shop, 'idx:tmp', suffix);
-    const tmpDups = this.k(shop, 'dups:tmp', suffix);
+    const tmpIdx = this.keys.emailIndexTmp(shop, suffix);
+    const tmpDups = this.keys.emailDupsTmp(shop, suffix);
     let batch: string[] = [];
     let emails = 0;
     const flush = async () => {
@@ -326,12 +322,12 @@ export class CustomerMatcher {
       const builtAt = Date.now();
       const meta: IndexMeta = { startedAt, builtAt, count, emails, durationMs: builtAt - startedAt };
       const tx = this.redis.multi();
-      if (emails > 0) tx.rename(tmpIdx, this.k(shop, 'idx'));
-      else tx.del(this.k(shop, 'idx'));
-      tx.del(this.k(shop, 'dups'));
+      if (emails > 0) tx.rename(tmpIdx, this.keys.emailIndex(shop));
+      else tx.del(this.keys.emailIndex(shop));
+      tx.del(this.keys.emailDups(shop));
       // RENAME of a missing key fails; dups exist only when some email repeats.
-      if ((await this.redis.exists(tmpDups)) === 1) tx.rename(tmpDups, this.k(shop, 'dups'));
-      tx.hset(this.k(shop, 'idx:meta'), {
+      if ((await this.redis.exists(tmpDups)) === 1) tx.rename(tmpDups, this.keys.emailDups(shop));
+      tx.hset(this.keys.emailIndexMeta(shop), {
         startedAt: String(startedAt),
         builtAt: String(builtAt),
         count: String(count),
@@ -358,7 +354,7 @@ export class CustomerMatcher {
   async findOrCreate(shop: string, client: SyncClient, input: MatchInput): Promise<MatchResult> {
     const email = normalizeEmail(input.email);
     if (!email) throw new MatchError('the email address is not usable', false);
-    return withLock(this.redis, this.k(shop, 'lock', 'email', emailHash(email)), this.emailLock, async () => {
+    return withLock(this.redis, this.keys.emailLock(shop, emailHash(email)), this.emailLock, async () => {
       const found = await this.findExisting(shop, client, email, input.shopifyCustomerId);
       if (found) return found;
       return this.create(shop, client, email, input);
@@ -425,7 +421,7 @@ export class CustomerMatcher {
     const rec = await client.getCustomer(hit.id);
     if (isLiveWithEmail(rec, email)) return rec;
     // The index is stale for this email (deleted since, or the email changed at the register).
-    await this.redis.hdel(this.k(shop, 'idx'), email);
+    await this.redis.hdel(this.keys.emailIndex(shop), email);
     return null;
   }
 

@@ -14,7 +14,7 @@ import {
 } from './points.js';
 
 /**
- * An order's known facts in Redis: hash keys.shop(shop, 'order', orderId).
+ * An order's known facts in Redis: hash keys.order(shop, orderId).
  *   paid facts (set once, HSETNX): rateMilli, rules, test, testIncluded, paidAt, paidExp, paidSubtotalCents
  *   (written last: its presence marks the order paid)
  *   refund:<refundId> = the refund's amounts (HSETNX: a refund id counts once); a bare number is a refund
@@ -34,12 +34,6 @@ export class InvalidOrderError extends AppError {
     super(message, { retryable: false });
   }
 }
-
-export const orderKey = (keys: Keys, shop: string, orderId: string) => keys.shop(shop, 'order', orderId);
-export const ordersByEmailKey = (keys: Keys, shop: string, email: string) =>
-  keys.shop(shop, 'orders-by-email', email);
-export const ordersByCustomerKey = (keys: Keys, shop: string, shopifyCustomerId: string) =>
-  keys.shop(shop, 'orders-by-customer', shopifyCustomerId);
 
 /** What the shop's settings say when an order's payment is merged. */
 export interface PaidContext {
@@ -126,11 +120,6 @@ export interface BuyerFacts {
   lastName?: string;
   phone?: string;
 }
-
-/** The shop's orders scored by their last change (ms): what retention.ts compacts from. */
-export const ordersByChangeKey = (keys: Keys, shop: string) => keys.shop(shop, 'orders-by-change');
-/** Compacted orders: orderId → the small ledger kept after the horizon (see retention.ts). */
-export const orderLedgerKey = (keys: Keys, shop: string) => keys.shop(shop, 'order-ledger');
 
 /** Rules as stored: "tax=1,gift=1,ship=0". */
 export function encodeRules(r: PointsRules): string {
@@ -270,16 +259,11 @@ export function orderMergeCall(
   // Makes the hash exist even for a refund alone, so "known order" checks work.
   setnx('firstSeenAt', new Date(nowMs).toISOString());
   const indexKeys: string[] = [];
-  if (email) indexKeys.push(ordersByEmailKey(keys, shop, email));
-  if (customerId) indexKeys.push(ordersByCustomerKey(keys, shop, customerId));
+  if (email) indexKeys.push(keys.ordersByEmail(shop, email));
+  if (customerId) indexKeys.push(keys.ordersByCustomer(shop, customerId));
   const snap = facts.snapshot;
   return {
-    keys: [
-      orderKey(keys, shop, orderId),
-      ordersByChangeKey(keys, shop),
-      orderLedgerKey(keys, shop),
-      ...indexKeys,
-    ],
+    keys: [keys.order(shop, orderId), keys.ordersByChange(shop), keys.orderLedger(shop), ...indexKeys],
     args: [
       orderId,
       String(nowMs),
@@ -318,7 +302,7 @@ export async function readOrderState(
   shop: string,
   orderId: string,
 ): Promise<OrderState> {
-  return orderStateFromHash(await redis.hgetall(orderKey(keys, shop, orderId)));
+  return orderStateFromHash(await redis.hgetall(keys.order(shop, orderId)));
 }
 
 /** A hash as a Lua script returns HGETALL (a flat [field, value, …] list) → an object. */

@@ -1,19 +1,18 @@
 import { AppError } from '../errors.js';
-import type { Keys } from '../store/keys.js';
 import { appliedOutcome, type CustomerWriteDeps, withCustomer, writePoints } from './customer-writes.js';
 import { ledgerKeys } from './ledger.js';
 import { type Lock, type LockOptions, type LockRead, withLock } from './locks.js';
 import { isLiveWithEmail, MatchError, type MatchInput, type SyncClient } from './matching.js';
-import { hashFromPairs, orderKey, orderStateFromHash, readOrderState } from './order-state.js';
+import { hashFromPairs, orderStateFromHash, readOrderState } from './order-state.js';
 import { type OrderState, worth, worthBasis } from './points.js';
 
 /**
  * Moving an IT Retail balance by exactly what an order is worth now minus what was already applied.
  *
  * Locks (always taken in this order, never the reverse, so they cannot deadlock):
- *   order lock  keys.shop(shop,'lock','order',orderId)  — one job per order decides and acts at a time
+ *   order lock  keys.orderLock(shop, orderId)  — one job per order decides and acts at a time
  *   email lock  (inside findOrCreate, released before the next one is taken)
- *   customer lock keys.shop(shop,'lock','cust',itrId)   — one writer per IT Retail customer (customer-writes.ts)
+ *   customer lock keys.customerLock(shop, itrId)   — one writer per IT Retail customer (customer-writes.ts)
  *
  * Who the buyer is: the Shopify customer. An order of a Shopify customer that is linked goes to the linked
  * IT Retail record whatever email the order carries; a guest order (or a customer not linked yet) is matched
@@ -73,10 +72,6 @@ export class CustomerGoneError extends AppError {
 
 export const GONE_REASON =
   'the IT Retail customer that holds this order’s points no longer exists; nothing more is applied';
-
-export function customerLockKey(keys: Keys, shop: string, itrId: string): string {
-  return ledgerKeys(keys, shop).custLock(itrId);
-}
 
 function skipReason(state: OrderState, includeTestOrders: boolean, w: number): string {
   if (state.appliedPoints !== 0 || w !== 0) return 'already applied';
@@ -147,7 +142,7 @@ export async function reconcileOrder(
   const k = ledgerKeys(d.keys, shop);
   const read: LockRead = {
     lua: ORDER_LOCK_READ,
-    keys: [k.order(orderId), k.linkEmail, d.keys.shop(shop, 'idx'), k.linkCustomer],
+    keys: [k.order(orderId), k.linkEmail, d.keys.emailIndex(shop), k.linkCustomer],
   };
   const lockKey = k.orderLock(orderId);
   const lockOpts: LockOptions = { ttlMs: 60_000, waitMs: 20_000, ...d.orderLock };
@@ -289,7 +284,7 @@ async function applyUnderLock(
     if (!ok) throw new CustomerGoneError(itrId);
   } else if (rec.Deleted === true && state.appliedPoints === 0) {
     // Bound but never credited, and deleted at the register since: free to match again.
-    await d.redis.hdel(orderKey(d.keys, shop, orderId), 'itrCustomerId');
+    await d.redis.hdel(d.keys.order(shop, orderId), 'itrCustomerId');
     throw new CustomerGoneError(itrId);
   }
   const r = await writePoints(d, shop, client, itrId, lock, rec, {
