@@ -42,7 +42,7 @@ export interface AppDeps {
 }
 
 /** Latest sync events shown by GET /api/status. */
-export const STATUS_EVENT_LIMIT = 20;
+const STATUS_EVENT_LIMIT = 20;
 
 /** Routes with a fixed label for the request histogram; anything else is 'other' (bounded cardinality). */
 function routeLabel(req: Request): string {

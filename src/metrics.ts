@@ -15,14 +15,14 @@ export type WebhookOutcome =
   | 'unavailable'
   | 'error';
 
-export interface ITRetailCallEvent {
+interface ITRetailCallEvent {
   call: string;
   status: number | 'network' | 'timeout';
   durationMs: number;
   errorCode?: string;
 }
 
-export type QueueCountsSource = () => Promise<Record<string, number>>;
+type QueueCountsSource = () => Promise<Record<string, number>>;
 
 export interface Metrics {
   registry: Registry;

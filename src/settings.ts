@@ -12,7 +12,7 @@ import {
 import { DEFAULT_POINTS_RULES, type PointsRules } from './sync/points.js';
 
 /** Default retention horizon: an order's facts are kept this many days after its last change. */
-export const DEFAULT_ORDER_RETENTION_DAYS = 400;
+const DEFAULT_ORDER_RETENTION_DAYS = 400;
 
 /** Per-shop settings and install state. Credentials are stored encrypted and never leave the server. */
 export interface ShopSettings {

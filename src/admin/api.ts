@@ -62,7 +62,7 @@ export interface AdminApiDeps {
 }
 
 /** A request the API refuses, with the message (and per-field messages) the page shows. */
-export class BadRequest extends AppError {
+class BadRequest extends AppError {
   constructor(
     message: string,
     readonly fields?: Record<string, string>,
@@ -142,7 +142,7 @@ function parseItretail(value: unknown, policy: SettingsPolicy): z.infer<typeof i
 }
 
 /** Validates a PUT /api/settings body completely before anything is saved. */
-export function parseSettingsPatch(body: unknown, policy: SettingsPolicy): SettingsPatch {
+function parseSettingsPatch(body: unknown, policy: SettingsPolicy): SettingsPatch {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new BadRequest('Send the settings as a JSON object.', {
       body: 'Send the settings as a JSON object.',
@@ -200,7 +200,7 @@ const DATA_REQUEST_LIST_MAX = 100;
 /** The report starts `{"generatedAt":…,"shop":…,"customer":{"shopifyCustomerId":…`: its head names both. */
 const REPORT_HEAD_BYTES = 1024;
 
-export interface DataRequestSummary {
+interface DataRequestSummary {
   id: string;
   /** When the report was prepared. */
   at?: string;
@@ -221,7 +221,7 @@ function jsonStringField(head: string, name: string): string | undefined {
  * The customers/data_request reports the worker keeps (30 days) under `data-request:<request id>`, newest
  * first, from the per-shop index the worker writes with each report. Only the head of each report is read.
  */
-export async function listDataRequests(
+async function listDataRequests(
   redis: Redis,
   keys: Keys,
   shop: string,
@@ -264,7 +264,7 @@ function emailFrom(value: unknown): string {
 }
 
 /** Which orders a customer's points came from: net points per order from the applied events. */
-export function ordersFromEvents(events: SyncEvent[]) {
+function ordersFromEvents(events: SyncEvent[]) {
   const byOrder = new Map<
     string,
     {

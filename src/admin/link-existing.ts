@@ -18,7 +18,7 @@ import type { MatchInput, MatchResult, SyncClient } from '../sync/matching.js';
  * idempotent: the second time it finds the link).
  */
 
-export type LinkState = 'idle' | 'queued' | 'running' | 'done' | 'failed';
+type LinkState = 'idle' | 'queued' | 'running' | 'done' | 'failed';
 
 export interface LinkExistingProgress {
   state: LinkState;
@@ -71,7 +71,7 @@ async function writeProgress(
   await tx.exec();
 }
 
-export function linkExistingJobId(shop: string, runId: string): string {
+function linkExistingJobId(shop: string, runId: string): string {
   return ['link-existing', encodeURIComponent(shop), runId].join('|');
 }
 

@@ -32,8 +32,6 @@ import {
   tokenResponseSchema,
 } from './schemas.js';
 
-export type { CallName } from './errors.js';
-
 export type ITRetailCredentialsOption =
   | { kind: 'password'; username: string; password: string }
   | { kind: 'token'; token: string };

@@ -31,7 +31,7 @@ interface StoredSession {
   onlineAccessInfo?: string; // encrypted JSON (names and email of the staff member)
 }
 
-export class SessionStorageError extends AppError {
+class SessionStorageError extends AppError {
   declare readonly code: 'SESSION_CORRUPT' | 'SESSION_ID_UNKNOWN_SHOP';
   constructor(code: SessionStorageError['code'], message: string) {
     // Retried like any unexpected failure when a job meets it (a session is rewritten by the next sign-in).

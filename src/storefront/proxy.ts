@@ -48,7 +48,7 @@ export interface ProxyDeps {
 }
 
 /** What a verified proxy request carries (res.locals.proxy). */
-export interface ProxyRequest {
+interface ProxyRequest {
   shop: string;
   /** Shopify's numeric customer id, or undefined for a signed-out visitor. */
   customerId?: string;
@@ -127,7 +127,7 @@ function verifyProxyRequest(deps: ProxyDeps): RequestHandler {
 }
 
 /** Whether `signature` is Shopify's app-proxy signature of the query, computed exactly as Shopify does. */
-export function signedInShopifyOrder(
+function signedInShopifyOrder(
   query: Record<string, string | string[]>,
   signature: string,
   secret: string,

@@ -12,7 +12,7 @@ import type { Keys } from '../store/keys.js';
  * filled by the worker as those jobs finish, kept 30 days.
  */
 
-export type CatchUpState = 'idle' | 'queued' | 'running' | 'done' | 'failed';
+type CatchUpState = 'idle' | 'queued' | 'running' | 'done' | 'failed';
 
 export interface CatchUpProgress {
   state: CatchUpState;

@@ -73,7 +73,7 @@ export const CATCH_UP_DEFAULTS = {
   pageSize: ORDERS_PAGE_SIZE,
 } as const satisfies Required<CatchUpOptions>;
 
-export function catchUpJobId(shop: string, runId: string): string {
+function catchUpJobId(shop: string, runId: string): string {
   return ['catch-up', encodeURIComponent(shop), runId].join('|');
 }
 

@@ -16,7 +16,7 @@ import type { ReconcileDeps } from './reconcile.js';
  */
 
 /** The Shopify customer's new email belongs to another IT Retail customer: a person must sort it out. */
-export class EmailOfAnotherCustomerError extends AppError {
+class EmailOfAnotherCustomerError extends AppError {
   override readonly code = 'EMAIL_OF_ANOTHER_CUSTOMER' as const;
   constructor(email: string, changed: string[]) {
     super(
@@ -36,7 +36,7 @@ export type CustomerOutcome =
  * Shopify customer id, value: ms). Webhooks may arrive out of order; an older one is skipped, never applied
  * over a newer one.
  */
-export const OLDER_THAN_APPLIED = 'older than a change already applied';
+const OLDER_THAN_APPLIED = 'older than a change already applied';
 
 /** Raises the remembered `updated_at` (never lowers it). */
 const RECORD_UPDATED = `
@@ -59,7 +59,7 @@ async function rememberApplied(d: ReconcileDeps, shop: string, c: CustomerPayloa
 type Fields = Partial<Pick<CustomerRecord, 'FirstName' | 'LastName' | 'Phone' | 'Email'>>;
 
 /** The fields of `rec` that differ from Shopify's non-empty values. */
-export function customerFieldChanges(rec: CustomerRecord, c: CustomerPayload): Fields {
+function customerFieldChanges(rec: CustomerRecord, c: CustomerPayload): Fields {
   const out: Fields = {};
   if (c.firstName && c.firstName !== (rec.FirstName ?? '').trim()) out.FirstName = c.firstName;
   if (c.lastName && c.lastName !== (rec.LastName ?? '').trim()) out.LastName = c.lastName;

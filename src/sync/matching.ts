@@ -44,7 +44,7 @@ export class MatchError extends AppError {
 }
 
 /** GetOne answered null, and the customer list could not yet confirm the customer is gone. */
-export class AbsenceUnconfirmedError extends AppError {
+class AbsenceUnconfirmedError extends AppError {
   override readonly code = 'ABSENCE_UNCONFIRMED' as const;
   constructor(readonly itrId: string) {
     super(
@@ -75,7 +75,7 @@ export interface MatchInput {
   shopifyCustomerId?: string;
 }
 
-export type MatchVia = 'link' | 'index' | 'refresh' | 'created' | 'email-taken' | 'write-unknown';
+type MatchVia = 'link' | 'index' | 'refresh' | 'created' | 'email-taken' | 'write-unknown';
 
 export interface MatchResult {
   id: string;
@@ -123,7 +123,7 @@ return added
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function emailHash(email: string): string {
+function emailHash(email: string): string {
   return createHash('sha256').update(email).digest('hex').slice(0, 32);
 }
 

@@ -109,7 +109,7 @@ export async function handleOrderTopic(d: OrderJobDeps, p: OrderTopicPayload): P
   }
 }
 
-export class InvalidRefundError extends AppError {
+class InvalidRefundError extends AppError {
   override readonly code = 'INVALID_PAYLOAD' as const;
   constructor() {
     super('invalid refunds/create payload (order_id is missing)', { retryable: false });
@@ -172,7 +172,7 @@ async function readAndMerge(d: OrderJobDeps, orderId: string, facts: OrderFacts)
   return { kind: 'reconcile', orderId, customer: buyer };
 }
 
-export function orderContext(o: OrderPayload): Partial<NewSyncEvent> {
+function orderContext(o: OrderPayload): Partial<NewSyncEvent> {
   const name = [o.customer?.first_name, o.customer?.last_name].filter(Boolean).join(' ');
   return {
     shopifyOrderId: o.id,

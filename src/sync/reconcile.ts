@@ -31,7 +31,7 @@ import { type OrderState, worth, worthBasis } from './points.js';
  * Retail calls: GetOne and Put.
  */
 
-export interface AppliedOutcome {
+interface AppliedOutcome {
   status: 'applied';
   itrCustomerId: string;
   cardNo?: string;
@@ -46,7 +46,7 @@ export interface AppliedOutcome {
   registerOverwritten?: number;
 }
 
-export interface SkippedOutcome {
+interface SkippedOutcome {
   status: 'skipped';
   reason: string;
   orderName?: string;
@@ -63,7 +63,7 @@ export interface ReconcileDeps extends CustomerWriteDeps {
 }
 
 /** The candidate customer failed its check (gone, deleted, or no longer carrying the order's email). */
-export class CustomerGoneError extends AppError {
+class CustomerGoneError extends AppError {
   override readonly code = 'CUSTOMER_GONE' as const;
   constructor(readonly itrId: string) {
     super('the IT Retail customer no longer exists', { retryable: false });

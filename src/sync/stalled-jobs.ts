@@ -14,7 +14,7 @@ import { looseContext } from './jobs/webhook.js';
  */
 
 /** BullMQ's own failedReason for a job moved to failed by the stalled-jobs check. */
-export const STALLED_REASON = 'job stalled more than allowable limit';
+const STALLED_REASON = 'job stalled more than allowable limit';
 
 export interface StalledRecorderDeps {
   queue: Pick<Queue<SyncJobData>, 'getJob' | 'name'>;
