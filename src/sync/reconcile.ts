@@ -1,8 +1,9 @@
 import { AppError } from '../errors.js';
 import { appliedOutcome, type CustomerWriteDeps, withCustomer, writePoints } from './customer-writes.js';
+import { MatchError } from './email-index.js';
 import { ledgerKeys } from './ledger.js';
 import { type Lock, type LockOptions, type LockRead, withLock } from './locks.js';
-import { isLiveWithEmail, MatchError, type MatchInput, type SyncClient } from './matching.js';
+import { isLiveWithEmail, type MatchInput, type SyncClient } from './matching.js';
 import { hashFromPairs, orderStateFromHash, readOrderState } from './order-state.js';
 import { type OrderState, worth, worthBasis } from './points.js';
 
