@@ -71,7 +71,6 @@ export interface MatchResult {
   created: boolean;
 }
 
-
 function emailHash(email: string): string {
   return createHash('sha256').update(email).digest('hex').slice(0, 32);
 }

@@ -151,74 +151,7 @@ export async function reconcileOrder(
     d.redis,
     lockKey,
     lockOpts,
-    async (orderLock) => {
-      const [pairs, linked, via] = orderLock.read as [unknown, string, Via | ''];
-      let candidate: { id: string; via: Via } | undefined = linked
-        ? { id: linked, via: via as Via }
-        : undefined;
-      let state = orderStateFromHash(hashFromPairs(pairs));
-      for (let round = 0; round < 3; round++) {
-        if (round > 0) state = await readOrderState(d.redis, d.keys, shop, orderId);
-        const named = (o: ReconcileOutcome): ReconcileOutcome => ({ ...o, orderName: state.name });
-        const w = worth(state, opts.includeTestOrders);
-        let target: { id: string; via: Via } | undefined = state.itrCustomerId
-          ? { id: state.itrCustomerId, via: 'bound' }
-          : undefined;
-        if (!target) {
-          if (w === state.appliedPoints) {
-            const remembered = await rememberedOutcome(d, shop, opts);
-            return named(
-              remembered ?? {
-                status: 'skipped',
-                reason: skipReason(state, opts.includeTestOrders, w),
-                worth: w,
-              },
-            );
-          }
-          if (!state.email && !candidate) {
-            return named({ status: 'skipped', reason: 'order has no email', worth: w });
-          }
-          if (candidate) {
-            target = candidate;
-            candidate = undefined;
-          } else {
-            const match = await d.matcher.findOrCreate(shop, client, {
-              ...opts.customer,
-              firstName: opts.customer?.firstName ?? state.buyer?.firstName,
-              lastName: opts.customer?.lastName ?? state.buyer?.lastName,
-              phone: opts.customer?.phone ?? state.buyer?.phone,
-              email: state.email ?? '',
-              shopifyCustomerId: state.shopifyCustomerId,
-            });
-            target = { id: match.id, via: 'matched' };
-          }
-        }
-        const t = target;
-        const result = await withCustomer(
-          d,
-          shop,
-          client,
-          t.id,
-          (lock, hash) => applyUnderLock(d, shop, client, orderId, t, lock, opts, { hash, orderLock }),
-          { orderId, jobId: opts.jobId },
-        ).catch((e: unknown) => {
-          if (e instanceof CustomerGoneError) return 'rebind' as const;
-          throw e;
-        });
-        if (result !== 'rebind') return named(result);
-        // The candidate did not check out (an order not bound yet: nothing was applied). Unlink it and match
-        // again by email, through findOrCreate.
-        await d.matcher.unlinkCustomer(shop, t.id, {
-          email: t.via === 'customer' ? undefined : state.email,
-          shopifyCustomerId: state.shopifyCustomerId,
-        });
-        d.logger?.warn(
-          { shop, orderId, itretailCustomerId: t.id, via: t.via },
-          'IT Retail customer gone or no longer matching; matching the order again',
-        );
-      }
-      throw new MatchError('the matched IT Retail customer kept disappearing; will try again', true);
-    },
+    (orderLock) => reconcileLocked(d, shop, client, orderId, opts, orderLock),
     read,
   );
   if (out.status === 'applied' && out.registerOverwritten && out.itrCustomerId) {
@@ -227,6 +160,84 @@ export async function reconcileOrder(
     await withCustomer(d, shop, client, out.itrCustomerId, async () => undefined, { jobId: opts.jobId });
   }
   return out;
+}
+
+/**
+ * Under the order's lock: the order's customer (bound, linked, or matched by email) and its balance moved;
+ * a candidate that no longer checks out is unlinked and the order matched again (at most three rounds).
+ */
+async function reconcileLocked(
+  d: ReconcileDeps,
+  shop: string,
+  client: SyncClient,
+  orderId: string,
+  opts: ReconcileOptions,
+  orderLock: Lock,
+): Promise<ReconcileOutcome> {
+  const [pairs, linked, via] = orderLock.read as [unknown, string, Via | ''];
+  let candidate: { id: string; via: Via } | undefined = linked ? { id: linked, via: via as Via } : undefined;
+  let state = orderStateFromHash(hashFromPairs(pairs));
+  for (let round = 0; round < 3; round++) {
+    if (round > 0) state = await readOrderState(d.redis, d.keys, shop, orderId);
+    const named = (o: ReconcileOutcome): ReconcileOutcome => ({ ...o, orderName: state.name });
+    const w = worth(state, opts.includeTestOrders);
+    let target: { id: string; via: Via } | undefined = state.itrCustomerId
+      ? { id: state.itrCustomerId, via: 'bound' }
+      : undefined;
+    if (!target) {
+      if (w === state.appliedPoints) {
+        const remembered = await rememberedOutcome(d, shop, opts);
+        return named(
+          remembered ?? {
+            status: 'skipped',
+            reason: skipReason(state, opts.includeTestOrders, w),
+            worth: w,
+          },
+        );
+      }
+      if (!state.email && !candidate) {
+        return named({ status: 'skipped', reason: 'order has no email', worth: w });
+      }
+      if (candidate) {
+        target = candidate;
+        candidate = undefined;
+      } else {
+        const match = await d.matcher.findOrCreate(shop, client, {
+          ...opts.customer,
+          firstName: opts.customer?.firstName ?? state.buyer?.firstName,
+          lastName: opts.customer?.lastName ?? state.buyer?.lastName,
+          phone: opts.customer?.phone ?? state.buyer?.phone,
+          email: state.email ?? '',
+          shopifyCustomerId: state.shopifyCustomerId,
+        });
+        target = { id: match.id, via: 'matched' };
+      }
+    }
+    const t = target;
+    const result = await withCustomer(
+      d,
+      shop,
+      client,
+      t.id,
+      (lock, hash) => applyUnderLock(d, shop, client, orderId, t, lock, opts, { hash, orderLock }),
+      { orderId, jobId: opts.jobId },
+    ).catch((e: unknown) => {
+      if (e instanceof CustomerGoneError) return 'rebind' as const;
+      throw e;
+    });
+    if (result !== 'rebind') return named(result);
+    // The candidate did not check out (an order not bound yet: nothing was applied). Unlink it and match
+    // again by email, through findOrCreate.
+    await d.matcher.unlinkCustomer(shop, t.id, {
+      email: t.via === 'customer' ? undefined : state.email,
+      shopifyCustomerId: state.shopifyCustomerId,
+    });
+    d.logger?.warn(
+      { shop, orderId, itretailCustomerId: t.id, via: t.via },
+      'IT Retail customer gone or no longer matching; matching the order again',
+    );
+  }
+  throw new MatchError('the matched IT Retail customer kept disappearing; will try again', true);
 }
 
 async function rememberedOutcome(
