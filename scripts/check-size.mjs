@@ -12,6 +12,10 @@ const MAX_FILE_LINES = 400;
 const MAX_FUNCTION_LINES = 80;
 
 function* files(dir) {
+  if (!statSync(dir).isDirectory()) {
+    yield dir;
+    return;
+  }
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) yield* files(p);

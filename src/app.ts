@@ -127,7 +127,7 @@ export function createApp(deps: AppDeps): express.Express {
 /** This shop's queue, latest events, uncertain writes and catch-up, for the embedded page's status. */
 function statusHandler(deps: AppDeps) {
   const { redis, queue } = deps;
-  return async (_req, res) => {
+  return async (_req: Request, res: Response) => {
     const shop = shopOf(res);
     try {
       // This shop's jobs only: the queue is shared, and its totals would show other shops' activity.
@@ -178,7 +178,7 @@ function mountHealth(app: express.Express, deps: AppDeps): void {
 
 /** A client error's own message when it may be shown (secrets scrubbed); anything else a logged 500. */
 function errorHandler(logger: AppDeps['logger']) {
-  return app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  return (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = err as {
       status?: number;
       statusCode?: number;
@@ -194,5 +194,5 @@ function errorHandler(logger: AppDeps['logger']) {
     logOf(res, logger).error({ err }, 'unhandled error');
     if (res.headersSent) return;
     res.status(500).json({ error: 'internal error', requestId: res.locals.requestId });
-  });
+  };
 }

@@ -10,9 +10,10 @@
  */
 export type Keys = ReturnType<typeof createKeys>;
 
+type ShopKey = (shop: string, ...parts: (string | number)[]) => string;
+
 export function createKeys(prefix: string) {
-  const shopKey = (shop: string, ...parts: (string | number)[]) =>
-    [prefix, 'shop', `{${shop}}`, ...parts].join(':');
+  const shopKey: ShopKey = (shop, ...parts) => [prefix, 'shop', `{${shop}}`, ...parts].join(':');
   /** Keys read across shops (the shop registry, session ids of unknown shape): each is one key alone. */
   const global = (...parts: (string | number)[]) => [prefix, 'global', ...parts].join(':');
   return {
@@ -22,8 +23,22 @@ export function createKeys(prefix: string) {
     /** Any shop key built from its parts (tests, migrations); the app uses the named keys below. */
     shop: shopKey,
     shopPattern: (shop: string) => `${shopKey(shop)}:*`,
+    ...installKeys(shopKey, global),
+    ...customerKeys(shopKey),
+    ...lockKeys(shopKey),
+    ...orderKeys(shopKey),
+    ...writeKeys(shopKey),
+    ...itretailKeys(shopKey),
+    ...catchUpKeys(shopKey),
+    ...eventKeys(shopKey),
+    ...privacyKeys(shopKey),
+    ...storefrontKeys(shopKey),
+  };
+}
 
-    // --- the shop and its install ---
+/** The shop and its install. */
+function installKeys(shopKey: ShopKey, global: (...parts: string[]) => string) {
+  return {
     /** Every shop the app has seen (set; the scheduled jobs walk it). */
     shops: () => global('shops'),
     /** The shop's settings (hash; credentials encrypted). */
@@ -36,8 +51,12 @@ export function createKeys(prefix: string) {
     sessionIds: (shop: string) => shopKey(shop, 'session', '#ids'),
     /** Session id → shop, for ids that do not name their shop (hash). */
     sessionShop: () => global('session-shop'),
+  };
+}
 
-    // --- customers: links and the email index (sync/matching.ts) ---
+/** Customers: links and the email index (sync/matching.ts). */
+function customerKeys(shopKey: ShopKey) {
+  return {
     /** Normalized email → IT Retail customer id (hash). */
     linkEmail: (shop: string) => shopKey(shop, 'link', 'email'),
     /** Shopify customer id → IT Retail customer id (hash). */
@@ -54,14 +73,22 @@ export function createKeys(prefix: string) {
     customerUpdatedAt: (shop: string) => shopKey(shop, 'customer-updated-at'),
     /** The link-existing run's progress (hash). */
     linkExisting: (shop: string) => shopKey(shop, 'link-existing'),
+  };
+}
 
-    // --- locks (sync/locks.ts) ---
+/** Locks (sync/locks.ts). */
+function lockKeys(shopKey: ShopKey) {
+  return {
     customerLock: (shop: string, itrId: string) => shopKey(shop, 'lock', 'cust', itrId),
     orderLock: (shop: string, orderId: string) => shopKey(shop, 'lock', 'order', orderId),
     emailLock: (shop: string, emailHash: string) => shopKey(shop, 'lock', 'email', emailHash),
     indexLock: (shop: string) => shopKey(shop, 'lock', 'idx'),
+  };
+}
 
-    // --- orders (sync/order-state.ts, retention.ts) ---
+/** Orders (sync/order-state.ts, retention.ts). */
+function orderKeys(shopKey: ShopKey) {
+  return {
     order: (shop: string, orderId: string) => shopKey(shop, 'order', orderId),
     ordersByEmail: (shop: string, email: string) => shopKey(shop, 'orders-by-email', email),
     ordersByCustomer: (shop: string, shopifyCustomerId: string) =>
@@ -69,8 +96,12 @@ export function createKeys(prefix: string) {
     ordersByChange: (shop: string) => shopKey(shop, 'orders-by-change'),
     orderLedger: (shop: string) => shopKey(shop, 'order-ledger'),
     ordersNeedingRead: (shop: string) => shopKey(shop, 'orders-needing-read'),
+  };
+}
 
-    // --- writes to IT Retail (sync/ledger.ts) ---
+/** Writes to IT Retail (sync/ledger.ts). */
+function writeKeys(shopKey: ShopKey) {
+  return {
     pending: (shop: string, itrId: string) => shopKey(shop, 'pending', itrId),
     /** Every pending write of the shop (pattern). */
     pendingPattern: (shop: string) => `${shopKey(shop, 'pending')}:*`,
@@ -80,29 +111,49 @@ export function createKeys(prefix: string) {
     writeMarker: (shop: string, writeId: string) => shopKey(shop, 'write', writeId),
     restoreDue: (shop: string, itrId: string) => shopKey(shop, 'restore-due', itrId),
     jobOutcome: (shop: string, jobId: string) => shopKey(shop, 'job-outcome', jobId),
+  };
+}
 
-    // --- IT Retail's state for the shop ---
+/** IT Retail's state for the shop. */
+function itretailKeys(shopKey: ShopKey) {
+  return {
     /** Set while IT Retail's Retry-After for the shop runs; its TTL is the time left. */
     itretailThrottle: (shop: string) => shopKey(shop, 'itretail-throttle'),
     itretailHealth: (shop: string) => shopKey(shop, 'itretail-health'),
+  };
+}
 
-    // --- the catch-up from the Admin API (sync/catch-up-state.ts) ---
+/** The catch-up from the Admin API (sync/catch-up-state.ts). */
+function catchUpKeys(shopKey: ShopKey) {
+  return {
     catchUp: (shop: string) => shopKey(shop, 'catch-up'),
     catchUpRecovered: (shop: string, runId: string) => shopKey(shop, 'catch-up-recovered', runId),
     catchUpDue: (shop: string) => shopKey(shop, 'catch-up-due'),
+  };
+}
 
-    // --- sync events (sync/events.ts) and jobs ---
+/** Sync events (sync/events.ts) and jobs. */
+function eventKeys(shopKey: ShopKey) {
+  return {
     /** A sync event key (`ev:<parts>`: data, idx, st:<status>, tp:<topic>, …; none: the events' root). */
     events: (shop: string, ...parts: string[]) => shopKey(shop, 'ev', ...parts),
     /** Marks a stalled job's failure as recorded (string with a TTL). */
     stalledRecorded: (shop: string, marker: string) => shopKey(shop, 'stalled-recorded', marker),
+  };
+}
 
-    // --- privacy (sync/jobs/privacy.ts) ---
+/** Privacy (sync/jobs/privacy.ts). */
+function privacyKeys(shopKey: ShopKey) {
+  return {
     dataRequest: (shop: string, id: string) => shopKey(shop, 'data-request', id),
     /** The shop's data request report ids, scored by when each was prepared (sorted set). */
     dataRequests: (shop: string) => shopKey(shop, 'data-requests'),
+  };
+}
 
-    // --- storefront ---
+/** Storefront. */
+function storefrontKeys(shopKey: ShopKey) {
+  return {
     storefrontBalance: (shop: string, customerId: string) =>
       shopKey(shop, 'storefront', 'balance', customerId),
   };
