@@ -20,8 +20,8 @@ import { createKeys } from '../../src/store/keys.js';
 import { SyncEventStore } from '../../src/sync/events.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
 import { startWorker, workerDepsFromConfig } from '../../workers/sync-worker.js';
+import { testConfig, testShopify } from '../helpers/admin.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
-import { testConfig, testShopify } from './support.js';
 
 const SHOP = 'linking-shop.myshopify.com';
 const prefix = uniquePrefix('link-existing');

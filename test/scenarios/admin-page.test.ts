@@ -10,7 +10,7 @@ import { fixture, webhookHeaders } from '../../fakes/shopify/webhooks.js';
 import { createRedis, waitForRedis } from '../../src/store/redis.js';
 import { Ledger } from '../../src/sync/ledger.js';
 import { type RunningWorker, startWorker, workerDepsFromConfig } from '../../workers/sync-worker.js';
-import { type AdminHarness, adminHarness } from '../admin/support.js';
+import { type AdminHarness, adminHarness } from '../helpers/admin.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { TEST_APP } from '../helpers/shopify.js';
 
