@@ -7,7 +7,7 @@ import { defineConfig } from 'vitest/config';
 const clusterNodes = process.env.TEST_REDIS_CLUSTER_NODES;
 const CLUSTER_TESTS = [
   'test/sync/**/*.test.ts',
-  'test/workers/**/*.test.ts',
+  'test/worker/**/*.test.ts',
   'test/queue/fairness.test.ts',
   'test/admin/**/*.test.ts',
   'test/scenarios/chaos.test.ts',

@@ -16,14 +16,14 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { createAdmin } from '../src/admin/index.js';
-import { registerLinkExisting } from '../src/admin/link-existing.js';
 import { createApp } from '../src/app.js';
 import { type Config, loadConfig } from '../src/config.js';
 import { createLogger, type Logger } from '../src/logger.js';
 import { buildDeps, type Deps } from '../src/main.js';
 import { createRedis, scanKeys, unlinkKeys, waitForRedis } from '../src/store/redis.js';
-import { graphqlForSessions, registerCatchUp } from '../src/sync/catch-up-job.js';
-import { startWorker, workerDepsFromConfig } from '../workers/sync-worker.js';
+import { buildJobHandlers } from '../src/sync/jobs/handlers.js';
+import { workerDepsFromConfig } from '../src/worker/from-config.js';
+import { startWorker } from '../src/worker/worker.js';
 import { ITRetailSimulator } from './itretail/simulator.js';
 import { ShopifyAdminFake } from './shopify/admin.js';
 import { routeAllShops } from './shopify/shop-origin.js';
@@ -259,26 +259,17 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
   });
   await deps.settings.markInstalled(DEMO_SHOP);
 
-  // The worker, in this process, with the link-existing handler registered.
+  // The worker, in this process, with every job handler.
   const workerRedis = createRedis(config.redis, 'worker');
   workerRedis.on('error', () => undefined);
   await waitForRedis(workerRedis, 5_000);
-  const worker = await startWorker(
-    workerDepsFromConfig(config, logger.child({ component: 'worker' }), workerRedis, deps.keys),
-  );
-  registerLinkExisting({
-    redis: workerRedis,
-    keys: deps.keys,
-    logger,
-    events: deps.events,
-    shopify: deps.shopify,
-    offlineSession: (shop) => admin.install.offlineSession(shop),
-  });
-  registerCatchUp({
-    redis: workerRedis,
-    keys: deps.keys,
-    logger,
-    graphqlFor: graphqlForSessions(deps.shopify, (shop) => admin.install.offlineSession(shop)),
+  const worker = await startWorker({
+    ...workerDepsFromConfig(config, logger.child({ component: 'worker' }), workerRedis, deps.keys),
+    // Admin API access through the sessions the demo's own sign-in stores.
+    handlers: buildJobHandlers({
+      shopify: deps.shopify,
+      offlineSession: (shop) => admin.install.offlineSession(shop),
+    }),
   });
 
   const app = createApp({ ...deps, itretail: admin.itretail, extraRoutes: admin.mount });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AppError } from './errors.js';
 import { SHOP_DOMAIN } from './shop-domain.js';
 
 /**
@@ -192,11 +193,12 @@ export function parseClusterNodes(value: string): { host: string; port: number }
     });
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends AppError {
   readonly issues: { variable: string; message: string }[];
   constructor(issues: { variable: string; message: string }[]) {
-    super(`Invalid configuration:\n${issues.map((i) => `  ${i.variable}: ${i.message}`).join('\n')}`);
-    this.name = 'ConfigError';
+    super(`Invalid configuration:\n${issues.map((i) => `  ${i.variable}: ${i.message}`).join('\n')}`, {
+      code: 'CONFIG_INVALID',
+    });
     this.issues = issues;
   }
 }

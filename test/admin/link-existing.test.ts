@@ -4,12 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ITRetailSimulator } from '../../fakes/itretail/simulator.js';
 import { type RecordedRequest, ShopifyAdminFake } from '../../fakes/shopify/admin.js';
 import { routeShopRequests } from '../../fakes/shopify/shop-origin.js';
-import {
-  readProgress,
-  registerLinkExisting,
-  runLinkExisting,
-  startLinkExisting,
-} from '../../src/admin/link-existing.js';
+import { readProgress, runLinkExisting, startLinkExisting } from '../../src/admin/link-existing.js';
 import { ITRetailClient } from '../../src/itretail/client.js';
 import { createLogger } from '../../src/logger.js';
 import type { AdminJobData } from '../../src/queue/jobs.js';
@@ -18,8 +13,10 @@ import { SettingsStore } from '../../src/settings.js';
 import { CustomerPager, graphqlRequestFor, throttleWaitMs } from '../../src/shopify/graphql.js';
 import { createKeys } from '../../src/store/keys.js';
 import { SyncEventStore } from '../../src/sync/events.js';
+import { buildJobHandlers } from '../../src/sync/jobs/handlers.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
-import { startWorker, workerDepsFromConfig } from '../../workers/sync-worker.js';
+import { workerDepsFromConfig } from '../../src/worker/from-config.js';
+import { startWorker } from '../../src/worker/worker.js';
 import { testConfig, testShopify } from '../helpers/admin.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
 
@@ -289,7 +286,6 @@ describe('link existing customers', () => {
     const shop = SHOP;
     const cfg = testConfig();
     const conn = testRedis();
-    registerLinkExisting({ redis, keys, logger, events, shopify, offlineSession: async () => session });
     const settings = new SettingsStore(redis, keys, cfg.encryptionKey, {
       pointsPerDollar: '1',
       allowLoopbackBaseUrl: true,
@@ -297,6 +293,7 @@ describe('link existing customers', () => {
     await settings.update(shop, { itretail: { baseUrl: sim.url, username: 'u', password: 'p' } });
     const running = await startWorker({
       ...workerDepsFromConfig(cfg, logger, conn, keys),
+      handlers: buildJobHandlers({ shopify, offlineSession: async () => session }),
       settings,
       events,
     });

@@ -8,7 +8,7 @@ import { createSyncQueues, type SyncQueues } from '../../src/queue/shards.js';
 import { SettingsStore } from '../../src/settings.js';
 import { createKeys, type Keys } from '../../src/store/keys.js';
 import { SyncEventStore } from '../../src/sync/events.js';
-import { type RunningWorker, type StartWorkerDeps, startWorker } from '../../workers/sync-worker.js';
+import { type RunningWorker, type StartWorkerDeps, startWorker } from '../../src/worker/worker.js';
 import { dropPrefix, TEST_QUEUE_SHARDS, testRedis, uniquePrefix } from './redis.js';
 
 export const SHOP = 'test-shop.myshopify.com';

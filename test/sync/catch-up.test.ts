@@ -9,8 +9,10 @@ import type { WebhookJobData } from '../../src/queue/jobs.js';
 import { adminAccessFromConfig } from '../../src/shopify/admin-access.js';
 import { RedisSessionStorage } from '../../src/shopify/session-storage.js';
 import { runCatchUp, startCatchUp } from '../../src/sync/catch-up.js';
-import { graphqlForSessions, registerCatchUpFromConfig } from '../../src/sync/catch-up-job.js';
+import { graphqlForSessions } from '../../src/sync/catch-up-job.js';
 import { catchUpStatus, isRecovered, readCatchUp } from '../../src/sync/catch-up-state.js';
+import { jobsFromConfig } from '../../src/sync/jobs/handlers.js';
+import type { JobHandlers } from '../../src/sync/jobs/types.js';
 import type { FetchOrderSnapshot } from '../../src/sync/order-jobs.js';
 import { parsePayload } from '../../src/sync/payloads.js';
 import { compactedLedger, compactOrders, DAY_MS } from '../../src/sync/retention.js';
@@ -150,6 +152,7 @@ let fake: ShopifyAdminFake;
 let unroute: () => void;
 /** The worker's Admin API read of one order (a compacted order's refund or edit uses it). */
 let fetchOrderSnapshot: FetchOrderSnapshot;
+let handlers: JobHandlers;
 
 async function drained() {
   for (let i = 0; i < 600; i++) {
@@ -208,15 +211,16 @@ beforeAll(async () => {
     SHOPIFY_ADMIN_ACCESS_TOKEN: TOKEN,
     LOG_LEVEL: 'silent',
   });
-  const access = registerCatchUpFromConfig({
+  const jobs = jobsFromConfig({
     config,
     redis: h.redis,
     keys: h.keys,
     logger,
-    options: { pageSize: 3, settleMs: 1_000 },
+    catchUp: { pageSize: 3, settleMs: 1_000 },
   });
-  fetchOrderSnapshot = access.fetchOrderSnapshot;
-  await h.start({ fetchOrderSnapshot });
+  fetchOrderSnapshot = jobs.fetchOrderSnapshot;
+  handlers = jobs.handlers;
+  await h.start({ fetchOrderSnapshot, handlers });
 });
 
 afterAll(async () => {
@@ -276,7 +280,7 @@ describe('catch-up from the Admin API', () => {
     const first = await readCatchUp(h.redis, h.keys, SHOP);
     await h.settings.remember(SHOP);
     await h.running?.close();
-    await h.start({ catchUpEveryMs: 60_000, catchUpCheckMs: 100, fetchOrderSnapshot });
+    await h.start({ catchUpEveryMs: 60_000, catchUpCheckMs: 100, fetchOrderSnapshot, handlers });
     for (let i = 0; i < 200; i++) {
       const p = await readCatchUp(h.redis, h.keys, SHOP);
       if (p.lastRunId && p.lastRunId !== first.lastRunId) break;

@@ -7,7 +7,7 @@ import {
   refundPayload,
 } from '../../fakes/shopify/webhooks.js';
 import type { SyncEvent } from '../../src/sync/events.js';
-import { dataRequestIndexKey } from '../../src/sync/processor.js';
+import { dataRequestIndexKey } from '../../src/sync/jobs/privacy.js';
 import { keysMatching } from '../helpers/redis.js';
 import { createHarness, type Harness, SHOP } from '../helpers/sync-harness.js';
 
