@@ -28,7 +28,6 @@ import { startCatchUp } from '../sync/catch-up.js';
 import { catchUpStatus } from '../sync/catch-up-state.js';
 import { SYNC_STATUSES, type SyncEvent, type SyncEventStore, type SyncStatus } from '../sync/events.js';
 import { newestHealth, readITRetailHealth } from '../sync/itretail-health.js';
-import { dataRequestIndexKey } from '../sync/jobs/privacy.js';
 import { Ledger } from '../sync/ledger.js';
 import { normalizeEmail } from '../sync/payloads.js';
 import { fixFor, problemsOf } from './explain.js';
@@ -63,7 +62,7 @@ export interface AdminApiDeps {
 }
 
 /** A request the API refuses, with the message (and per-field messages) the page shows. */
-export class BadRequest extends AppError {
+class BadRequest extends AppError {
   constructor(
     message: string,
     readonly fields?: Record<string, string>,
@@ -143,7 +142,7 @@ function parseItretail(value: unknown, policy: SettingsPolicy): z.infer<typeof i
 }
 
 /** Validates a PUT /api/settings body completely before anything is saved. */
-export function parseSettingsPatch(body: unknown, policy: SettingsPolicy): SettingsPatch {
+function parseSettingsPatch(body: unknown, policy: SettingsPolicy): SettingsPatch {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new BadRequest('Send the settings as a JSON object.', {
       body: 'Send the settings as a JSON object.',
@@ -201,7 +200,7 @@ const DATA_REQUEST_LIST_MAX = 100;
 /** The report starts `{"generatedAt":…,"shop":…,"customer":{"shopifyCustomerId":…`: its head names both. */
 const REPORT_HEAD_BYTES = 1024;
 
-export interface DataRequestSummary {
+interface DataRequestSummary {
   id: string;
   /** When the report was prepared. */
   at?: string;
@@ -222,18 +221,18 @@ function jsonStringField(head: string, name: string): string | undefined {
  * The customers/data_request reports the worker keeps (30 days) under `data-request:<request id>`, newest
  * first, from the per-shop index the worker writes with each report. Only the head of each report is read.
  */
-export async function listDataRequests(
+async function listDataRequests(
   redis: Redis,
   keys: Keys,
   shop: string,
 ): Promise<{ requests: DataRequestSummary[]; complete: boolean }> {
-  const index = dataRequestIndexKey(keys, shop);
+  const index = keys.dataRequests(shop);
   const [ids, total] = await Promise.all([
     redis.zrevrange(index, 0, DATA_REQUEST_LIST_MAX - 1),
     redis.zcard(index),
   ]);
   const tx = redis.pipeline();
-  for (const id of ids) tx.getrange(keys.shop(shop, 'data-request', id), 0, REPORT_HEAD_BYTES - 1);
+  for (const id of ids) tx.getrange(keys.dataRequest(shop, id), 0, REPORT_HEAD_BYTES - 1);
   const heads = (await tx.exec()) ?? [];
   const reports: DataRequestSummary[] = [];
   ids.forEach((id, i) => {
@@ -265,7 +264,7 @@ function emailFrom(value: unknown): string {
 }
 
 /** Which orders a customer's points came from: net points per order from the applied events. */
-export function ordersFromEvents(events: SyncEvent[]) {
+function ordersFromEvents(events: SyncEvent[]) {
   const byOrder = new Map<
     string,
     {
@@ -375,7 +374,7 @@ export function adminApiRouter(deps: AdminApiDeps): express.Router {
         events.failures(shop, { limit: 1 }),
         new Ledger(redis, keys).uncertainCount(shop),
         events.list(shop, { status: 'applied', limit: 1 }),
-        redis.hlen(keys.shop(shop, 'link', 'email')),
+        redis.hlen(keys.linkEmail(shop)),
         itretail.health(shop).catch(() => undefined),
         readITRetailHealth(redis, keys, shop).catch(() => ({})),
       ]);
@@ -602,7 +601,7 @@ export function adminApiRouter(deps: AdminApiDeps): express.Router {
     '/data-requests/:id',
     route(async (req, res, shop) => {
       const id = dataRequestIdFrom(req.params.id);
-      const report = await redis.get(keys.shop(shop, 'data-request', id));
+      const report = await redis.get(keys.dataRequest(shop, id));
       if (report === null) {
         throw new NotFound('This data request report does not exist or is no longer kept (30 days).');
       }

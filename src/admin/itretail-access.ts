@@ -12,12 +12,12 @@ import type { SettingsStore } from '../settings.js';
  * call made now succeeds, which this answers.
  */
 
-export interface ConnectionTarget {
+interface ConnectionTarget {
   baseUrl: string;
   credentials: ITRetailCredentials;
 }
 
-export interface ConnectionCheck {
+interface ConnectionCheck {
   ok: boolean;
   /** Plain words for the page. */
   message: string;
@@ -73,7 +73,7 @@ function credentialsToOption(c: ITRetailCredentials) {
     : ({ kind: 'password', username: c.username ?? '', password: c.password ?? '' } as const);
 }
 
-export function defaultClientFactory(config: Config, logger?: Logger): ClientFactory {
+function defaultClientFactory(config: Config, logger?: Logger): ClientFactory {
   return (t) =>
     new ITRetailClient({
       baseUrl: t.baseUrl,

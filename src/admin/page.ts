@@ -22,8 +22,8 @@ for (const [name, type] of [
   ASSETS[name] = { type, body: readFileSync(new URL(name, PUBLIC_DIR)) };
 }
 
-export const APP_BRIDGE_URL = 'https://cdn.shopify.com/shopifycloud/app-bridge.js';
-export const POLARIS_URL = 'https://cdn.shopify.com/shopifycloud/polaris.js';
+const APP_BRIDGE_URL = 'https://cdn.shopify.com/shopifycloud/app-bridge.js';
+const POLARIS_URL = 'https://cdn.shopify.com/shopifycloud/polaris.js';
 
 function escapeHtml(s: string): string {
   return s.replace(
@@ -48,7 +48,7 @@ function sendHtml(res: Response, shop: string | undefined, status: number, html:
     .send(html);
 }
 
-export interface ShellOptions {
+interface ShellOptions {
   apiKey: string;
   shop: string;
   /** Development sign-in: session tokens come from the local dev bridge instead of App Bridge. */
@@ -56,7 +56,7 @@ export interface ShellOptions {
 }
 
 /** The page's HTML. Sections are filled in by /admin/app.js. */
-export function renderShell(o: ShellOptions): string {
+function renderShell(o: ShellOptions): string {
   const bridge = o.dev
     ? `<script src="/admin/dev-bridge.js" data-shop="${escapeHtml(o.shop)}"></script>`
     : `<script src="${APP_BRIDGE_URL}"></script>`;
