@@ -25,6 +25,7 @@ import { buildDeps, type Deps } from '../src/main.js';
 import { createRedis, scanKeys, unlinkKeys, waitForRedis } from '../src/store/redis.js';
 import { graphqlForSessions, registerCatchUp } from '../src/sync/catch-up-job.js';
 import { startWorker, workerDepsFromConfig } from '../workers/sync-worker.js';
+import { devSignInRouter } from './shopify/dev-sign-in.js';
 import { ShopifyAdminFake } from './shopify-admin.js';
 
 export const DEMO_SHOP = 'demo-shop.myshopify.com';
@@ -278,7 +279,7 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
   await waitForRedis(deps.redis, 5_000);
   // Every start is a fresh demo: drop what an earlier run left under the demo's key prefix.
   await scanKeys(deps.redis, `${config.redis.keyPrefix}:*`, (found) => unlinkKeys(deps.redis, found));
-  const admin = createAdmin(deps, { devSignIn: true });
+  const admin = createAdmin(deps);
   await deps.settings.update(DEMO_SHOP, {
     itretail: { baseUrl: sim.url, username: 'demo', password: 'demo' },
     pointsPerDollar: '1',
@@ -307,7 +308,14 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
     graphqlFor: graphqlForSessions(deps.shopify, (shop) => admin.install.offlineSession(shop)),
   });
 
-  const app = createApp({ ...deps, itretail: admin.itretail, extraRoutes: admin.mount });
+  const app = createApp({
+    ...deps,
+    itretail: admin.itretail,
+    extraRoutes: (a) => {
+      admin.mount(a);
+      a.use(devSignInRouter(config));
+    },
+  });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
   });

@@ -110,6 +110,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
 
 import type { Express } from 'express';
 import pino from 'pino';
+import { devSignInRouter } from '../../fakes/shopify/dev-sign-in.js';
 import { type Admin, type AdminOptions, createAdmin } from '../../src/admin/index.js';
 import { createApp } from '../../src/app.js';
 import { buildDeps, type Deps } from '../../src/main.js';
@@ -132,7 +133,7 @@ export interface AdminHarness {
 /** The real app (admin routes mounted through extraRoutes) on real Redis, with a local fake of Shopify's token endpoint. */
 export async function adminHarness(
   name: string,
-  opts: AdminOptions & { env?: Record<string, string> } = {},
+  opts: AdminOptions & { env?: Record<string, string>; devSignIn?: boolean } = {},
 ): Promise<AdminHarness> {
   const prefix = uniquePrefix(name);
   const config = loadConfig(testEnv({ REDIS_KEY_PREFIX: prefix, ...opts.env }));
@@ -156,7 +157,14 @@ export async function adminHarness(
   });
   const unroute = routeShopRequests((host) => (host.endsWith('.myshopify.com') ? fake.origin : undefined));
   const admin = createAdmin(deps, opts);
-  const app = createApp({ ...deps, extraRoutes: admin.mount });
+  const app = createApp({
+    ...deps,
+    extraRoutes: (a) => {
+      admin.mount(a);
+      // The development sign-in is the demo's and the tests': the app itself never mounts it.
+      if (opts.devSignIn) a.use(devSignInRouter(config));
+    },
+  });
   return {
     deps,
     admin,
