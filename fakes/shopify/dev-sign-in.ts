@@ -1,9 +1,9 @@
-import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import express from 'express';
 import { renderShell, sendHtml } from '../../src/admin/page.js';
 import type { Config } from '../../src/config.js';
 import { validShopDomain } from '../../src/shop-domain.js';
+import { sessionToken } from './session-token.js';
 
 /**
  * Development sign-in, for the demo and the tests only (never mounted by the app): the embedded page outside
@@ -18,22 +18,14 @@ import { validShopDomain } from '../../src/shop-domain.js';
 const BRIDGE = readFileSync(new URL('./dev-bridge.js', import.meta.url));
 export const DEV_SIGN_IN_BASE = '/dev/sign-in';
 
-/** A session token as App Bridge would hand it out (HS256 with the app secret, one minute). */
-export function mintSessionToken(config: Config, shop: string, ttlSeconds = 60): string {
-  const now = Math.floor(Date.now() / 1000);
-  const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
-  const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({
-    iss: `https://${shop}/admin`,
-    dest: `https://${shop}`,
-    aud: config.shopify.apiKey,
+/** A session token for the shop, as App Bridge would hand it out (one minute). */
+export function mintSessionToken(config: Config, shop: string): string {
+  return sessionToken({
+    secret: config.shopify.apiSecret,
+    apiKey: config.shopify.apiKey,
+    shop,
     sub: 'dev-sign-in',
-    exp: now + ttlSeconds,
-    nbf: now - 5,
-    iat: now,
-    jti: randomUUID(),
-    sid: randomUUID(),
-  })}`;
-  return `${input}.${createHmac('sha256', config.shopify.apiSecret).update(input).digest('base64url')}`;
+  });
 }
 
 export function devSignInAllowed(config: Config): boolean {

@@ -1,8 +1,8 @@
 import { UnrecoverableError } from 'bullmq';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ITRetailSimulator } from '../../fakes/itretail/simulator.js';
 import { dismissedKey } from '../../src/admin/routes/failures.js';
-import { ITRetailSimulator } from '../../src/itretail/simulator.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
 import { shardWorkers } from '../helpers/queue.js';
 import { testRedis } from '../helpers/redis.js';

@@ -66,20 +66,6 @@ describe('loadConfig', () => {
     expect(issues({ ...valid, NODE_ENV: 'production', DEV_SIGN_IN: 'true' })).toEqual(['DEV_SIGN_IN']);
   });
 
-  it('takes SHOPIFY_ADMIN_ORIGIN in development, and refuses it in production or with a path', () => {
-    expect(loadConfig({ ...valid, SHOPIFY_ADMIN_ORIGIN: 'http://127.0.0.1:4020/' }).shopify.adminOrigin).toBe(
-      'http://127.0.0.1:4020',
-    );
-    expect(loadConfig(valid).shopify.adminOrigin).toBeUndefined();
-    expect(
-      issues({ ...valid, NODE_ENV: 'production', SHOPIFY_ADMIN_ORIGIN: 'http://127.0.0.1:4020' }),
-    ).toEqual(['SHOPIFY_ADMIN_ORIGIN']);
-    expect(issues({ ...valid, SHOPIFY_ADMIN_ORIGIN: 'http://127.0.0.1:4020/admin' })).toEqual([
-      'SHOPIFY_ADMIN_ORIGIN',
-    ]);
-    expect(issues({ ...valid, SHOPIFY_ADMIN_ORIGIN: 'not a url' })).toEqual(['SHOPIFY_ADMIN_ORIGIN']);
-  });
-
   it('prefers a static IT Retail token and accepts base64 keys', () => {
     const c = loadConfig({
       ...valid,

@@ -5,13 +5,15 @@ import type { Redis } from 'ioredis';
 import pino from 'pino';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ITRetailSimulator } from '../../src/itretail/simulator.js';
+import { ITRetailSimulator } from '../../fakes/itretail/simulator.js';
+import { fixture, webhookHeaders } from '../../fakes/shopify/webhooks.js';
 import { createRedis, waitForRedis } from '../../src/store/redis.js';
 import { Ledger } from '../../src/sync/ledger.js';
-import { type RunningWorker, startWorker, workerDepsFromConfig } from '../../workers/sync-worker.js';
+import { workerDepsFromConfig } from '../../src/worker/from-config.js';
+import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
 import { type AdminHarness, adminHarness } from '../admin/support.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
-import { fixture, TEST_APP, webhookHeaders } from '../helpers/shopify.js';
+import { TEST_APP } from '../helpers/shopify.js';
 
 /**
  * The embedded page in headless Chromium, against the real app, worker, Redis and the IT Retail simulator.

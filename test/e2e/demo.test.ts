@@ -63,8 +63,8 @@ describe('npm run demo', () => {
 });
 
 describe('npm run demo: catch-up', () => {
-  it('runs a catch-up against the Shopify stand-in (SHOPIFY_ADMIN_ORIGIN), which finds nothing missed', async () => {
-    expect(demo.config.shopify.adminOrigin).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  it('runs a catch-up against the Shopify stand-in, which finds nothing missed', async () => {
+    expect(demo.shopifyOrigin).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const started = await api('/api/catch-up', { method: 'POST' });
     expect(started.status).toBe(202);
     expect(started.body.jobId).toEqual(expect.any(String));

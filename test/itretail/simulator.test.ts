@@ -12,7 +12,7 @@ import {
   ITRetailSimulator,
   SimulatorError,
   type SimulatorOptions,
-} from '../../src/itretail/simulator.js';
+} from '../../fakes/itretail/simulator.js';
 
 type Json = Record<string, unknown>;
 const LOCAL_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?$/;
@@ -890,7 +890,7 @@ describe('/__sim control routes', () => {
 
 describe('npm run simulator', () => {
   it('starts with generated customers, prints the URL and demo credentials, and stops on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/itretail/simulator-cli.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'fakes/itretail/simulator-cli.ts'], {
       env: { ...process.env, SIMULATOR_PORT: '0', SIMULATOR_SEED_CUSTOMERS: '12' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

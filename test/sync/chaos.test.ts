@@ -1,19 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FullCustomer } from '../../src/itretail/simulator.js';
+import type { FullCustomer } from '../../fakes/itretail/simulator.js';
+import {
+  cancelledPayload,
+  customerPayload,
+  nextOrderId,
+  orderPayload,
+  refundPayload,
+} from '../../fakes/shopify/webhooks.js';
 import { Ledger } from '../../src/sync/ledger.js';
 import type { UncertainWrite } from '../../src/sync/write-evidence.js';
 import { keysMatching } from '../helpers/redis.js';
 import { exited, killChildren, startWorkerChild } from '../helpers/worker-process.js';
-import {
-  cancelledPayload,
-  createHarness,
-  customerPayload,
-  type Harness,
-  nextOrderId,
-  orderPayload,
-  refundPayload,
-  SHOP,
-} from './harness.js';
+import { createHarness, type Harness, SHOP } from './harness.js';
 import { seeded, shuffle } from './prng.js';
 
 /**

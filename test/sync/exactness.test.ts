@@ -1,9 +1,10 @@
 import { Worker } from 'bullmq';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { customerPayload, nextOrderId, orderPayload } from '../../fakes/shopify/webhooks.js';
 import type { SyncEvent } from '../../src/sync/events.js';
 import { Ledger } from '../../src/sync/ledger.js';
 import { readOrderState } from '../../src/sync/order-state.js';
-import { createHarness, customerPayload, type Harness, nextOrderId, orderPayload, SHOP } from './harness.js';
+import { createHarness, type Harness, SHOP } from './harness.js';
 
 /**
  * Exactness against the IT Retail the seed describes (GetOne lists no operation history; a Put's answer

@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
-import { ITRetailSimulator, type SimulatorOptions } from '../../src/itretail/simulator.js';
+import { ITRetailSimulator, type SimulatorOptions } from '../../fakes/itretail/simulator.js';
 import type { WebhookJobData } from '../../src/queue/jobs.js';
 import { createSyncQueues, type SyncQueues } from '../../src/queue/shards.js';
 import { SettingsStore } from '../../src/settings.js';
 import { createKeys, type Keys } from '../../src/store/keys.js';
 import { SyncEventStore } from '../../src/sync/events.js';
-import { type RunningWorker, type StartWorkerDeps, startWorker } from '../../workers/sync-worker.js';
+import { type RunningWorker, type StartWorkerDeps, startWorker } from '../../src/worker/worker.js';
 import { dropPrefix, TEST_QUEUE_SHARDS, testRedis, uniquePrefix } from '../helpers/redis.js';
 
 export const SHOP = 'test-shop.myshopify.com';
@@ -150,95 +150,4 @@ export async function createHarness(name: string, simOpts: SimulatorOptions = {}
     },
   };
   return h;
-}
-
-// ----- payload builders ---------------------------------------------------------------------------------------
-
-let orderSeq = 5_000_000_000;
-
-export function nextOrderId(): string {
-  orderSeq += 1;
-  return String(orderSeq);
-}
-
-export interface OrderSpec {
-  id: string;
-  email?: string | null;
-  subtotal: string;
-  customerId?: string;
-  firstName?: string;
-  lastName?: string;
-  test?: boolean;
-  refunds?: { id: string; subtotal: string }[];
-  currentSubtotal?: string;
-}
-
-export function orderPayload(o: OrderSpec) {
-  return {
-    id: Number(o.id),
-    admin_graphql_api_id: `gid://shopify/Order/${o.id}`,
-    name: `#${o.id.slice(-4)}`,
-    email: o.email ?? null,
-    contact_email: o.email ?? null,
-    customer:
-      o.email === null
-        ? null
-        : {
-            id: Number(o.customerId ?? `7${o.id.slice(-6)}`),
-            email: o.email,
-            first_name: o.firstName ?? 'Ada',
-            last_name: o.lastName ?? 'Lovelace',
-            phone: null,
-          },
-    currency: 'USD',
-    financial_status: 'paid',
-    test: o.test ?? false,
-    cancelled_at: null,
-    subtotal_price: o.subtotal,
-    current_subtotal_price: o.currentSubtotal ?? o.subtotal,
-    total_price: o.subtotal,
-    line_items: [],
-    refunds: (o.refunds ?? []).map((r) => refundPayload(o.id, r.id, r.subtotal)),
-  };
-}
-
-export function cancelledPayload(o: OrderSpec) {
-  return { ...orderPayload(o), cancelled_at: '2026-04-01T10:00:00-04:00', cancel_reason: 'customer' };
-}
-
-export function refundPayload(orderId: string, refundId: string, subtotal: string) {
-  return {
-    id: Number(refundId),
-    order_id: Number(orderId),
-    created_at: '2026-04-01T10:00:00-04:00',
-    refund_line_items: [
-      {
-        id: Number(refundId) + 1,
-        line_item_id: 1,
-        quantity: 1,
-        subtotal: Number(subtotal),
-        subtotal_set: { shop_money: { amount: subtotal, currency_code: 'USD' } },
-      },
-    ],
-    transactions: [{ kind: 'refund', amount: subtotal }],
-  };
-}
-
-export function customerPayload(c: {
-  id: string;
-  email: string | null;
-  firstName?: string | null;
-  lastName?: string | null;
-  phone?: string | null;
-}) {
-  return {
-    id: Number(c.id),
-    email: c.email,
-    first_name: c.firstName ?? null,
-    last_name: c.lastName ?? null,
-    phone: c.phone ?? null,
-    state: 'enabled',
-    tags: '',
-    verified_email: true,
-  };
 }

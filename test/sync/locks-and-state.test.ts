@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { cancelledPayload, orderPayload, refundPayload } from '../../fakes/shopify/webhooks.js';
 import { createKeys } from '../../src/store/keys.js';
 import { acquireLock, LockBusyError, LockLostError, withLock } from '../../src/sync/locks.js';
 import {
@@ -11,7 +12,6 @@ import {
 import { parsePayload } from '../../src/sync/payloads.js';
 import { emptyOrderState, mergeFacts, type OrderFacts, worth } from '../../src/sync/points.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
-import { cancelledPayload, orderPayload, refundPayload } from './harness.js';
 import { seeded, shuffle } from './prng.js';
 
 const prefix = uniquePrefix('sync-locks');

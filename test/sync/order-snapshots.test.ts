@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { fixture } from '../../fakes/shopify/webhooks.js';
 import { factsFromOrder, factsFromRefund } from '../../src/sync/order-state.js';
 import { parsePayload } from '../../src/sync/payloads.js';
 import {
@@ -10,7 +11,6 @@ import {
   type PointsRules,
   worth,
 } from '../../src/sync/points.js';
-import { fixture } from '../helpers/shopify.js';
 import { orderEditedPayload, orderVariant, type Presentment, refundVariant } from './order-variants.js';
 import { seeded, shuffle } from './prng.js';
 

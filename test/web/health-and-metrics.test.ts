@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixtureText, TEST_APP, webhookHeaders } from '../helpers/shopify.js';
+import { fixtureText, webhookHeaders } from '../../fakes/shopify/webhooks.js';
+import { TEST_APP } from '../helpers/shopify.js';
 import { type WebHarness, webHarness } from './support.js';
 
 const SHOP = 'loyalty-demo.myshopify.com';

@@ -1,8 +1,10 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sessionToken } from '../../fakes/shopify/session-token.js';
+import { fixtureText, webhookHeaders } from '../../fakes/shopify/webhooks.js';
 import { RETRY_INVALID_SESSION_HEADER } from '../../src/shopify/session-token.js';
 import type { SyncEvent } from '../../src/sync/events.js';
-import { fixtureText, sessionToken, TEST_APP, webhookHeaders } from '../helpers/shopify.js';
+import { TEST_APP } from '../helpers/shopify.js';
 import { type WebHarness, webHarness } from './support.js';
 
 const SHOP = 'loyalty-demo.myshopify.com';

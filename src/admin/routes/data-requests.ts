@@ -1,7 +1,7 @@
 import express from 'express';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../../store/keys.js';
-import { dataRequestIndexKey } from '../../sync/processor.js';
+import { dataRequestIndexKey } from '../../sync/jobs/privacy.js';
 import type { SectionContext } from './context.js';
 import { BadRequest, NotFound, route } from './http.js';
 

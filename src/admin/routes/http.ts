@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
+import { AppError } from '../../errors.js';
 import { QueueUnavailableError } from '../../queue/enqueue.js';
 import { InstallError } from '../../shopify/install.js';
 import { shopOf } from '../../shopify/session-token.js';
@@ -10,28 +11,28 @@ import { shopOf } from '../../shopify/session-token.js';
  */
 
 /** A request the API refuses, with the message (and per-field messages) the page shows. */
-export class BadRequest extends Error {
+export class BadRequest extends AppError {
   constructor(
     message: string,
     readonly fields?: Record<string, string>,
   ) {
-    super(message);
-    this.name = 'BadRequest';
+    super(message, { code: 'BAD_REQUEST' });
   }
 }
 
-export class NotFound extends Error {
-  override name = 'NotFound';
+export class NotFound extends AppError {
+  constructor(message: string) {
+    super(message, { code: 'NOT_FOUND' });
+  }
 }
 
 /** The request is sound but the state of the shop refuses it (409); `details` go into the answer. */
-export class Conflict extends Error {
-  override name = 'Conflict';
+export class Conflict extends AppError {
   constructor(
     message: string,
     readonly details: Record<string, unknown> = {},
   ) {
-    super(message);
+    super(message, { code: 'CONFLICT' });
   }
 }
 

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-import type { CallName } from './errors.js';
+import type { CallName } from '../../src/itretail/errors.js';
 
 /** The calls of IT Retail's article, named as the client names them. */
 export type { CallName };

@@ -20,7 +20,7 @@ import {
 } from 'graphql';
 
 /**
- * The GraphQL side of the Admin API stand-in (fakes/shopify-admin.ts): Shopify's schema from the vendored
+ * The GraphQL side of the Admin API stand-in (fakes/shopify/admin.ts): Shopify's schema from the vendored
  * introspection result, validation errors in Shopify's words, requested cost, cursor connections and the
  * part of Shopify's search syntax the app uses.
  */
@@ -31,7 +31,7 @@ const schemas = new Map<string, GraphQLSchema>();
 export function adminSchema(version = '2026-07'): GraphQLSchema {
   let s = schemas.get(version);
   if (!s) {
-    const file = new URL(`../test/fixtures/shopify/admin_${version}.json.gz`, import.meta.url);
+    const file = new URL(`../../test/fixtures/shopify/admin_${version}.json.gz`, import.meta.url);
     const introspection = JSON.parse(gunzipSync(readFileSync(file)).toString('utf8'));
     s = buildClientSchema(introspection.data);
     schemas.set(version, s);

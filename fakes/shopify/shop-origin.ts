@@ -1,4 +1,5 @@
 import { abstractFetch, setAbstractFetchFunc } from '@shopify/shopify-api/runtime';
+import { SHOP_DOMAIN } from '../../src/shop-domain.js';
 
 /**
  * Sends the Shopify library's requests for chosen shops to another origin (a local stand-in for
@@ -7,7 +8,8 @@ import { abstractFetch, setAbstractFetchFunc } from '@shopify/shopify-api/runtim
  * only the origin of requests whose host is a shop the resolver knows. Nothing else changes: the
  * library still validates the shop, signs nothing differently and parses the same answers.
  *
- * Process-wide by nature (the library keeps one fetch function). Production never calls this.
+ * Process-wide by nature (the library keeps one fetch function). A test double: src/ never imports it; the
+ * tests and the demo install it themselves.
  */
 export type ShopOriginResolver = (shop: string) => string | undefined;
 
@@ -40,4 +42,9 @@ export function routeShopRequests(resolver: ShopOriginResolver): () => void {
     const i = installed?.indexOf(resolver) ?? -1;
     if (i >= 0) installed?.splice(i, 1);
   };
+}
+
+/** Every shop (`<name>.myshopify.com`) to `origin`, e.g. a ShopifyAdminFake's. Returns the undo. */
+export function routeAllShops(origin: string): () => void {
+  return routeShopRequests((host) => (SHOP_DOMAIN.test(host) ? origin : undefined));
 }

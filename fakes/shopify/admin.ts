@@ -9,7 +9,7 @@ import {
   searchFilter,
   shopifyError,
   validationErrors,
-} from './shopify-admin-graphql.js';
+} from './admin-graphql.js';
 
 export {
   adminSchema,
@@ -18,7 +18,7 @@ export {
   type ShopifyError,
   searchFilter,
   validationErrors,
-} from './shopify-admin-graphql.js';
+} from './admin-graphql.js';
 
 /**
  * A stand-in for Shopify's Admin GraphQL API over real HTTP, for tests and local development (never imported
@@ -31,6 +31,8 @@ export {
  *   throttleStatus{maximumAvailable, currentlyAvailable, restoreRate}}; a query the bucket cannot pay (or
  *   one after `throttleNext()`) gets THROTTLED;
  * - pages connections with opaque cursors.
+ *
+ * A test can answer chosen requests itself first (`script`), and reads every request in `requests`.
  *
  * Data-driven: `orders` and `customers` are plain arrays shaped like the GraphQL types (camelCase, gids).
  * Operations are resolvers keyed by root field name; `handle('metafieldsSet', fn, 'mutation')` adds one.
@@ -124,11 +126,34 @@ export interface ReceivedRequest {
   errors?: unknown[];
 }
 
+/** One HTTP request as the stand-in received it. */
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+export interface ScriptedAnswer {
+  status?: number;
+  json: unknown;
+}
+
+/**
+ * A test's own answer to a request, before the stand-in's: return one to answer it (a thrown error answers
+ * 500), or undefined to let the stand-in answer as Shopify would.
+ */
+export type Script = (
+  req: RecordedRequest,
+) => ScriptedAnswer | undefined | Promise<ScriptedAnswer | undefined>;
+
 export interface ShopifyAdminFakeOptions {
   /** API version served (its schema must be vendored). Default 2026-07. */
   version?: string;
-  /** Accepted X-Shopify-Access-Token values. */
-  accessTokens: string[];
+  /** Accepted X-Shopify-Access-Token values (default none; a token exchange adds the token it answers). */
+  accessTokens?: string[];
+  /** Answers chosen by the test, tried before the stand-in's own (see Script). */
+  script?: Script;
   /** The bucket: Shopify's standard plan is 2,000 points refilled at 100 a second. */
   maximumAvailable?: number;
   restoreRate?: number;
@@ -145,7 +170,10 @@ export class ShopifyAdminFake {
   orders: FakeOrder[] = [];
   customers: FakeCustomer[] = [];
   readonly received: ReceivedRequest[] = [];
+  /** Every HTTP request, in arrival order (GraphQL, token exchange, anything else). */
+  readonly requests: RecordedRequest[] = [];
   readonly accessTokens: Set<string>;
+  script?: Script;
   private readonly queryResolvers = new Map<string, RootResolver>();
   private readonly mutationResolvers = new Map<string, RootResolver>();
   private server?: http.Server;
@@ -162,7 +190,8 @@ export class ShopifyAdminFake {
   constructor(opts: ShopifyAdminFakeOptions) {
     this.version = opts.version ?? '2026-07';
     this.schema = adminSchema(this.version);
-    this.accessTokens = new Set(opts.accessTokens);
+    this.accessTokens = new Set(opts.accessTokens ?? []);
+    this.script = opts.script;
     this.maximumAvailable = opts.maximumAvailable ?? 2000;
     this.restoreRate = opts.restoreRate ?? 100;
     this.maxQueryCost = opts.maxQueryCost ?? 1000;
@@ -171,7 +200,7 @@ export class ShopifyAdminFake {
     registerBuiltIns(this);
   }
 
-  static async start(opts: ShopifyAdminFakeOptions): Promise<ShopifyAdminFake> {
+  static async start(opts: ShopifyAdminFakeOptions = {}): Promise<ShopifyAdminFake> {
     const fake = new ShopifyAdminFake(opts);
     await fake.listen(opts.port ?? 0);
     return fake;
@@ -208,7 +237,18 @@ export class ShopifyAdminFake {
       const chunks: Buffer[] = [];
       req.on('data', (c) => chunks.push(c));
       req.on('end', () => {
-        this.answer(req, Buffer.concat(chunks).toString('utf8')).then(
+        const rec: RecordedRequest = {
+          method: req.method ?? 'GET',
+          path: req.url ?? '/',
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        };
+        this.requests.push(rec);
+        const scripted = async () => {
+          const own = await this.script?.(rec);
+          return own ? { status: own.status ?? 200, body: own.json } : this.answer(req, rec.body);
+        };
+        scripted().then(
           ({ status, body }) => {
             res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
             res.end(JSON.stringify(body));
