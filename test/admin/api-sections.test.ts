@@ -6,7 +6,7 @@ import { dismissedKey } from '../../src/admin/routes/failures.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
 import { shardWorkers } from '../helpers/queue.js';
 import { testRedis } from '../helpers/redis.js';
-import { type AdminHarness, adminHarness } from './support.js';
+import { type AdminHarness, adminHarness } from '../helpers/admin.js';
 
 /**
  * The section routers of the admin API: the overview's verdict, Dismiss of a failure a retry cannot help,

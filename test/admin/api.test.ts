@@ -8,9 +8,9 @@ import { progressKey } from '../../src/admin/link-existing.js';
 import { ITRetailHealthRecorder } from '../../src/sync/itretail-health.js';
 import { dataRequestIndexKey } from '../../src/sync/jobs/privacy.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
+import { type AdminHarness, adminHarness } from '../helpers/admin.js';
 import { shardWorkers } from '../helpers/queue.js';
 import { keysMatching, testRedis } from '../helpers/redis.js';
-import { type AdminHarness, adminHarness } from './support.js';
 
 const A = 'shop-a.myshopify.com';
 const B = 'shop-b.myshopify.com';

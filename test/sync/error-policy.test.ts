@@ -4,7 +4,7 @@ import { AuthenticationError } from '../../src/itretail/errors.js';
 import type { SyncEvent } from '../../src/sync/events.js';
 import { classifyError } from '../../src/sync/jobs/error-policy.js';
 import { throttleKey } from '../../src/sync/jobs/runner.js';
-import { createHarness, type Harness, SHOP } from './harness.js';
+import { createHarness, type Harness, SHOP } from '../helpers/sync-harness.js';
 
 let h: Harness;
 beforeAll(async () => {

@@ -9,7 +9,7 @@ import {
 import type { SyncEvent } from '../../src/sync/events.js';
 import { dataRequestIndexKey } from '../../src/sync/jobs/privacy.js';
 import { keysMatching } from '../helpers/redis.js';
-import { createHarness, type Harness, SHOP } from './harness.js';
+import { createHarness, type Harness, SHOP } from '../helpers/sync-harness.js';
 
 let h: Harness;
 let n = 0;

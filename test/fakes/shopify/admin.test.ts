@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ShopifyAdminFake } from '../../fakes/shopify/admin.js';
+import { ShopifyAdminFake } from '../../../fakes/shopify/admin.js';
 
 /** The Admin API stand-in answers over HTTP the way Shopify does. */
 

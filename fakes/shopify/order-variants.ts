@@ -1,4 +1,4 @@
-import { fixture } from '../../fakes/shopify/webhooks.js';
+import { fixture } from './webhooks.js';
 
 /**
  * Variants of Shopify's published payload shapes (test/fixtures/shopify): the fixture with its money and

@@ -5,7 +5,7 @@ import type { WebhookJobData } from '../../src/queue/jobs.js';
 import { shardOfShop } from '../../src/queue/shards.js';
 import { waitForRedis } from '../../src/store/redis.js';
 import { TEST_QUEUE_SHARDS } from '../helpers/redis.js';
-import { createHarness, type Harness } from '../sync/harness.js';
+import { createHarness, type Harness } from '../helpers/sync-harness.js';
 
 // One shop with a backlog of thousands of orders, queued through the web process's own enqueue; a quiet shop
 // sends a few orders after all of them. Its orders must be done while most of the backlog still waits —

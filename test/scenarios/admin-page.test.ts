@@ -11,7 +11,7 @@ import { createRedis, waitForRedis } from '../../src/store/redis.js';
 import { Ledger } from '../../src/sync/ledger.js';
 import { workerDepsFromConfig } from '../../src/worker/from-config.js';
 import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
-import { type AdminHarness, adminHarness } from '../admin/support.js';
+import { type AdminHarness, adminHarness } from '../helpers/admin.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { TEST_APP } from '../helpers/shopify.js';
 import { openAdminPage, openSection, screenshot, textAlign, verdictOf } from './admin-page-support.js';

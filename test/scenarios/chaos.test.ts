@@ -9,10 +9,10 @@ import {
 } from '../../fakes/shopify/webhooks.js';
 import { Ledger } from '../../src/sync/ledger.js';
 import type { UncertainWrite } from '../../src/sync/write-evidence.js';
+import { seeded, shuffle } from '../helpers/prng.js';
 import { keysMatching } from '../helpers/redis.js';
+import { createHarness, type Harness, SHOP } from '../helpers/sync-harness.js';
 import { exited, killChildren, startWorkerChild } from '../helpers/worker-process.js';
-import { createHarness, type Harness, SHOP } from './harness.js';
-import { seeded, shuffle } from './prng.js';
 
 /**
  * Every fault at once, against the IT Retail the seed describes (GetOne lists no operation history): 5xx,

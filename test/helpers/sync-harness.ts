@@ -9,7 +9,7 @@ import { SettingsStore } from '../../src/settings.js';
 import { createKeys, type Keys } from '../../src/store/keys.js';
 import { SyncEventStore } from '../../src/sync/events.js';
 import { type RunningWorker, type StartWorkerDeps, startWorker } from '../../src/worker/worker.js';
-import { dropPrefix, TEST_QUEUE_SHARDS, testRedis, uniquePrefix } from '../helpers/redis.js';
+import { dropPrefix, TEST_QUEUE_SHARDS, testRedis, uniquePrefix } from './redis.js';
 
 export const SHOP = 'test-shop.myshopify.com';
 

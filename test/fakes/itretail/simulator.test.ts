@@ -12,7 +12,7 @@ import {
   ITRetailSimulator,
   SimulatorError,
   type SimulatorOptions,
-} from '../../fakes/itretail/simulator.js';
+} from '../../../fakes/itretail/simulator.js';
 
 type Json = Record<string, unknown>;
 const LOCAL_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?$/;

@@ -4,7 +4,7 @@ import { customerPayload, nextOrderId, orderPayload } from '../../fakes/shopify/
 import type { SyncEvent } from '../../src/sync/events.js';
 import { Ledger } from '../../src/sync/ledger.js';
 import { readOrderState } from '../../src/sync/order-state.js';
-import { createHarness, type Harness, SHOP } from './harness.js';
+import { createHarness, type Harness, SHOP } from '../helpers/sync-harness.js';
 
 /**
  * Exactness against the IT Retail the seed describes (GetOne lists no operation history; a Put's answer

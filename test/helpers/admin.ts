@@ -12,8 +12,8 @@ import { createApp } from '../../src/app.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { buildDeps, type Deps } from '../../src/main.js';
 import { waitForRedis } from '../../src/store/redis.js';
-import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
-import { TEST_APP, testEnv } from '../helpers/shopify.js';
+import { dropPrefix, testRedis, uniquePrefix } from './redis.js';
+import { TEST_APP, testEnv } from './shopify.js';
 
 export const API_KEY = 'test-api-key';
 export const API_SECRET = 'test-api-secret-0123456789';

@@ -5,8 +5,8 @@ import { loadConfig } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import { buildDeps, type Deps } from '../../src/main.js';
 import { waitForRedis } from '../../src/store/redis.js';
-import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
-import { testEnv } from '../helpers/shopify.js';
+import { dropPrefix, testRedis, uniquePrefix } from './redis.js';
+import { testEnv } from './shopify.js';
 
 /** A pino logger that keeps its lines in memory (with the product's redaction) so tests can read them. */
 export function memoryLogger(): { logger: Logger; lines: () => string } {

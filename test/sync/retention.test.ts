@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderPayload } from '../../fakes/shopify/webhooks.js';
 import { SYNC_JOB_OPTIONS } from '../../src/queue/jobs.js';
-import { createHarness, type Harness } from '../sync/harness.js';
+import { createHarness, type Harness } from '../helpers/sync-harness.js';
 
 /**
  * Finished jobs do not pile up in Redis: the queue's policy bounds them by age (and completed ones by

@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decrypt, encrypt } from '../../src/crypto.js';
-import { baseUrlProblem, SettingsStore, settingsPatchSchema } from '../../src/settings.js';
-import { createKeys } from '../../src/store/keys.js';
-import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
+import { decrypt, encrypt } from '../src/crypto.js';
+import { baseUrlProblem, SettingsStore, settingsPatchSchema } from '../src/settings.js';
+import { createKeys } from '../src/store/keys.js';
+import { dropPrefix, testRedis, uniquePrefix } from './helpers/redis.js';
 
 const key = Buffer.alloc(32, 7);
 const prefix = uniquePrefix('settings');

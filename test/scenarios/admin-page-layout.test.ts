@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ITRetailSimulator } from '../../fakes/itretail/simulator.js';
 import { SECTIONS } from '../../src/admin/page.js';
-import { type AdminHarness, adminHarness } from '../admin/support.js';
+import { type AdminHarness, adminHarness } from '../helpers/admin.js';
 import { HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import {
   DESKTOP,
