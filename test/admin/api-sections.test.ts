@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ITRetailSimulator } from '../../fakes/itretail/simulator.js';
 import { dismissedKey } from '../../src/admin/routes/failures.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
+import { type AdminHarness, adminHarness } from '../helpers/admin.js';
 import { shardWorkers } from '../helpers/queue.js';
 import { testRedis } from '../helpers/redis.js';
-import { type AdminHarness, adminHarness } from '../helpers/admin.js';
 
 /**
  * The section routers of the admin API: the overview's verdict, Dismiss of a failure a retry cannot help,
