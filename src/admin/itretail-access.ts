@@ -12,7 +12,7 @@ import type { SettingsStore } from '../settings.js';
  * call made now succeeds, which this answers.
  */
 
-interface ConnectionTarget {
+export interface ConnectionTarget {
   baseUrl: string;
   credentials: ITRetailCredentials;
 }

@@ -139,6 +139,8 @@ function eventKeys(shopKey: ShopKey) {
     events: (shop: string, ...parts: string[]) => shopKey(shop, 'ev', ...parts),
     /** Marks a stalled job's failure as recorded (string with a TTL). */
     stalledRecorded: (shop: string, marker: string) => shopKey(shop, 'stalled-recorded', marker),
+    /** Failures the merchant dismissed because no retry can help (hash: event id → when). */
+    failuresDismissed: (shop: string) => shopKey(shop, 'failures-dismissed'),
   };
 }
 

@@ -6,9 +6,9 @@ import { ITRetailSimulator } from '../../fakes/itretail/simulator.js';
 import { adminApiRouter } from '../../src/admin/api.js';
 import { ITRetailHealthRecorder } from '../../src/sync/itretail-health.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
+import { type AdminHarness, adminHarness } from '../helpers/admin.js';
 import { shardWorkers } from '../helpers/queue.js';
 import { keysMatching, testRedis } from '../helpers/redis.js';
-import { type AdminHarness, adminHarness } from './support.js';
 
 const A = 'shop-a.myshopify.com';
 const B = 'shop-b.myshopify.com';
@@ -218,6 +218,15 @@ const ROUTES: RouteCase[] = [
     },
   },
   {
+    method: 'post',
+    path: `/api/failures/${encodeURIComponent('wh|shop-a|orders%2Fpaid|e-9002')}/dismiss`,
+    pattern: '/failures/:jobId/dismiss',
+    checkB: (r) => {
+      expect(r.status).toBe(404);
+      noneOfA(r);
+    },
+  },
+  {
     method: 'get',
     path: '/api/uncertain-writes',
     pattern: '/uncertain-writes',
@@ -251,7 +260,8 @@ const ROUTES: RouteCase[] = [
     method: 'post',
     path: '/api/customers/resync',
     pattern: '/customers/resync',
-    body: { email: 'ada@example.com' },
+    // Shop A's customer is unknown to shop B: B confirms it means to create one.
+    body: { email: 'ada@example.com', confirmCreate: true },
     checkB: async (r) => {
       expect(r.status).toBe(200);
       const job = await h.deps.queue.getJob(r.body.jobId);
@@ -362,10 +372,17 @@ describe('every /api route', () => {
       itretail: h.admin.itretail,
       links: new CustomerMatcher(h.deps.redis, h.deps.keys),
     });
-    const registered = (router.stack as { route?: { path: string; methods: Record<string, boolean> } }[])
-      .filter((l) => l.route)
-      .flatMap((l) => Object.keys(l.route!.methods).map((m) => `${m} ${l.route!.path}`))
-      .sort();
+    type Layer = { route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: Layer[] } };
+    // The section routers are mounted without a path: their routes are the API's routes as they are.
+    const routesOf = (stack: Layer[]): string[] =>
+      stack.flatMap((l) =>
+        l.route
+          ? Object.keys(l.route.methods).map((m) => `${m} ${l.route!.path}`)
+          : l.handle?.stack
+            ? routesOf(l.handle.stack)
+            : [],
+      );
+    const registered = routesOf(router.stack as Layer[]).sort();
     const listed = [...new Set(ROUTES.map((r) => `${r.method} ${r.pattern}`))].sort();
     expect(listed).toEqual(registered);
   });
@@ -439,7 +456,7 @@ describe('every /api route', () => {
     });
     expect((await call('get', '/api/link-existing', t())).body).toMatchObject({ state: 'done', done: 42 });
     expect((await call('get', '/api/data-requests', t())).body.requests).toEqual([
-      { id: DATA_REQUEST_ID, at: DATA_REPORT_AT, shopifyCustomerId: '7001' },
+      { id: DATA_REQUEST_ID, at: DATA_REPORT_AT, shopifyCustomerId: '7001', email: 'ada@example.com' },
     ]);
     const report = await call('get', `/api/data-requests/${DATA_REQUEST_ID}`, t());
     expect(report.status).toBe(200);

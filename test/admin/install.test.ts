@@ -10,8 +10,8 @@ import { SettingsStore } from '../../src/settings.js';
 import { createInstallService, InstallError, installRouter } from '../../src/shopify/install.js';
 import { RedisSessionStorage } from '../../src/shopify/session-storage.js';
 import { createKeys } from '../../src/store/keys.js';
+import { API_KEY, API_SECRET, BROWSER_UA, testConfig, testShopify } from '../helpers/admin.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
-import { API_KEY, API_SECRET, BROWSER_UA, testConfig, testShopify } from './support.js';
 
 const sessionToken = (shop: string, o: { secret?: string } = {}) =>
   mintSessionToken({ secret: o.secret ?? API_SECRET, apiKey: API_KEY, shop });

@@ -55,6 +55,7 @@ describe('Redis key names', () => {
       [k.events(S), shop('ev')],
       [k.events(S, 'st', 'failed'), shop('ev:st:failed')],
       [k.stalledRecorded(S, 'j1:0'), shop('stalled-recorded:j1:0')],
+      [k.failuresDismissed(S), shop('failures-dismissed')],
       [k.dataRequest(S, '77'), shop('data-request:77')],
       [k.dataRequests(S), shop('data-requests')],
       [k.storefrontBalance(S, '5'), shop('storefront:balance:5')],

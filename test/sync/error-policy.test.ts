@@ -3,7 +3,7 @@ import { nextOrderId, orderPayload } from '../../fakes/shopify/webhooks.js';
 import { AuthenticationError } from '../../src/itretail/errors.js';
 import type { SyncEvent } from '../../src/sync/events.js';
 import { classifyError } from '../../src/sync/jobs/error-policy.js';
-import { createHarness, type Harness, SHOP } from './harness.js';
+import { createHarness, type Harness, SHOP } from '../helpers/sync-harness.js';
 
 let h: Harness;
 beforeAll(async () => {

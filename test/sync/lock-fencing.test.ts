@@ -9,7 +9,7 @@ import { CustomerMatcher, type SyncClient } from '../../src/sync/matching.js';
 import { factsFromPaid, mergeOrderFacts, readOrderState } from '../../src/sync/order-state.js';
 import { parsePayload } from '../../src/sync/payloads.js';
 import { type ReconcileDeps, reconcileOrder } from '../../src/sync/reconcile.js';
-import { createHarness, FAST_CLIENT, type Harness, SHOP } from './harness.js';
+import { createHarness, FAST_CLIENT, type Harness, SHOP } from '../helpers/sync-harness.js';
 
 /**
  * The customer lock can lapse while its holder is stalled (a pause longer than the TTL, Redis out of reach

@@ -11,8 +11,8 @@ import {
 } from '../../src/sync/order-state.js';
 import { parsePayload } from '../../src/sync/payloads.js';
 import { emptyOrderState, mergeFacts, type OrderFacts, worth } from '../../src/sync/points.js';
+import { seeded, shuffle } from '../helpers/prng.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
-import { seeded, shuffle } from './prng.js';
 
 const prefix = uniquePrefix('sync-locks');
 const keys = createKeys(prefix);

@@ -9,7 +9,7 @@ import {
 import type { SyncEvent } from '../../src/sync/events.js';
 import { readOrderState } from '../../src/sync/order-state.js';
 import { GONE_REASON } from '../../src/sync/reconcile.js';
-import { createHarness, type Harness, SHOP } from './harness.js';
+import { createHarness, type Harness, SHOP } from '../helpers/sync-harness.js';
 
 let h: Harness;
 let n = 0;

@@ -8,7 +8,7 @@ import {
 } from '../../fakes/shopify/webhooks.js';
 import type { SyncEvent } from '../../src/sync/events.js';
 import { keysMatching } from '../helpers/redis.js';
-import { createHarness, type Harness, SHOP } from './harness.js';
+import { createHarness, type Harness, SHOP } from '../helpers/sync-harness.js';
 
 let h: Harness;
 let n = 0;
