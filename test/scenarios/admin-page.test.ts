@@ -409,9 +409,7 @@ describe.skipIf(!HAS_CHROMIUM)('admin page in a browser', () => {
     expect(res.status).toBe(200);
     const requestId = String(payload.data_request.id);
     const customerId = String(payload.customer.id);
-    await until(
-      async () => (await h.deps.redis.exists(h.deps.keys.shop(SHOP, 'data-request', requestId))) === 1,
-    );
+    await until(async () => (await h.deps.redis.exists(h.deps.keys.dataRequest(SHOP, requestId))) === 1);
 
     const { page, errors, close } = await openPage('/app/data-requests');
     const row = page.locator(`#data-requests s-table-row[data-request-id="${requestId}"]`);

@@ -1,7 +1,6 @@
 import express from 'express';
 import { enqueueAdminJob } from '../../queue/enqueue.js';
 import type { SyncEvent } from '../../sync/events.js';
-import { ordersByEmailKey } from '../../sync/order-state.js';
 import { normalizeEmail } from '../../sync/payloads.js';
 import { explainItretailError } from '../itretail-access.js';
 import type { SectionContext } from './context.js';
@@ -89,7 +88,7 @@ async function knownEmail(ctx: SectionContext, shop: string, email: string): Pro
   const { links, redis, keys } = ctx;
   if (await links.linkedByEmail(shop, email)) return true;
   if (await links.indexLookup(shop, email)) return true;
-  return (await redis.scard(ordersByEmailKey(keys, shop, email))) > 0;
+  return (await redis.scard(keys.ordersByEmail(shop, email))) > 0;
 }
 
 export function customersRouter(ctx: SectionContext): express.Router {

@@ -1,7 +1,6 @@
 import express from 'express';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../../store/keys.js';
-import { dataRequestIndexKey } from '../../sync/jobs/privacy.js';
 import type { SectionContext } from './context.js';
 import { BadRequest, NotFound, route } from './http.js';
 
@@ -40,13 +39,13 @@ export async function listDataRequests(
   keys: Keys,
   shop: string,
 ): Promise<{ requests: DataRequestSummary[]; complete: boolean }> {
-  const index = dataRequestIndexKey(keys, shop);
+  const index = keys.dataRequests(shop);
   const [ids, total] = await Promise.all([
     redis.zrevrange(index, 0, DATA_REQUEST_LIST_MAX - 1),
     redis.zcard(index),
   ]);
   const tx = redis.pipeline();
-  for (const id of ids) tx.getrange(keys.shop(shop, 'data-request', id), 0, REPORT_HEAD_BYTES - 1);
+  for (const id of ids) tx.getrange(keys.dataRequest(shop, id), 0, REPORT_HEAD_BYTES - 1);
   const heads = (await tx.exec()) ?? [];
   const reports: DataRequestSummary[] = [];
   ids.forEach((id, i) => {
@@ -85,7 +84,7 @@ export function dataRequestsRouter(ctx: SectionContext): express.Router {
     '/data-requests/:id',
     route(async (req, res, shop) => {
       const id = dataRequestIdFrom(req.params.id);
-      const report = await redis.get(keys.shop(shop, 'data-request', id));
+      const report = await redis.get(keys.dataRequest(shop, id));
       if (report === null) {
         throw new NotFound('This data request report does not exist or is no longer kept (30 days).');
       }

@@ -26,7 +26,7 @@ const PERMANENT_CODES = new Set([
 const DISMISSED_TTL_SECONDS = 30 * 24 * 3600;
 
 export const dismissedKey = (ctx: Pick<SectionContext, 'keys'>, shop: string) =>
-  ctx.keys.shop(shop, 'failures-dismissed');
+  ctx.keys.failuresDismissed(shop);
 
 type JobState = string;
 

@@ -46,7 +46,7 @@ async function gather(ctx: SectionContext, shop: string) {
     events.list(shop, { status: 'applied', limit: 1 }),
   ]);
   const [linked, dismissed, link, webHealth, workerHealth] = await Promise.all([
-    redis.hlen(keys.shop(shop, 'link', 'email')),
+    redis.hlen(keys.linkEmail(shop)),
     redis.hlen(dismissedKey(ctx, shop)),
     readProgress(redis, keys, shop),
     itretail.health(shop).catch(() => undefined),
