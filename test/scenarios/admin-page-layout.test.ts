@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ITRetailSimulator } from '../../fakes/itretail/simulator.js';
-import { progressKey } from '../../src/admin/link-existing.js';
 import { SECTIONS } from '../../src/admin/page.js';
 import { type AdminHarness, adminHarness } from '../helpers/admin.js';
 import { HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
@@ -68,7 +67,7 @@ beforeAll(async () => {
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   await busyShop(WORKING);
   // Link existing customers ran: 35 of the shop's 49 customers linked (5 of them created in IT Retail).
-  await h.deps.redis.hset(progressKey(h.deps.keys, WORKING), {
+  await h.deps.redis.hset(h.deps.keys.linkExisting(WORKING), {
     state: 'done',
     done: '49',
     total: '49',
