@@ -85,7 +85,8 @@ function chart(hours) {
  */
 function checklist(o, ctx) {
   const s = o.setup;
-  if (s.credentials && s.connected && s.linked) return null;
+  // A fresh install only: once points have moved, the verdict says what needs doing.
+  if (o.lastAppliedAt || (s.credentials && s.connected && s.linked)) return null;
   const steps = [
     { done: s.credentials, text: 'Enter your IT Retail sign-in', go: 'settings', label: 'Open Settings' },
     { done: s.connected, text: 'Test the connection', go: 'settings', label: 'Open Settings' },
