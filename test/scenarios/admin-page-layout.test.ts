@@ -55,6 +55,14 @@ async function busyShop(shop: string) {
       pointsAfter: i % 5 === 4 ? 88 : 125 + i,
     });
   }
+  await h.deps.events.record({
+    shop,
+    topic: 'admin/resync-customer',
+    status: 'applied',
+    customerName: 'Grace Hopper',
+    cardNo: '400101',
+    reason: 'resynced: 2 orders looked at, nothing to change',
+  });
 }
 
 beforeAll(async () => {
@@ -88,6 +96,11 @@ afterAll(async () => {
 
 const open = (shop: string, viewport = DESKTOP, path?: string) =>
   openAdminPage(browser, { baseUrl, shop, token: () => h.token(shop), viewport, path });
+
+/** Waits (without asserting on time) until `check` holds; the test's own timeout bounds it. */
+async function until(check: () => Promise<boolean>) {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 100));
+}
 
 /** Waits until the shown view is filled (no "Loading…" left in it). */
 async function settled(page: Page, section: string) {
@@ -134,6 +147,22 @@ describe.skipIf(!HAS_CHROMIUM)('the admin page at a glance', () => {
       await close();
     }, 60_000);
   }
+
+  it('filters Activity to resyncs, and searches it by customer', async () => {
+    const { page, errors, close } = await open(WORKING, DESKTOP, '/app/activity');
+    const rows = page.locator('#activity s-table-row:not(.empty)');
+    await rows.first().waitFor();
+    await page.selectOption('#activity s-select[name=topic] select', { label: 'Resync' });
+    await page.locator('#activity s-table-row[data-topic="admin/resync-customer"]').waitFor();
+    await until(async () => (await rows.count()) === 1);
+    await expect(rows.first().textContent()).resolves.toContain('Grace Hopper');
+    await page.selectOption('#activity s-select[name=topic] select', '');
+    await page.fill('#activity s-search-field input', 'hamilton');
+    await until(async () => (await rows.count()) === 3);
+    for (const text of await rows.allTextContents()) expect(text).toContain('Margaret Hamilton');
+    expect(errors).toEqual([]);
+    await close();
+  }, 60_000);
 
   it('says Not working when IT Retail refuses the sign-in, apart from not answering', async () => {
     const shop = 'layout-refused.myshopify.com';
