@@ -149,6 +149,76 @@ export function summaryOf(p: LinkExistingProgress): string {
 
 const isRetryable = (err: unknown) => Boolean((err as { retryable?: boolean })?.retryable);
 
+/** The progress of this job's run: a job started outside the page (or whose progress was erased) begins afresh. */
+async function beginRun(job: LinkExistingJob, deps: LinkExistingDeps): Promise<LinkExistingProgress> {
+  const { redis, keys } = deps;
+  const shop = job.data.shop;
+  const p = await readProgress(redis, keys, shop);
+  if (p.jobId && (!job.id || p.jobId === job.id)) {
+    await writeProgress(redis, keys, shop, { state: 'running' }, ['error']);
+    return p;
+  }
+  await redis.del(keys.linkExisting(shop));
+  await writeProgress(redis, keys, shop, {
+    state: 'running',
+    jobId: job.id,
+    startedAt: new Date().toISOString(),
+    done: 0,
+    linked: 0,
+    created: 0,
+    skipped: 0,
+    failed: 0,
+    cursor: job.data.cursor,
+  });
+  return readProgress(redis, keys, shop);
+}
+
+type PageCustomer = Awaited<ReturnType<CustomerPager['page']>>['customers'][number];
+
+/**
+ * Finds or creates each customer of one page in IT Retail. A retryable failure throws (the job resumes
+ * later from the page's cursor); a customer refused for good is counted and recorded as a failed event.
+ */
+async function linkPage(
+  shop: string,
+  client: SyncClient,
+  customers: PageCustomer[],
+  deps: LinkExistingDeps,
+): Promise<{ linked: number; created: number; skipped: number; failed: number }> {
+  const counts = { linked: 0, created: 0, skipped: 0, failed: 0 };
+  for (const c of customers) {
+    if (!c.email) {
+      counts.skipped++;
+      continue;
+    }
+    try {
+      const r = await deps.matcher.findOrCreate(shop, client, {
+        email: c.email,
+        firstName: c.firstName,
+        lastName: c.lastName,
+        phone: c.phone,
+        shopifyCustomerId: c.id,
+      });
+      if (r.created) counts.created++;
+      else counts.linked++;
+    } catch (err) {
+      if (isRetryable(err)) throw err;
+      counts.failed++;
+      const name = [c.firstName, c.lastName].filter(Boolean).join(' ') || undefined;
+      await deps.events?.record({
+        shop,
+        topic: 'admin/link-existing',
+        status: 'failed',
+        error: `Could not link ${name ?? 'this customer'} to IT Retail: ${(err as Error).message}`,
+        errorCode: (err as { code?: string }).code,
+        shopifyCustomerId: c.id,
+        customerName: name,
+      });
+    }
+  }
+  return counts;
+}
+
 /**
  * The handler of a 'link-existing' job. A retryable IT Retail failure (outage) throws, so BullMQ retries
  * the job later and it resumes from the saved cursor; a customer IT Retail refuses for good is counted as
@@ -161,25 +231,7 @@ export async function runLinkExisting(
   const { redis, keys } = deps;
   const shop = job.data.shop;
   const log = deps.logger?.child({ shop, job: 'link-existing' });
-  let p = await readProgress(redis, keys, shop);
-  // A job started outside the page (or whose progress was erased) begins a fresh run of its own.
-  if (!p.jobId || (job.id && p.jobId !== job.id)) {
-    await redis.del(keys.linkExisting(shop));
-    await writeProgress(redis, keys, shop, {
-      state: 'running',
-      jobId: job.id,
-      startedAt: new Date().toISOString(),
-      done: 0,
-      linked: 0,
-      created: 0,
-      skipped: 0,
-      failed: 0,
-      cursor: job.data.cursor,
-    });
-    p = await readProgress(redis, keys, shop);
-  } else {
-    await writeProgress(redis, keys, shop, { state: 'running' }, ['error']);
-  }
+  let p = await beginRun(job, deps);
 
   try {
     const request = await deps.graphqlFor(shop);
@@ -192,37 +244,7 @@ export async function runLinkExisting(
     let cursor = p.cursor;
     for (;;) {
       const page = await pager.page(cursor);
-      const counts = { linked: 0, created: 0, skipped: 0, failed: 0 };
-      for (const c of page.customers) {
-        if (!c.email) {
-          counts.skipped++;
-          continue;
-        }
-        try {
-          const r = await deps.matcher.findOrCreate(shop, client, {
-            email: c.email,
-            firstName: c.firstName,
-            lastName: c.lastName,
-            phone: c.phone,
-            shopifyCustomerId: c.id,
-          });
-          if (r.created) counts.created++;
-          else counts.linked++;
-        } catch (err) {
-          if (isRetryable(err)) throw err;
-          counts.failed++;
-          const name = [c.firstName, c.lastName].filter(Boolean).join(' ') || undefined;
-          await deps.events?.record({
-            shop,
-            topic: 'admin/link-existing',
-            status: 'failed',
-            error: `Could not link ${name ?? 'this customer'} to IT Retail: ${(err as Error).message}`,
-            errorCode: (err as { code?: string }).code,
-            shopifyCustomerId: c.id,
-            customerName: name,
-          });
-        }
-      }
+      const counts = await linkPage(shop, client, page.customers, deps);
       // One atomic step per page: counters and the cursor of the next page move together.
       const tx = redis.multi();
       const key = keys.linkExisting(shop);

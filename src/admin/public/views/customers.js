@@ -118,6 +118,64 @@ function storefrontOf(s) {
 }
 
 /**
+ * Resync, or — for an email the app does not know — first the question whether to create an IT Retail
+ * customer. `place` holds the button, the question, or "queued".
+ * @param {import('./context.js').AppContext} ctx @param {HTMLElement} error
+ * @param {string} address @param {boolean} known @param {HTMLElement} place
+ */
+function resyncButton(ctx, error, address, known, place) {
+  /** @param {boolean} confirmCreate */
+  const resync = async (confirmCreate) => {
+    try {
+      const body = { email: address, ...(confirmCreate ? { confirmCreate: true } : {}) };
+      await api('/api/customers/resync', { method: 'POST', body });
+      toast('Resync queued');
+      fill(
+        place,
+        h('span', { class: 'muted resync-queued' }, 'Resync queued; this updates when it is done.'),
+      );
+      ctx.follow();
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 409 && err.body?.needsConfirmCreate)
+        return fill(place, ask());
+      showError(error, err);
+    }
+  };
+  const ask = () =>
+    h(
+      's-banner',
+      { tone: 'warning', class: 'confirm-create' },
+      h(
+        'div',
+        {},
+        `No customer with ${address} is known to the app. Resync will create a new IT Retail customer with this email. Check the spelling first.`,
+      ),
+      h(
+        'div',
+        { class: 'toolbar' },
+        h(
+          's-button',
+          { variant: 'primary', class: 'confirm-create-yes', onclick: () => resync(true) },
+          'Create IT Retail customer',
+        ),
+        h(
+          's-button',
+          {
+            class: 'confirm-create-no',
+            onclick: () => fill(place, resyncButton(ctx, error, address, known, place)),
+          },
+          'Cancel',
+        ),
+      ),
+    );
+  return h(
+    's-button',
+    { class: 'resync', onclick: () => (known ? resync(false) : fill(place, ask())) },
+    'Resync',
+  );
+}
+
+/**
  * @param {import('./context.js').AppContext} ctx
  * @returns {import('./context.js').View}
  */
@@ -142,90 +200,33 @@ export function createCustomers(ctx) {
   /** @type {string | undefined} */
   let current;
 
-  /** @param {string} address @param {boolean} confirmCreate @param {HTMLElement} place */
-  async function resync(address, confirmCreate, place) {
-    try {
-      await api('/api/customers/resync', {
-        method: 'POST',
-        body: { email: address, ...(confirmCreate ? { confirmCreate: true } : {}) },
-      });
-      toast('Resync queued');
-      fill(
-        place,
-        h('span', { class: 'muted resync-queued' }, 'Resync queued; this updates when it is done.'),
-      );
-      ctx.follow();
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 409 && err.body?.needsConfirmCreate)
-        return fill(place, confirmBox(address, place));
-      showError(error, err);
-    }
-  }
-
-  /** @param {string} address @param {HTMLElement} place */
-  function confirmBox(address, place) {
-    return h(
-      's-banner',
-      { tone: 'warning', class: 'confirm-create' },
-      h(
-        'div',
-        {},
-        `No customer with ${address} is known to the app. Resync will create a new IT Retail customer with this email. Check the spelling first.`,
-      ),
-      h(
-        'div',
-        { class: 'toolbar' },
-        h(
-          's-button',
-          { variant: 'primary', class: 'confirm-create-yes', onclick: () => resync(address, true, place) },
-          'Create IT Retail customer',
-        ),
-        h(
-          's-button',
-          { class: 'confirm-create-no', onclick: () => fill(place, resyncButton(address, false, place)) },
-          'Cancel',
-        ),
-      ),
-    );
-  }
-
-  /** @param {string} address @param {boolean} known @param {HTMLElement} place */
-  function resyncButton(address, known, place) {
-    return h(
-      's-button',
-      {
-        class: 'resync',
-        onclick: () => (known ? resync(address, false, place) : fill(place, confirmBox(address, place))),
-      },
-      'Resync',
-    );
-  }
-
   async function lookup() {
     const address = String(/** @type {any} */ (email).value ?? '').trim();
     if (!address) return showError(error, new Error('Enter an email address.'));
     current = address;
     fill(out, h('p', { class: 'muted' }, 'Looking up…'));
     try {
+      const q = encodeURIComponent(address);
       const [r, s] = await Promise.all([
-        api(`/api/customers?email=${encodeURIComponent(address)}`),
-        apiIfPresent(`/api/customers/storefront?email=${encodeURIComponent(address)}`).catch(() => null),
+        api(`/api/customers?email=${q}`),
+        apiIfPresent(`/api/customers/storefront?email=${q}`).catch(() => null),
       ]);
       fill(error);
       const place = h('div', { class: 'toolbar resync-place' });
-      fill(place, resyncButton(r.email, r.known, place));
+      fill(place, resyncButton(ctx, error, r.email, r.known, place));
       const sf = storefrontOf(s);
+      const dups = r.duplicates?.length
+        ? h(
+            's-banner',
+            { tone: 'warning' },
+            `IT Retail has ${r.duplicates.length + 1} customers with this email; the app uses ${r.itretail?.cardNo ? `card ${r.itretail.cardNo}` : 'the first'}.`,
+          )
+        : null;
       fill(
         out,
         recordOf(r),
         sf.shown,
-        r.duplicates?.length
-          ? h(
-              's-banner',
-              { tone: 'warning' },
-              `IT Retail has ${r.duplicates.length + 1} customers with this email; the app uses ${r.itretail?.cardNo ? `card ${r.itretail.cardNo}` : 'the first'}.`,
-            )
-          : null,
+        dups,
         place,
         h('div', { class: 'purchases' }, ordersOf(r.orders ?? []), sf.inStore),
         sf.redemptions,

@@ -42,6 +42,57 @@ function progressOf(p) {
   ];
 }
 
+/** @param {any} c the catch-up status */
+function catchUpOf(c) {
+  const last = c?.lastRunAt
+    ? [
+        'Last catch-up ',
+        time(c.lastRunAt),
+        `: ${num(c.ordersSeen)} orders read, ${num(c.ordersRecovered)} recovered.`,
+      ]
+    : ['No catch-up has run yet.'];
+  return [
+    h('p', {}, last, c?.running ? ' A catch-up is running…' : ''),
+    c?.error ? h('s-banner', { tone: 'critical' }, c.error) : null,
+  ];
+}
+
+/**
+ * One part of the section (linking, or the catch-up): its button, its status, reloaded every 2 s while it
+ * runs. `read` answers the status, `start` starts it and answers the status.
+ * @param {{button: HTMLElement, box: HTMLElement, error: HTMLElement, read: () => Promise<any>, start: () => Promise<any>,
+ *   running: (s: any) => boolean, render: (s: any) => import('../lib/dom.js').Child, started: string, onDone?: (s: any) => void}} o
+ */
+function poller(o) {
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  /** @param {any} s */
+  const show = (s) => {
+    o.button.toggleAttribute('disabled', o.running(s));
+    fill(o.box, o.render(s));
+    clearTimeout(timer);
+    if (o.running(s)) timer = setTimeout(() => load(), 2000);
+    o.onDone?.(s);
+  };
+  const load = async () => {
+    try {
+      show(await o.read());
+      fill(o.error);
+    } catch (err) {
+      showError(o.error, err);
+    }
+  };
+  o.button.addEventListener('click', async () => {
+    try {
+      show(await o.start());
+      toast(o.started);
+    } catch (err) {
+      showError(o.error, err);
+    }
+  });
+  return load;
+}
+
 /**
  * @param {import('./context.js').AppContext} ctx
  * @returns {import('./context.js').View}
@@ -74,72 +125,26 @@ export function createLinkExisting(ctx) {
     h('div', { class: 'toolbar' }, catchUpStart),
     catchUp,
   );
-  /** @type {ReturnType<typeof setTimeout> | undefined} */
-  let linkTimer;
-  /** @type {ReturnType<typeof setTimeout> | undefined} */
-  let catchUpTimer;
-
-  /** @param {any} p */
-  function renderLink(p) {
-    const running = p?.state === 'queued' || p?.state === 'running';
-    start.toggleAttribute('disabled', running);
-    fill(progress, progressOf(p));
-    clearTimeout(linkTimer);
-    if (running) linkTimer = setTimeout(() => loadLink(), 2000);
-    if (p?.state === 'done') ctx.changed('overview');
-  }
-
-  /** @param {any} c */
-  function renderCatchUp(c) {
-    catchUpStart.toggleAttribute('disabled', Boolean(c?.running));
-    const last = c?.lastRunAt
-      ? [
-          'Last catch-up ',
-          time(c.lastRunAt),
-          `: ${num(c.ordersSeen)} orders read, ${num(c.ordersRecovered)} recovered.`,
-        ]
-      : ['No catch-up has run yet.'];
-    fill(
-      catchUp,
-      h('p', {}, last, c?.running ? ' A catch-up is running…' : ''),
-      c?.error ? h('s-banner', { tone: 'critical' }, c.error) : null,
-    );
-    clearTimeout(catchUpTimer);
-    if (c?.running) catchUpTimer = setTimeout(() => loadCatchUp(), 2000);
-  }
-
-  async function loadLink() {
-    try {
-      renderLink(await api('/api/link-existing'));
-      fill(error);
-    } catch (err) {
-      showError(error, err);
-    }
-  }
-  async function loadCatchUp() {
-    try {
-      renderCatchUp((await api('/api/status')).catchUp);
-      fill(catchUpError);
-    } catch (err) {
-      showError(catchUpError, err);
-    }
-  }
-
-  start.addEventListener('click', async () => {
-    try {
-      renderLink(await api('/api/link-existing', { method: 'POST' }));
-      toast('Linking started');
-    } catch (err) {
-      showError(error, err);
-    }
+  const loadLink = poller({
+    button: start,
+    box: progress,
+    error,
+    read: () => api('/api/link-existing'),
+    start: () => api('/api/link-existing', { method: 'POST' }),
+    running: (p) => p?.state === 'queued' || p?.state === 'running',
+    render: progressOf,
+    started: 'Linking started',
+    onDone: (p) => p?.state === 'done' && ctx.changed('overview'),
   });
-  catchUpStart.addEventListener('click', async () => {
-    try {
-      renderCatchUp((await api('/api/catch-up', { method: 'POST' })).catchUp);
-      toast('Catch-up started');
-    } catch (err) {
-      showError(catchUpError, err);
-    }
+  const loadCatchUp = poller({
+    button: catchUpStart,
+    box: catchUp,
+    error: catchUpError,
+    read: async () => (await api('/api/status')).catchUp,
+    start: async () => (await api('/api/catch-up', { method: 'POST' })).catchUp,
+    running: (c) => Boolean(c?.running),
+    render: catchUpOf,
+    started: 'Catch-up started',
   });
 
   return {

@@ -85,7 +85,8 @@ function chart(hours) {
  */
 function checklist(o, ctx) {
   const s = o.setup;
-  if (s.credentials && s.connected && s.linked) return null;
+  // A fresh install only: once points have moved, the verdict says what needs doing.
+  if (o.lastAppliedAt || (s.credentials && s.connected && s.linked)) return null;
   const steps = [
     { done: s.credentials, text: 'Enter your IT Retail sign-in', go: 'settings', label: 'Open Settings' },
     { done: s.connected, text: 'Test the connection', go: 'settings', label: 'Open Settings' },
@@ -120,16 +121,129 @@ function checklist(o, ctx) {
   );
 }
 
+/** The overview's elements. */
+function parts() {
+  return {
+    error: h('div', { class: 'section-error', role: 'alert' }),
+    verdict: h('div', { class: 'verdict', 'aria-live': 'polite' }),
+    setup: h('div', { class: 'setup' }),
+    cards: h('div', { class: 'cards' }),
+    chartBox: h('div', { class: 'chart' }),
+  };
+}
+/** @typedef {ReturnType<typeof parts>} Parts */
+
+/**
+ * What a problem's button does: open a section, or retry / resume there and then.
+ * @param {import('./context.js').AppContext} ctx @param {Parts} P @param {any} p @param {() => Promise<any>} reload
+ */
+async function act(ctx, P, p, reload) {
+  const a = p.action;
+  if (a.kind === 'open') return ctx.navigate(a.section);
+  try {
+    if (a.kind === 'retry-all') {
+      const r = await api('/api/failures/retry-all', { method: 'POST' });
+      toast(`Retrying ${r.retried}`);
+      ctx.changed('failures');
+      ctx.follow();
+    } else if (a.kind === 'resume') {
+      await api('/api/settings', { method: 'PUT', body: { paused: false } });
+      toast('Sync resumed');
+      ctx.changed('settings');
+      await reload();
+    }
+  } catch (err) {
+    showError(P.error, err);
+  }
+}
+
+/** The verdict and the problems, most severe first. @param {Parts} P @param {any} o @param {(p: any) => void} onAction */
+function renderVerdict(P, o, onAction) {
+  const v = VERDICT[o.verdict] ?? VERDICT['not-working'];
+  const lead =
+    o.verdict === 'working'
+      ? o.lastAppliedAt
+        ? ['Last points change applied ', time(o.lastAppliedAt), '.']
+        : ['No problems found.']
+      : [`${o.problems.length} ${o.problems.length === 1 ? 'thing needs' : 'things need'} your attention.`];
+  fill(
+    P.verdict,
+    h(
+      's-banner',
+      { tone: v.tone, 'data-verdict': o.verdict },
+      h('strong', { class: 'verdict-title' }, v.title),
+      h('div', {}, lead),
+    ),
+    o.problems.length
+      ? h(
+          'ol',
+          { class: 'problems' },
+          o.problems.map((/** @type {any} */ p) =>
+            h(
+              'li',
+              { class: `problem ${p.severity}`, 'data-code': p.code },
+              h(
+                's-badge',
+                { tone: p.severity === 'critical' ? 'critical' : 'warning' },
+                p.severity === 'critical' ? 'Urgent' : 'Attention',
+              ),
+              h(
+                'div',
+                { class: 'problem-text' },
+                h('strong', { class: 'problem-title' }, p.title),
+                h('div', { class: 'problem-fix' }, p.fix),
+              ),
+              p.action
+                ? h('s-button', { class: 'problem-action', onclick: () => onAction(p) }, p.action.label)
+                : null,
+            ),
+          ),
+        )
+      : null,
+  );
+}
+
+/** The counts and the chart. @param {Parts} P @param {any} o */
+function renderCounts(P, o) {
+  const it = o.itretail;
+  const q = o.queue;
+  const link = o.linkExisting;
+  fill(
+    P.cards,
+    card('IT Retail', ITR_WORDS[it.state] ?? it.state, [
+      it.lastOkAt ? ['Last good call ', time(it.lastOkAt)] : 'No successful call yet',
+    ]),
+    card(
+      'Queue',
+      `${num(q.waiting + q.active + q.delayed)} pending`,
+      `${num(q.delayed)} retrying later · ${num(o.failures)} failed`,
+    ),
+    card(
+      'Customers linked',
+      link?.total
+        ? `${num(o.customersLinked)} of ${num(Math.max(link.total, o.customersLinked))}`
+        : num(o.customersLinked),
+      link?.total ? 'Shopify customers linked to IT Retail' : 'matched to an IT Retail customer',
+    ),
+    card(
+      'Points today',
+      `+${num(o.pointsToday.awarded)} / −${num(o.pointsToday.deducted)}`,
+      'pts awarded / deducted',
+    ),
+  );
+  const any = o.hourly?.some((/** @type {any} */ x) => x.applied + x.skipped + x.failed);
+  fill(
+    P.chartBox,
+    any ? chart(o.hourly) : h('p', { class: 'muted empty-chart' }, 'No activity in the last 24 hours.'),
+  );
+}
+
 /**
  * @param {import('./context.js').AppContext} ctx
  * @returns {import('./context.js').View}
  */
 export function createOverview(ctx) {
-  const error = h('div', { class: 'section-error', role: 'alert' });
-  const verdict = h('div', { class: 'verdict', 'aria-live': 'polite' });
-  const setup = h('div', { class: 'setup' });
-  const cards = h('div', { class: 'cards' });
-  const chartBox = h('div', { class: 'chart' });
+  const P = parts();
   // Until the first answer, one placeholder: everything appears at once, so nothing shown moves.
   const el = h(
     'section',
@@ -137,134 +251,39 @@ export function createOverview(ctx) {
     h('div', { class: 'view-loading', 'aria-busy': 'true' }, 'Checking…'),
   );
   let shown = false;
-  function showParts() {
+  const showParts = () => {
     if (shown) return;
     shown = true;
     fill(
       el,
-      error,
-      verdict,
-      setup,
-      cards,
+      P.error,
+      P.verdict,
+      P.setup,
+      P.cards,
       h('h3', { class: 'subhead' }, 'Last 24 hours, per hour'),
-      chartBox,
+      P.chartBox,
     );
-  }
-
-  /** @param {any} p */
-  async function act(p) {
-    const a = p.action;
-    if (a.kind === 'open') return ctx.navigate(a.section);
-    try {
-      if (a.kind === 'retry-all') {
-        const r = await api('/api/failures/retry-all', { method: 'POST' });
-        toast(`Retrying ${r.retried}`);
-        ctx.changed('failures');
-        ctx.follow();
-      } else if (a.kind === 'resume') {
-        await api('/api/settings', { method: 'PUT', body: { paused: false } });
-        toast('Sync resumed');
-        ctx.changed('settings');
-        await load();
-      }
-    } catch (err) {
-      showError(error, err);
-    }
-  }
-
-  /** @param {any} o */
-  function render(o) {
-    const v = VERDICT[o.verdict] ?? VERDICT['not-working'];
-    const lead =
-      o.verdict === 'working'
-        ? o.lastAppliedAt
-          ? ['Last points change applied ', time(o.lastAppliedAt), '.']
-          : ['No problems found.']
-        : [`${o.problems.length} ${o.problems.length === 1 ? 'thing needs' : 'things need'} your attention.`];
-    fill(
-      verdict,
-      h(
-        's-banner',
-        { tone: v.tone, 'data-verdict': o.verdict },
-        h('strong', { class: 'verdict-title' }, v.title),
-        h('div', {}, lead),
-      ),
-      o.problems.length
-        ? h(
-            'ol',
-            { class: 'problems' },
-            o.problems.map((/** @type {any} */ p) =>
-              h(
-                'li',
-                { class: `problem ${p.severity}`, 'data-code': p.code },
-                h(
-                  's-badge',
-                  { tone: p.severity === 'critical' ? 'critical' : 'warning' },
-                  p.severity === 'critical' ? 'Urgent' : 'Attention',
-                ),
-                h(
-                  'div',
-                  { class: 'problem-text' },
-                  h('strong', { class: 'problem-title' }, p.title),
-                  h('div', { class: 'problem-fix' }, p.fix),
-                ),
-                p.action
-                  ? h('s-button', { class: 'problem-action', onclick: () => act(p) }, p.action.label)
-                  : null,
-              ),
-            ),
-          )
-        : null,
-    );
-    fill(setup, checklist(o, ctx));
-    const it = o.itretail;
-    const q = o.queue;
-    const link = o.linkExisting;
-    fill(
-      cards,
-      card('IT Retail', ITR_WORDS[it.state] ?? it.state, [
-        it.lastOkAt ? ['Last good call ', time(it.lastOkAt)] : 'No successful call yet',
-      ]),
-      card(
-        'Queue',
-        `${num(q.waiting + q.active + q.delayed)} pending`,
-        `${num(q.delayed)} retrying later · ${num(o.failures)} failed`,
-      ),
-      card(
-        'Customers linked',
-        link?.total ? `${num(o.customersLinked)} of ${num(link.total)}` : num(o.customersLinked),
-        link?.total ? 'linked to IT Retail' : 'matched to an IT Retail customer',
-      ),
-      card(
-        'Points today',
-        `+${num(o.pointsToday.awarded)} / −${num(o.pointsToday.deducted)}`,
-        'pts awarded / deducted',
-      ),
-    );
-    fill(
-      chartBox,
-      o.hourly?.some((/** @type {any} */ x) => x.applied + x.skipped + x.failed)
-        ? chart(o.hourly)
-        : h('p', { class: 'muted empty-chart' }, 'No activity in the last 24 hours.'),
-    );
-  }
+  };
 
   async function load() {
     try {
       const o = await api('/api/overview');
-      fill(error);
-      render(o);
+      fill(P.error);
+      renderVerdict(P, o, (p) => act(ctx, P, p, load));
+      fill(P.setup, checklist(o, ctx));
+      renderCounts(P, o);
       showParts();
       return o;
     } catch (err) {
       showParts();
+      const message = `Could not load the status: ${err instanceof Error ? err.message : err}`;
       fill(
-        verdict,
+        P.verdict,
         h(
           's-banner',
           { tone: 'critical', 'data-verdict': 'unknown' },
           h('strong', { class: 'verdict-title' }, 'Status unknown'),
-          h('div', {}, `Could not load the status: ${err instanceof Error ? err.message : err}`),
+          h('div', {}, message),
         ),
       );
       return undefined;
