@@ -16,7 +16,6 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { createAdmin } from '../src/admin/index.js';
-import { mintSessionToken } from '../src/admin/page.js';
 import { createApp } from '../src/app.js';
 import { type Config, loadConfig } from '../src/config.js';
 import { createLogger, type Logger } from '../src/logger.js';
@@ -28,6 +27,7 @@ import { startWorker } from '../src/worker/worker.js';
 import { ITRetailSimulator } from './itretail/simulator.js';
 import { ShopifyAdminFake } from './shopify/admin.js';
 import { installLoyaltyApi, type LoyaltyFake } from './shopify/admin-loyalty.js';
+import { devSignInRouter, mintSessionToken } from './shopify/dev-sign-in.js';
 import { routeAllShops } from './shopify/shop-origin.js';
 import { storefrontPreview } from './shopify/storefront-preview.js';
 import {
@@ -261,7 +261,7 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
   await waitForRedis(deps.redis, 5_000);
   // Every start is a fresh demo: drop what an earlier run left under the demo's key prefix.
   await scanKeys(deps.redis, `${config.redis.keyPrefix}:*`, (found) => unlinkKeys(deps.redis, found));
-  const admin = createAdmin(deps, { devSignIn: true });
+  const admin = createAdmin(deps);
   await deps.settings.update(DEMO_SHOP, {
     itretail: { baseUrl: sim.url, username: 'demo', password: 'demo' },
     pointsPerDollar: '1',
@@ -319,6 +319,7 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
     extraRoutes: (a) => {
       a.use(preview);
       admin.mount(a);
+      a.use(devSignInRouter(config));
     },
   });
   const server: Server = await new Promise((resolve, reject) => {

@@ -13,47 +13,62 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 
 import type { CallName } from '../../src/itretail/errors.js';
+import {
+  DEFAULT_FAULTS,
+  type FaultKind,
+  type Faults,
+  type HeldCall,
+  mergeFaults,
+  mulberry32,
+} from './faults.js';
+import { CITIES, FIRST_NAMES, LAST_NAMES, STREETS } from './names.js';
+import {
+  bindField,
+  copyCustomer,
+  DAY_DURATION,
+  EMPTY,
+  FULL_RECORD_WIRE,
+  type FullCustomer,
+  flat,
+  formatLocalDateTime,
+  formatLocalMicros,
+  GUID_RE,
+  guidFrom,
+  INVALID,
+  isoMicros,
+  isoOffset,
+  type LoyaltyOperation,
+  lowerKeys,
+  MSG_DENIED,
+  MSG_EMAIL_TAKEN,
+  MSG_ERROR,
+  MSG_PHONE,
+  MSG_THROTTLED,
+  normEmail,
+  pad2,
+  pick,
+  ServiceRefusal,
+  SimulatorError,
+  serializeFullRecord,
+  serializeSummary,
+} from './records.js';
+
+export { CALL_NAMES, DEFAULT_FAULTS, type FaultKind, type Faults, type HeldCall } from './faults.js';
+export {
+  FULL_RECORD_WIRE,
+  type FullCustomer,
+  formatLocalDateTime,
+  formatMoney,
+  type LoyaltyOperation,
+  MONEY_FIELDS,
+  SimulatorError,
+  SUMMARY_FIELDS,
+  serializeFullRecord,
+  serializeSummary,
+} from './records.js';
 
 /** The calls of IT Retail's article, named as the client names them. */
 export type { CallName };
-
-export const CALL_NAMES: readonly CallName[] = [
-  'token',
-  'GetAllCustomers',
-  'GetCustomerProductPurchases',
-  'CreateCustomer',
-  'GetCustomer',
-  'UpdateCustomer',
-];
-
-export interface Faults {
-  /** Added to every request (ms). */
-  latencyMs: number;
-  /** Uniform extra delay 0..jitterMs. */
-  jitterMs: number;
-  /** Share answered 500 without doing anything. */
-  errorRate: number;
-  /** Share answered 429 with Retry-After, nothing done. */
-  throttleRate: number;
-  /** Retry-After value of a 429, whole seconds. */
-  retryAfterSeconds: number;
-  /** Share that never answer (socket held until the client gives up or stop()). */
-  hangRate: number;
-  /** Share of CreateCustomer/UpdateCustomer that are applied, then answered 500. */
-  writeAppliedThenErrorRate: number;
-  /** Share of CreateCustomer/UpdateCustomer that are applied, then the socket is destroyed. */
-  writeAppliedThenDropRate: number;
-  /** Restrict faults (and latency) to these calls; default all calls incl. token. */
-  calls?: CallName[];
-}
-
-/** A request held by holdCalls(), as tests see it. */
-export interface HeldCall {
-  call: CallName;
-  customerId?: string;
-  /** A write already applied whose answer is held back. */
-  applied: boolean;
-}
 
 export interface SimulatorOptions {
   port?: number;
@@ -74,8 +89,6 @@ export interface SimulatorOptions {
 
 export type OperationHistory = 'seed' | 'full';
 
-export type FaultKind = 'error' | 'throttle' | 'hang' | 'applied-then-error' | 'applied-then-drop';
-
 export interface CallLogEntry {
   at: number;
   call: CallName | 'unknown';
@@ -94,404 +107,6 @@ export interface CallLogEntry {
    */
   overwrote?: number;
 }
-
-export interface LoyaltyOperation {
-  Id: string;
-  TenantId: string | null;
-  CustomerId: string;
-  LoyaltyPointsAdded: number | null;
-  LoyaltyPointsAfterAdd: number | null;
-  OperationDate: string | null;
-  IsManualUpdate: boolean | null;
-  TransactionId: string | null;
-  Tenant: unknown;
-  Transaction: unknown;
-  [k: string]: unknown;
-}
-
-/** The full customer record as GetOne answers it; property order is the wire order. */
-export interface FullCustomer {
-  Id: string;
-  CardNo: string | null;
-  LastName: string | null;
-  FirstName: string | null;
-  BirthDate: string | null;
-  Address1: string | null;
-  Address2: string | null;
-  Phone: string | null;
-  City: string | null;
-  State: string | null;
-  Zip: string | null;
-  CashBack: number | null;
-  Discount: number | null;
-  FrequentShopper: boolean | null;
-  WriteChecks: boolean | null;
-  Type: number | null;
-  Purchases: number | null;
-  NumberOfChecks: number | null;
-  PointsEarned: number | null;
-  Deleted: boolean;
-  Created: string | null;
-  Modified: string | null;
-  ModifiedBy: number | null;
-  ReceiptType: number | null;
-  Email: string | null;
-  Attributes: number | null;
-  TenantId: string | null;
-  PaymentToken: string | null;
-  Inc: number | null;
-  Balance: number | null;
-  BalanceLimit: number | null;
-  LoyaltyPoints: number | null;
-  expiration_date: string | null;
-  CustomerBalanceOperations: unknown[] | null;
-  CustomerCoupons: unknown[] | null;
-  CustomerGroupCustomers: unknown[] | null;
-  CustomerLoyaltyPointOperations: LoyaltyOperation[] | null;
-  TransactionLoyaltyOperations: unknown[] | null;
-}
-
-type FieldKind = 'guid' | 'string' | 'int' | 'money' | 'bool' | 'nonNullBool' | 'date' | 'list';
-
-/** Every field of the full record, in the order GetOne writes them, with how a Put body is bound. */
-export const FULL_RECORD_FIELDS: readonly (readonly [keyof FullCustomer, FieldKind])[] = [
-  ['Id', 'guid'],
-  ['CardNo', 'string'],
-  ['LastName', 'string'],
-  ['FirstName', 'string'],
-  ['BirthDate', 'date'],
-  ['Address1', 'string'],
-  ['Address2', 'string'],
-  ['Phone', 'string'],
-  ['City', 'string'],
-  ['State', 'string'],
-  ['Zip', 'string'],
-  ['CashBack', 'money'],
-  ['Discount', 'int'],
-  ['FrequentShopper', 'bool'],
-  ['WriteChecks', 'bool'],
-  ['Type', 'int'],
-  ['Purchases', 'money'],
-  ['NumberOfChecks', 'int'],
-  ['PointsEarned', 'int'],
-  ['Deleted', 'nonNullBool'],
-  ['Created', 'date'],
-  ['Modified', 'date'],
-  ['ModifiedBy', 'int'],
-  ['ReceiptType', 'int'],
-  ['Email', 'string'],
-  ['Attributes', 'int'],
-  ['TenantId', 'guid'],
-  ['PaymentToken', 'string'],
-  ['Inc', 'int'],
-  ['Balance', 'money'],
-  ['BalanceLimit', 'money'],
-  ['LoyaltyPoints', 'int'],
-  ['expiration_date', 'date'],
-  ['CustomerBalanceOperations', 'list'],
-  ['CustomerCoupons', 'list'],
-  ['CustomerGroupCustomers', 'list'],
-  ['CustomerLoyaltyPointOperations', 'list'],
-  ['TransactionLoyaltyOperations', 'list'],
-];
-
-/** Summary record (GetAllCustomers) fields in wire order. */
-export const SUMMARY_FIELDS = [
-  'Id',
-  'CardNo',
-  'LastName',
-  'FirstName',
-  'BirthDate',
-  'Phone',
-  'Discount',
-  'Deleted',
-  'Email',
-  'Balance',
-  'BalanceLimit',
-  'LoyaltyPoints',
-  'ExpirationDate',
-  'InstoreChargeEnabled',
-] as const;
-
-export const MONEY_FIELDS = ['CashBack', 'Purchases', 'Balance', 'BalanceLimit'] as const;
-
-export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
-  latencyMs: 0,
-  jitterMs: 0,
-  errorRate: 0,
-  throttleRate: 0,
-  retryAfterSeconds: 1,
-  hangRate: 0,
-  writeAppliedThenErrorRate: 0,
-  writeAppliedThenDropRate: 0,
-});
-
-/** Thrown by the simulator's own (non-HTTP) API on bad input. */
-export class SimulatorError extends Error {
-  constructor(
-    readonly code: 'NOT_FOUND' | 'INVALID' | 'EMAIL_TAKEN',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'SimulatorError';
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Small helpers
-
-const GUID_RE = /^\{?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\}?$/i;
-const DATE_PREFIX_RE = /^\d{4}-\d{2}-\d{2}(T[\d:.]+)?(Z|[+-]\d{2}:?\d{2})?$/;
-const DAY_DURATION = 14 * 24 * 3600 * 1000;
-
-/** Deterministic PRNG (mulberry32) → [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const HEX_CODES = '0123456789abcdef'.split('').map((c) => c.charCodeAt(0));
-const GUID_CODES: number[] = new Array(36).fill(45);
-const GUID_SLOTS = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
-
-/** A version-4 GUID drawn from the given PRNG (built as one flat string: cheap to keep 250,000 of). */
-function guidFrom(rng: () => number): string {
-  for (let i = 0; i < 16; i += 4) {
-    const x = Math.floor(rng() * 4294967296);
-    for (let j = 0; j < 4; j++) {
-      let byte = (x >>> (8 * j)) & 0xff;
-      if (i + j === 6) byte = (byte & 0x0f) | 0x40;
-      if (i + j === 8) byte = (byte & 0x3f) | 0x80;
-      const slot = GUID_SLOTS[i + j]!;
-      GUID_CODES[slot] = HEX_CODES[byte >>> 4]!;
-      GUID_CODES[slot + 1] = HEX_CODES[byte & 0x0f]!;
-    }
-  }
-  return String.fromCharCode.apply(null, GUID_CODES);
-}
-
-const pad2 = (n: number) => String(n).padStart(2, '0');
-
-/**
- * Flattens a concatenated string so that a stored value does not keep its whole concatenation tree alive
- * (matters with hundreds of thousands of generated records). Reading a character makes V8 flatten it.
- */
-function flat<T extends string | null>(s: T): T {
-  if (s !== null && s.length > 0) s.charCodeAt(0);
-  return s;
-}
-
-/** .NET-style local date-time without a zone: `2021-03-04T08:27:35.56` (trailing fraction zeros dropped). */
-export function formatLocalDateTime(d: Date): string {
-  const base = `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}T${pad2(d.getHours())}:${pad2(
-    d.getMinutes(),
-  )}:${pad2(d.getSeconds())}`;
-  const frac = String(d.getMilliseconds()).padStart(3, '0').replace(/0+$/, '');
-  return flat(frac ? `${base}.${frac}` : base);
-}
-
-/** `Modified` as a Put answer shows it in the seed: UTC with microseconds, `2021-07-28T15:24:47.763091Z`. */
-function isoMicros(us: number): string {
-  const d = new Date(Math.floor(us / 1000));
-  return `${d.toISOString().slice(0, 19)}.${String(us % 1_000_000).padStart(6, '0')}Z`;
-}
-
-/** `Modified` of a register change: local time without a zone, to the microsecond (trailing zeros dropped). */
-function formatLocalMicros(us: number): string {
-  const d = new Date(Math.floor(us / 1000));
-  const base = formatLocalDateTime(d).replace(/\.\d+$/, '');
-  const frac = String(us % 1_000_000)
-    .padStart(6, '0')
-    .replace(/0+$/, '');
-  return frac ? `${base}.${frac}` : base;
-}
-
-/** ISO with offset as the service writes loyalty operation dates: `2021-07-28T15:24:47.763+00:00`. */
-function isoOffset(d: Date): string {
-  return d.toISOString().replace('Z', '+00:00');
-}
-
-/** Money with exactly four decimals, as raw JSON number text. */
-export function formatMoney(v: number | null | undefined): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return 'null';
-  return v.toFixed(4);
-}
-
-const MONEY_SET: ReadonlySet<string> = new Set(MONEY_FIELDS);
-const FULL_KEYS_JSON = FULL_RECORD_FIELDS.map(([k]) => JSON.stringify(k));
-
-/** Serialises a full record in wire order with four-decimal money. */
-export function serializeFullRecord(c: FullCustomer): string {
-  let s = '{';
-  for (let i = 0; i < FULL_RECORD_FIELDS.length; i++) {
-    const key = FULL_RECORD_FIELDS[i]![0];
-    if (i) s += ',';
-    s += FULL_KEYS_JSON[i];
-    s += ':';
-    const v = c[key];
-    s += MONEY_SET.has(key) ? formatMoney(v as number | null) : v === undefined ? 'null' : JSON.stringify(v);
-  }
-  return `${s}}`;
-}
-
-function jsonOrNull(v: unknown): string {
-  return v === undefined ? 'null' : JSON.stringify(v);
-}
-
-/** Serialises the GetAllCustomers summary of a record (`ExpirationDate` casing). */
-export function serializeSummary(c: FullCustomer): string {
-  return (
-    `{"Id":${JSON.stringify(c.Id)},"CardNo":${jsonOrNull(c.CardNo)},"LastName":${jsonOrNull(c.LastName)}` +
-    `,"FirstName":${jsonOrNull(c.FirstName)},"BirthDate":${jsonOrNull(c.BirthDate)},"Phone":${jsonOrNull(c.Phone)}` +
-    `,"Discount":${jsonOrNull(c.Discount)},"Deleted":${c.Deleted === true},"Email":${jsonOrNull(c.Email)}` +
-    `,"Balance":${formatMoney(c.Balance)},"BalanceLimit":${formatMoney(c.BalanceLimit)}` +
-    `,"LoyaltyPoints":${jsonOrNull(c.LoyaltyPoints)},"ExpirationDate":${jsonOrNull(c.expiration_date)}` +
-    `,"InstoreChargeEnabled":${instoreChargeEnabled(c)}}`
-  );
-}
-
-/** The summary's InstoreChargeEnabled is not part of the full record; it follows from a positive limit. */
-function instoreChargeEnabled(c: FullCustomer): boolean {
-  return typeof c.BalanceLimit === 'number' && c.BalanceLimit > 0;
-}
-
-function normEmail(e: string | null | undefined): string | null {
-  if (typeof e !== 'string') return null;
-  const t = e.trim().toLowerCase();
-  return t ? t : null;
-}
-
-function copyCustomer(c: FullCustomer): FullCustomer {
-  const out = { ...c };
-  out.CustomerBalanceOperations = c.CustomerBalanceOperations
-    ? c.CustomerBalanceOperations.map(copyAny)
-    : null;
-  out.CustomerCoupons = c.CustomerCoupons ? c.CustomerCoupons.map(copyAny) : null;
-  out.CustomerGroupCustomers = c.CustomerGroupCustomers ? c.CustomerGroupCustomers.map(copyAny) : null;
-  out.CustomerLoyaltyPointOperations = c.CustomerLoyaltyPointOperations
-    ? c.CustomerLoyaltyPointOperations.map((o) => ({ ...o }))
-    : null;
-  out.TransactionLoyaltyOperations = c.TransactionLoyaltyOperations
-    ? c.TransactionLoyaltyOperations.map(copyAny)
-    : null;
-  return out;
-}
-
-function copyAny<T>(v: T): T {
-  return v !== null && typeof v === 'object' ? structuredClone(v) : v;
-}
-
-/** Shared frozen empty list for generated records (lists are replaced, never mutated in place). */
-const EMPTY = Object.freeze([]) as unknown as never[];
-
-class BadRequest extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: unknown,
-  ) {
-    super(typeof body === 'object' && body && 'Message' in body ? String(body.Message) : 'bad request');
-  }
-}
-
-const INVALID = { Message: 'The request is invalid.' };
-const MSG_EMAIL_TAKEN = 'A customer with this email already exists.';
-const MSG_PHONE = 'Phone must be an unformatted 10 digit number.';
-const MSG_ERROR = 'An error has occurred.';
-const MSG_THROTTLED = 'Too many requests. Please retry later.';
-const MSG_DENIED = 'Authorization has been denied for this request.';
-
-/** Reads a property the way the .NET binder does: exact name first, else case-insensitive. */
-function pick(
-  body: Record<string, unknown>,
-  name: string,
-  lowerIndex: Map<string, string>,
-): [boolean, unknown] {
-  if (Object.hasOwn(body, name)) return [true, body[name]];
-  const alt = lowerIndex.get(name.toLowerCase());
-  if (alt !== undefined) return [true, body[alt]];
-  return [false, undefined];
-}
-
-function lowerKeys(body: Record<string, unknown>): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const k of Object.keys(body)) if (!m.has(k.toLowerCase())) m.set(k.toLowerCase(), k);
-  return m;
-}
-
-function bindField(kind: FieldKind, v: unknown): unknown {
-  if (v === null || v === undefined) {
-    return kind === 'nonNullBool' ? false : null;
-  }
-  switch (kind) {
-    case 'guid':
-      if (typeof v === 'string' && GUID_RE.test(v)) return v.replace(GUID_RE, '$1').toLowerCase();
-      break;
-    case 'string':
-      if (typeof v === 'string') return v;
-      if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-      break;
-    case 'int': {
-      const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-      if (typeof n === 'number' && Number.isInteger(n)) return n;
-      break;
-    }
-    case 'money': {
-      const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-      if (typeof n === 'number' && Number.isFinite(n)) return n;
-      break;
-    }
-    case 'bool':
-    case 'nonNullBool':
-      if (typeof v === 'boolean') return v;
-      if (v === 'true' || v === 'false') return v === 'true';
-      break;
-    case 'date':
-      if (typeof v === 'string' && DATE_PREFIX_RE.test(v) && !Number.isNaN(Date.parse(v))) return v;
-      break;
-    case 'list':
-      if (Array.isArray(v)) return v.map(copyAny);
-      break;
-  }
-  throw new BadRequest(400, INVALID);
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Name pools for generated customers
-
-const FIRST_NAMES = (
-  'Olivia,Liam,Emma,Noah,Ava,Elijah,Sophia,James,Isabella,William,Mia,Benjamin,Charlotte,' +
-  'Lucas,Amelia,Henry,Harper,Theodore,Evelyn,Jack,Abigail,Levi,Emily,Alexander,Ella,Mateo,' +
-  'Elizabeth,Daniel,Camila,Michael,Luna,Mason,Sofia,Sebastian,Avery,Ethan,Mila,Logan,Aria,' +
-  'Owen,Scarlett,Samuel,Penelope,Jacob,Layla,Asher,Chloe,Aiden,Victoria,John,Madison,Joseph,' +
-  'Eleanor,Wyatt,Grace,David,Nora,Leo,Riley,Luke,Zoey,Julian,Hannah,Hudson,Hazel,Grayson,Lily,' +
-  'Matthew,Ellie,Ezra,Violet,Gabriel,Lillian,Carter,Zoe,Isaac,Stella,Jayden,Aurora,Luca,' +
-  'Natalie,Theresa,Helmut,Stephanie,Maria,Jose,Wei,Priya,Ahmed,Fatima,Yuki,Olga,Chidi'
-).split(',');
-const LAST_NAMES = (
-  'Smith,Johnson,Williams,Brown,Jones,Garcia,Miller,Davis,Rodriguez,Martinez,Hernandez,Lopez,' +
-  'Gonzalez,Wilson,Anderson,Thomas,Taylor,Moore,Jackson,Martin,Lee,Perez,Thompson,White,' +
-  'Harris,Sanchez,Clark,Ramirez,Lewis,Robinson,Walker,Young,Allen,King,Wright,Scott,Torres,' +
-  'Nguyen,Hill,Flores,Green,Adams,Nelson,Baker,Hall,Rivera,Campbell,Mitchell,Carter,Roberts,' +
-  "O'Brien,Von Poe,Zimmermann,Alonzo,Kowalski,Tremblay,Gagnon,Chen,Patel,Kim,Singh,Murphy," +
-  'Cohen,Rossi,Müller'
-).split(',');
-const CITIES: readonly (readonly [string, string, string])[] = [
-  ['Springfield', 'IL', '62704'],
-  ['Portland', 'OR', '97205'],
-  ['Austin', 'TX', '78701'],
-  ['Burlington', 'VT', '05401'],
-  ['Madison', 'WI', '53703'],
-  ['Asheville', 'NC', '28801'],
-  ['Boulder', 'CO', '80302'],
-  ['Ithaca', 'NY', '14850'],
-];
-const STREETS = 'Main St,Oak Ave,Maple Dr,Cedar Ln,Elm St,Pine Rd,Washington Blvd,Lake St'.split(',');
 
 // ---------------------------------------------------------------------------------------------------------
 
@@ -725,50 +340,7 @@ export class ITRetailSimulator {
   }
 
   setFaults(f: Partial<Faults>): void {
-    if (f === null || typeof f !== 'object') throw new SimulatorError('INVALID', 'faults must be an object');
-    const next: Faults = { ...this.faultState };
-    const rates = [
-      'errorRate',
-      'throttleRate',
-      'hangRate',
-      'writeAppliedThenErrorRate',
-      'writeAppliedThenDropRate',
-    ] as const;
-    for (const [key, value] of Object.entries(f)) {
-      if (value === undefined) continue;
-      if (key === 'calls') {
-        if (value === null) {
-          delete next.calls;
-          continue;
-        }
-        if (!Array.isArray(value) || !value.every((c) => CALL_NAMES.includes(c as CallName))) {
-          throw new SimulatorError('INVALID', `faults.calls must be a list of ${CALL_NAMES.join(', ')}`);
-        }
-        next.calls = [...(value as CallName[])];
-        continue;
-      }
-      if (!(key in DEFAULT_FAULTS)) throw new SimulatorError('INVALID', `unknown fault setting: ${key}`);
-      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-        throw new SimulatorError('INVALID', `fault setting ${key} must be a finite number >= 0`);
-      }
-      if ((rates as readonly string[]).includes(key) && value > 1) {
-        throw new SimulatorError('INVALID', `fault setting ${key} must be between 0 and 1`);
-      }
-      if (key === 'retryAfterSeconds' && !Number.isInteger(value)) {
-        throw new SimulatorError('INVALID', 'retryAfterSeconds must be a whole number of seconds');
-      }
-      (next as unknown as Record<string, number>)[key] = value;
-    }
-    if (next.hangRate + next.errorRate + next.throttleRate > 1) {
-      throw new SimulatorError('INVALID', 'hangRate + errorRate + throttleRate must not exceed 1');
-    }
-    if (next.writeAppliedThenErrorRate + next.writeAppliedThenDropRate > 1) {
-      throw new SimulatorError(
-        'INVALID',
-        'writeAppliedThenErrorRate + writeAppliedThenDropRate must not exceed 1',
-      );
-    }
-    this.faultState = next;
+    this.faultState = mergeFaults(this.faultState, f);
   }
 
   resetFaults(): void {
@@ -922,7 +494,7 @@ export class ITRetailSimulator {
       c.CustomerGroupCustomers = [];
       c.CustomerLoyaltyPointOperations = [];
       c.TransactionLoyaltyOperations = [];
-      for (const [key, kind] of FULL_RECORD_FIELDS) {
+      for (const [key, kind] of FULL_RECORD_WIRE) {
         if (key === 'Id' || !(key in r)) continue;
         const v = (r as Record<string, unknown>)[key];
         try {
@@ -1185,7 +757,7 @@ export class ITRetailSimulator {
       req.on('data', (c: Buffer) => {
         size += c.length;
         if (size > limit) {
-          reject(new BadRequest(413, { Message: 'The request body is too large.' }));
+          reject(new ServiceRefusal(413, { Message: 'The request body is too large.' }));
           req.resume();
           return;
         }
@@ -1225,7 +797,7 @@ export class ITRetailSimulator {
     try {
       bodyText = await this.readBody(req, MAX_API_BODY);
     } catch (e) {
-      if (e instanceof BadRequest) {
+      if (e instanceof ServiceRefusal) {
         this.sendJson(res, e.status, e.body, { Connection: 'close' });
         finish(e.status);
         return;
@@ -1323,7 +895,7 @@ export class ITRetailSimulator {
         }
         case 'GetCustomer': {
           const id = queryParam(url.searchParams, 'Id');
-          if (id === undefined || !GUID_RE.test(id)) throw new BadRequest(400, INVALID);
+          if (id === undefined || !GUID_RE.test(id)) throw new ServiceRefusal(400, INVALID);
           const key = id.replace(GUID_RE, '$1').toLowerCase();
           entry.customerId = key;
           const hidden = this.hiddenFromGetOne.get(key) ?? 0;
@@ -1365,7 +937,7 @@ export class ITRetailSimulator {
         }
       }
     } catch (e) {
-      if (e instanceof BadRequest) {
+      if (e instanceof ServiceRefusal) {
         this.sendJson(res, e.status, e.body);
         finish(e.status);
         return;
@@ -1482,13 +1054,13 @@ export class ITRetailSimulator {
   private purchasesFor(params: URLSearchParams): string {
     const raw = queryParam(params, 'date');
     const m = raw === undefined ? null : /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/.exec(raw.trim());
-    if (!m) throw new BadRequest(400, INVALID);
+    if (!m) throw new ServiceRefusal(400, INVALID);
     const month = Number(m[1]);
     const day = Number(m[2]);
     const year = Number(m[3]);
     const d = new Date(year, month - 1, day);
     if (d.getFullYear() !== year || d.getMonth() !== month - 1 || d.getDate() !== day) {
-      throw new BadRequest(400, INVALID);
+      throw new ServiceRefusal(400, INVALID);
     }
     const entries = this.purchases.get(`${year}-${pad2(month)}-${pad2(day)}`);
     const out: { Id: string; CardNumber: string | null; ProductsPurchased: string[] }[] = [];
@@ -1507,9 +1079,10 @@ export class ITRetailSimulator {
     try {
       body = JSON.parse(text);
     } catch {
-      throw new BadRequest(400, INVALID);
+      throw new ServiceRefusal(400, INVALID);
     }
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new BadRequest(400, INVALID);
+    if (body === null || typeof body !== 'object' || Array.isArray(body))
+      throw new ServiceRefusal(400, INVALID);
     return body as Record<string, unknown>;
   }
 
@@ -1519,18 +1092,18 @@ export class ITRetailSimulator {
     const str = (name: string): string | null => {
       const [, v] = pick(body, name, lk);
       if (v === undefined || v === null) return null;
-      if (typeof v !== 'string') throw new BadRequest(400, INVALID);
+      if (typeof v !== 'string') throw new ServiceRefusal(400, INVALID);
       return v.trim() === '' ? null : v.trim();
     };
     const first = str('FirstName');
     const last = str('LastName');
     const email = str('Email');
     const phone = str('Phone');
-    if (!first) throw new BadRequest(400, { Message: 'FirstName is required.' });
-    if (!last) throw new BadRequest(400, { Message: 'LastName is required.' });
-    if (!email) throw new BadRequest(400, { Message: 'Email is required.' });
-    if (phone !== null && !/^\d{10}$/.test(phone)) throw new BadRequest(400, { Message: MSG_PHONE });
-    if (this.liveWithEmail(email).length > 0) throw new BadRequest(400, { Message: MSG_EMAIL_TAKEN });
+    if (!first) throw new ServiceRefusal(400, { Message: 'FirstName is required.' });
+    if (!last) throw new ServiceRefusal(400, { Message: 'LastName is required.' });
+    if (!email) throw new ServiceRefusal(400, { Message: 'Email is required.' });
+    if (phone !== null && !/^\d{10}$/.test(phone)) throw new ServiceRefusal(400, { Message: MSG_PHONE });
+    if (this.liveWithEmail(email).length > 0) throw new ServiceRefusal(400, { Message: MSG_EMAIL_TAKEN });
     const c = this.blankCustomer(guidFrom(this.dataRng));
     c.CardNo = this.nextCardNo();
     c.FirstName = first;
@@ -1554,20 +1127,20 @@ export class ITRetailSimulator {
     const body = this.parseJsonObject(text);
     const lk = lowerKeys(body);
     const [hasId, rawId] = pick(body, 'Id', lk);
-    if (!hasId || typeof rawId !== 'string' || !GUID_RE.test(rawId)) throw new BadRequest(400, INVALID);
+    if (!hasId || typeof rawId !== 'string' || !GUID_RE.test(rawId)) throw new ServiceRefusal(400, INVALID);
     const id = rawId.replace(GUID_RE, '$1').toLowerCase();
     const old = this.customers.get(id);
-    if (!old) throw new BadRequest(400, { Message: 'Customer not found.' });
+    if (!old) throw new ServiceRefusal(400, { Message: 'Customer not found.' });
     const next = this.blankCustomer(id);
     const target = next as unknown as Record<string, unknown>;
-    for (const [key, kind] of FULL_RECORD_FIELDS) {
+    for (const [key, kind] of FULL_RECORD_WIRE) {
       if (key === 'Id') continue;
       const [, v] = pick(body, key, lk);
       target[key] = bindField(kind, v);
     }
     const newEmail = normEmail(next.Email);
     if (newEmail && newEmail !== normEmail(old.Email) && this.liveWithEmail(next.Email, id).length > 0) {
-      throw new BadRequest(400, { Message: MSG_EMAIL_TAKEN });
+      throw new ServiceRefusal(400, { Message: MSG_EMAIL_TAKEN });
     }
     // Which version of the record was this Put based on? Points changed since then are written over.
     const readPoints = this.pointsAt.get(id)?.get(String(next.Modified));
@@ -1710,7 +1283,7 @@ export class ITRetailSimulator {
         return this.sendJson(res, e.code === 'NOT_FOUND' ? 404 : 400, { error: e.message });
       }
       if (e instanceof SyntaxError) return this.sendJson(res, 400, { error: 'body is not valid JSON' });
-      if (e instanceof BadRequest) return this.sendJson(res, e.status, e.body);
+      if (e instanceof ServiceRefusal) return this.sendJson(res, e.status, e.body);
       throw e;
     }
   }

@@ -8,7 +8,7 @@ import type { Shopify } from '../shopify/api.js';
 import { requireSessionToken, shopOf } from '../shopify/session-token.js';
 import type { Keys } from '../store/keys.js';
 import { metafieldKeys, metafieldWritten } from '../storefront/metafields.js';
-import { RedemptionStore } from '../storefront/redemptions.js';
+import { RedemptionStore } from '../storefront/redemption-store.js';
 import { normalizeEmail } from '../sync/payloads.js';
 
 /**
@@ -22,7 +22,7 @@ import { normalizeEmail } from '../sync/payloads.js';
  *  - `redemptions`: the customer's codes, newest first.
  */
 
-export const PURCHASE_DAYS = 7;
+const PURCHASE_DAYS = 7;
 const TODAY_CACHE_S = 300;
 const PAST_CACHE_S = 86_400;
 
@@ -42,7 +42,7 @@ export interface StorefrontRoutesDeps {
   now?: () => Date;
 }
 
-export interface StorefrontView {
+interface StorefrontView {
   metafield: { points: number; writtenAt: string } | null;
   registerPurchases: {
     days: number;
@@ -93,7 +93,7 @@ async function dayPurchases(
   today: boolean,
   itrId: string,
 ): Promise<string[]> {
-  const key = deps.keys.shop(shop, 'storefront', 'purchases', localDate(day));
+  const key = deps.keys.registerPurchases(shop, localDate(day));
   const [cached, has] = await Promise.all([deps.redis.hget(key, itrId), deps.redis.exists(key)]);
   if (has) return cached ? (JSON.parse(cached) as string[]) : [];
   const list: CustomerPurchases[] = await client.getCustomerProductPurchases(day);
@@ -108,7 +108,7 @@ async function dayPurchases(
   return mine?.ProductsPurchased ?? [];
 }
 
-export async function storefrontView(
+async function storefrontView(
   deps: StorefrontRoutesDeps,
   shop: string,
   email: string,

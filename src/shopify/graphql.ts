@@ -62,7 +62,7 @@ const costSchema = z.object({
 });
 export type QueryCost = z.infer<typeof costSchema>;
 
-export function readCost(extensions: unknown): QueryCost | undefined {
+function readCost(extensions: unknown): QueryCost | undefined {
   const parsed = z.object({ cost: costSchema }).safeParse(extensions);
   return parsed.success ? parsed.data.cost : undefined;
 }
@@ -114,7 +114,7 @@ export function graphqlRequestFor(shopify: Shopify, session: Session): GraphqlRe
   };
 }
 
-export interface ShopifyCustomer {
+interface ShopifyCustomer {
   /** `gid://shopify/Customer/<id>` */
   gid: string;
   /** The numeric id as a string (what webhooks carry). */

@@ -3,7 +3,6 @@ import {
   BudgetedGraphql,
   type GraphqlRequest,
   ShopifyGraphqlError,
-  ShopifyThrottledError,
   ShopifyUnavailableError,
 } from './graphql.js';
 
@@ -44,7 +43,7 @@ export const DISCOUNT_DEACTIVATE_MUTATION = `mutation RedeemedCodeDeactivate($id
 }`;
 
 /** The metafield the bridge keeps: app-owned, on the customer, declared in shopify.app.toml. */
-export const LOYALTY_METAFIELD = {
+const LOYALTY_METAFIELD = {
   namespace: '$app',
   key: 'loyalty_points',
   type: 'number_integer',
@@ -52,7 +51,7 @@ export const LOYALTY_METAFIELD = {
 /** Shopify's limit of metafields per metafieldsSet call. */
 export const METAFIELDS_PER_CALL = 25;
 
-export const customerGid = (id: string) => `gid://shopify/Customer/${id}`;
+const customerGid = (id: string) => `gid://shopify/Customer/${id}`;
 
 const userErrorsSchema = z.array(
   z.object({
@@ -230,5 +229,3 @@ export class LoyaltyAdmin {
     return parsed.data.discountCodeDeactivate.userErrors;
   }
 }
-
-export { ShopifyGraphqlError, ShopifyThrottledError, ShopifyUnavailableError };

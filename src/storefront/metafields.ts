@@ -30,7 +30,7 @@ import { withLock } from '../sync/locks.js';
  */
 
 /** Delay of the sync job after the first change of a window; also the window of one job. */
-export const METAFIELD_SYNC_DELAY_MS = 250;
+const METAFIELD_SYNC_DELAY_MS = 250;
 
 /** Compare-and-delete of drained entries. KEYS: dirty. ARGV: customer, points, customer, points, … */
 const DROP_SENT = `
@@ -67,7 +67,7 @@ export interface MetafieldWritten {
   writtenAt: string;
 }
 
-export function parseWritten(v: string | null | undefined): MetafieldWritten | undefined {
+function parseWritten(v: string | null | undefined): MetafieldWritten | undefined {
   if (!v) return undefined;
   const [p, at] = v.split('|');
   const points = Number(p);
@@ -81,9 +81,9 @@ export const metafieldKeys = (keys: Keys, shop: string) => {
   return {
     dirty: k.metafieldDirty,
     owner: k.metafieldOwner,
-    written: keys.shop(shop, 'metafield', 'written'),
-    errors: keys.shop(shop, 'metafield', 'errors'),
-    stats: keys.shop(shop, 'metafield', 'stats'),
+    written: keys.metafieldWritten(shop),
+    errors: keys.metafieldErrors(shop),
+    stats: keys.metafieldStats(shop),
     linkCustomer: k.linkCustomer,
   };
 };
@@ -158,7 +158,7 @@ export class MetafieldSync {
    * shop at a time (a lock), so two jobs never send the same entry.
    */
   async drain(shop: string, opts: { maxCalls?: number } = {}): Promise<DrainResult> {
-    const lockKey = this.d.keys.shop(shop, 'lock', 'metafield-sync');
+    const lockKey = this.d.keys.metafieldSyncLock(shop);
     return withLock(this.d.redis, lockKey, { ttlMs: 60_000, waitMs: 60_000 }, () =>
       this.drainLocked(shop, opts),
     );

@@ -5,7 +5,7 @@ import type { SyncQueues } from '../queue/shards.js';
 import type { Keys } from '../store/keys.js';
 import type { BalanceReader } from './balance.js';
 import type { RedemptionRules } from './redemption-rules.js';
-import { type Redemption, RedemptionStore, redemptionJobId, redemptionRef } from './redemptions.js';
+import { type Redemption, RedemptionStore, redemptionJobId, redemptionRef } from './redemption-store.js';
 
 /**
  * `POST <proxy>/redeem` `{points, key}`: the rules are checked at once (a refusal changes nothing), the
@@ -24,7 +24,7 @@ export interface RedeemDeps {
   waitMs?: number;
 }
 
-export const redeemBodySchema = z.object({
+const redeemBodySchema = z.object({
   points: z
     .number({ error: 'points must be a whole number' })
     .int('points must be a whole number')
@@ -40,7 +40,7 @@ export interface RedeemAnswer {
 const n = (x: number) => x.toLocaleString('en-US');
 
 /** A rule the request breaks, in plain words (undefined: none). */
-export function ruleProblem(points: number, rules: RedemptionRules): string | undefined {
+function ruleProblem(points: number, rules: RedemptionRules): string | undefined {
   if (!rules.enabled) return 'Redeeming points is not available in this shop.';
   if (points < rules.minimumPoints) return `The least you can redeem is ${n(rules.minimumPoints)} points.`;
   if (points > rules.maximumPoints)
@@ -49,7 +49,7 @@ export function ruleProblem(points: number, rules: RedemptionRules): string | un
   return undefined;
 }
 
-export function answerFor(r: Redemption): RedeemAnswer {
+function answerFor(r: Redemption): RedeemAnswer {
   const done = {
     key: r.key,
     pointsRedeemed: r.points,

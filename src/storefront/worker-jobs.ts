@@ -11,7 +11,8 @@ import { buildJobHandlers } from '../sync/jobs/handlers.js';
 import type { AdminJobHandler, JobHandlers } from '../sync/jobs/types.js';
 import type { MatcherOptions } from '../sync/matching.js';
 import { MetafieldSync } from './metafields.js';
-import { RedemptionStore, runExpiryJob, runRedeemJob } from './redemptions.js';
+import { RedemptionStore } from './redemption-store.js';
+import { runExpiryJob, runRedeemJob } from './redemptions.js';
 
 /**
  * The worker's storefront jobs: `metafield-sync` (the loyalty metafield, per shop), `redeem` and
@@ -76,7 +77,7 @@ export function registerStorefrontJobs(d: StorefrontJobsDeps) {
 }
 
 /** registerStorefrontJobs for a worker process: Admin API access from the configuration (either mode). */
-export function registerStorefrontJobsFromConfig(o: {
+function registerStorefrontJobsFromConfig(o: {
   config: Config;
   redis: Redis;
   keys: Keys;

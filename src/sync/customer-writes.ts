@@ -45,7 +45,7 @@ export interface CustomerWriteDeps {
   onBalanceChanged?(shop: string): void;
 }
 
-export interface RegisterRestore {
+interface RegisterRestore {
   itrCustomerId: string;
   cardNo?: string;
   amount: number;
@@ -56,7 +56,7 @@ export interface RegisterRestore {
   orderId?: string;
 }
 
-export const newWriteId = () => randomBytes(9).toString('base64url');
+const newWriteId = () => randomBytes(9).toString('base64url');
 
 const ledgerOf = (d: CustomerWriteDeps) => new Ledger(d.redis, d.keys);
 const outcomeTtlOf = (d: CustomerWriteDeps) => d.outcomeTtlSeconds ?? 14 * 86_400;

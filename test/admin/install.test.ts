@@ -10,8 +10,8 @@ import { SettingsStore } from '../../src/settings.js';
 import { createInstallService, InstallError, installRouter } from '../../src/shopify/install.js';
 import { RedisSessionStorage } from '../../src/shopify/session-storage.js';
 import { createKeys } from '../../src/store/keys.js';
+import { API_KEY, API_SECRET, BROWSER_UA, testConfig, testShopify } from '../helpers/admin.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
-import { API_KEY, API_SECRET, BROWSER_UA, testConfig, testShopify } from './support.js';
 
 const sessionToken = (shop: string, o: { secret?: string } = {}) =>
   mintSessionToken({ secret: o.secret ?? API_SECRET, apiKey: API_KEY, shop });
@@ -85,7 +85,7 @@ describe('token exchange (Shopify-managed installation)', () => {
       requested_token_type: 'urn:shopify:params:oauth:token-type:offline-access-token',
     });
     expect(s1.isOnline).toBe(false);
-    const raw = await redis.get(keys.shop(GOOD_SHOP, 'session', `offline_${GOOD_SHOP}`));
+    const raw = await redis.get(keys.session(GOOD_SHOP, `offline_${GOOD_SHOP}`));
     expect(raw).not.toContain(s1.accessToken);
     expect((await sessions.loadSession(`offline_${GOOD_SHOP}`))?.accessToken).toBe(s1.accessToken);
     expect(await settings.listShops()).toContain(GOOD_SHOP);

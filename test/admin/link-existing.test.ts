@@ -17,8 +17,8 @@ import { buildJobHandlers } from '../../src/sync/jobs/handlers.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
 import { workerDepsFromConfig } from '../../src/worker/from-config.js';
 import { startWorker } from '../../src/worker/worker.js';
+import { testConfig, testShopify } from '../helpers/admin.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
-import { testConfig, testShopify } from './support.js';
 
 const SHOP = 'linking-shop.myshopify.com';
 const prefix = uniquePrefix('link-existing');

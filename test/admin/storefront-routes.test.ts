@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ITRetailSimulator } from '../../fakes/itretail/simulator.js';
 import { metafieldKeys } from '../../src/storefront/metafields.js';
 import { DEFAULT_REDEMPTION_RULES } from '../../src/storefront/redemption-rules.js';
-import { RedemptionStore, redemptionRef } from '../../src/storefront/redemptions.js';
+import { RedemptionStore, redemptionRef } from '../../src/storefront/redemption-store.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
-import { type AdminHarness, adminHarness } from './support.js';
+import { type AdminHarness, adminHarness } from '../helpers/admin.js';
 
 /**
  * `GET /api/customers/storefront?email=`: the customer's loyalty metafield as last written, register

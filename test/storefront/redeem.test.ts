@@ -9,10 +9,10 @@ import { createMetrics } from '../../src/metrics.js';
 import type { AdminJobData } from '../../src/queue/jobs.js';
 import { createShopify } from '../../src/shopify/api.js';
 import { PROXY_PATH } from '../../src/storefront/proxy.js';
-import { RedemptionStore, redemptionRef } from '../../src/storefront/redemptions.js';
+import { RedemptionStore, redemptionRef } from '../../src/storefront/redemption-store.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
 import { TEST_APP, testEnv } from '../helpers/shopify.js';
-import { SHOP } from '../sync/harness.js';
+import { SHOP } from '../helpers/sync-harness.js';
 import { createStorefrontHarness, logger, type StorefrontHarness, until } from './storefront-harness.js';
 
 /**

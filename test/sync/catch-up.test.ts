@@ -16,7 +16,7 @@ import type { JobHandlers } from '../../src/sync/jobs/types.js';
 import type { FetchOrderSnapshot } from '../../src/sync/order-jobs.js';
 import { parsePayload } from '../../src/sync/payloads.js';
 import { compactedLedger, compactOrders, DAY_MS } from '../../src/sync/retention.js';
-import { createHarness, type Harness, SHOP } from './harness.js';
+import { createHarness, type Harness, SHOP } from '../helpers/sync-harness.js';
 
 /**
  * Webhooks that never arrived (an orders/paid, a refunds/create, an orders/cancelled) are recovered by the

@@ -2,7 +2,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nextOrderId, orderPayload } from '../../fakes/shopify/webhooks.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
-import { createHarness, type Harness, SHOP } from './harness.js';
+import { createHarness, type Harness, SHOP } from '../helpers/sync-harness.js';
 
 /**
  * The email → IT Retail customer index: a burst of new buyers (every one a miss) downloads the customer
@@ -52,7 +52,7 @@ describe('email index refresh', () => {
 
   it('is refreshed on a schedule for every installed shop, without a miss', async () => {
     await h.settings.markInstalled(SHOP);
-    await h.redis.del(h.keys.shop(SHOP, 'idx:meta'));
+    await h.redis.del(h.keys.emailIndexMeta(SHOP));
     const [late] = h.sim.seedCustomers([{ FirstName: 'L', LastName: 'T', Email: 'Late.Comer@Example.com' }]);
     h.sim.clearCalls();
     await h.start({ indexRefreshMs: 200 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { nextOrderId, orderPayload } from '../../fakes/shopify/webhooks.js';
 import type { SyncEvent } from '../../src/sync/events.js';
-import { createHarness, type Harness, SHOP } from './harness.js';
+import { createHarness, type Harness, SHOP } from '../helpers/sync-harness.js';
 
 let h: Harness;
 let n = 0;
@@ -47,7 +47,7 @@ describe('a write applied and then answered with an error is never applied twice
         pointsDelta: 52,
         pointsAfter: 63,
       });
-      expect(await h.redis.exists(h.keys.shop(SHOP, 'pending', c!.Id))).toBe(0);
+      expect(await h.redis.exists(h.keys.pending(SHOP, c!.Id))).toBe(0);
     },
   );
 

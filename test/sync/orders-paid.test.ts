@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nextOrderId, orderPayload } from '../../fakes/shopify/webhooks.js';
-import { createHarness, type Harness } from './harness.js';
+import { createHarness, type Harness } from '../helpers/sync-harness.js';
 
 describe('orders/paid end to end (real Redis, simulator over HTTP, BullMQ worker)', () => {
   let h: Harness;

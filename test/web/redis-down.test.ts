@@ -5,7 +5,7 @@ import { sessionToken } from '../../fakes/shopify/session-token.js';
 import { fixtureText, webhookHeaders } from '../../fakes/shopify/webhooks.js';
 import { waitForRedis } from '../../src/store/redis.js';
 import { TEST_APP } from '../helpers/shopify.js';
-import { webHarness } from './support.js';
+import { webHarness } from '../helpers/web.js';
 
 /** A local port on which nothing listens. */
 async function closedPort(): Promise<number> {

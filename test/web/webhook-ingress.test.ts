@@ -10,7 +10,7 @@ import { removeFinishedJobs } from '../../src/queue/redact.js';
 import { unlinkKeys } from '../../src/store/redis.js';
 import { keysMatching, testRedis } from '../helpers/redis.js';
 import { TEST_APP } from '../helpers/shopify.js';
-import { type WebHarness, webHarness } from './support.js';
+import { type WebHarness, webHarness } from '../helpers/web.js';
 
 const SHOP = 'loyalty-demo.myshopify.com';
 const OTHER_SHOP = 'other-store.myshopify.com';
