@@ -132,11 +132,32 @@ export class MetafieldSync {
     if (last !== undefined && now - last < this.delayMs) return;
     this.askedAt.set(shop, now);
     if (this.askedAt.size > 10_000) this.askedAt.clear();
-    void this.ask(shop).catch((err: unknown) => {
+    void this.askIfAccess(shop).catch((err: unknown) => {
       this.askedAt.delete(shop);
       this.d.logger?.warn({ shop, err }, 'asking for the metafield sync failed');
     });
   };
+
+  private readonly access = new Map<string, { ok: boolean; at: number }>();
+
+  /**
+   * Queues the job only for a shop with Admin API access (a token; checked at most once a minute per
+   * shop): a shop that never opened the app keeps its marks until it has one, and the next change or
+   * refresh sends them.
+   */
+  private async askIfAccess(shop: string): Promise<void> {
+    const known = this.access.get(shop);
+    let ok = known && Date.now() - known.at < 60_000 ? known.ok : undefined;
+    if (ok === undefined) {
+      ok = await this.d.graphqlFor(shop).then(
+        () => true,
+        () => false,
+      );
+      if (this.access.size > 10_000) this.access.clear();
+      this.access.set(shop, { ok, at: Date.now() });
+    }
+    if (ok) await this.ask(shop);
+  }
 
   /** Queues the shop's sync job (deduplicated within its window). */
   async ask(shop: string, delayMs = this.delayMs): Promise<void> {
@@ -302,7 +323,7 @@ export class MetafieldSync {
       },
       done: async () => {
         await flush();
-        if (marked > 0 || (await redis.hlen(k.dirty)) > 0) await this.ask(shop);
+        if (marked > 0 || (await redis.hlen(k.dirty)) > 0) await this.askIfAccess(shop);
         this.d.logger?.info({ shop, marked }, 'register balances compared with the loyalty metafield');
       },
     };
@@ -312,7 +333,16 @@ export class MetafieldSync {
   async runJob(
     shop: string,
   ): Promise<Omit<NewSyncEvent, 'shop' | 'topic' | 'status'> & { status: 'applied'; quiet?: boolean }> {
-    const r = await this.drain(shop);
+    let r: DrainResult;
+    try {
+      r = await this.drain(shop);
+    } catch (err) {
+      // No token (yet): the marks wait for one, quietly, as the catch-up does.
+      if ((err as { code?: string }).code === 'SHOPIFY_TOKEN') {
+        return { status: 'applied', reason: (err as Error).message, quiet: true };
+      }
+      throw err;
+    }
     if (r.refused.length) {
       throw new PermanentJobError(
         `Shopify refused the loyalty points metafield of ${r.refused.length} customer(s): ${r.refused
