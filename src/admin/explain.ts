@@ -51,7 +51,7 @@ export type ItretailState = 'not-set-up' | 'ok' | 'refused' | 'not-answering' | 
 
 /**
  * IT Retail's state over the last HEALTH_WINDOW_MS: refused (the sign-in was refused and nothing succeeded
- * since), not answering (errors and no good call in the window), unsteady (errors in the window beside good
+ * since; once a call succeeds, the refusal is over), not answering (errors and no good call in the window), unsteady (errors in the window beside good
  * calls: needs attention but keeps working), ok. One good call after a refusal does not hide the errors of
  * the window, and one error after a good minute does not turn it red.
  */
@@ -66,6 +66,8 @@ export function itretailState(it: OverviewFacts['itretail'], now = Date.now()): 
   if (err && !okAfterErr && refusedCode(err.code)) return 'refused';
   if (failedCheck && refusedCode(failedCheck.code)) return 'refused';
   if (failedCheck) return 'not-answering';
+  // A refused sign-in followed by a good call is over: the sign-in works now (new credentials, say).
+  if (err && okAfterErr && refusedCode(err.code)) return 'ok';
   if (err && recent(err.at)) {
     return recent(it.lastOkAt) ? 'unsteady' : okAfterErr ? 'unsteady' : 'not-answering';
   }
@@ -219,9 +221,12 @@ export function problemsOf(f: OverviewFacts): Problem[] {
             ? 'Retrying cannot help these. Review them under Failures and dismiss them once handled.'
             : cause,
       action:
-        retryable > 0
+        retryable > 0 && !(itr && itr.severity === 'critical')
           ? { label: `Retry ${retryable}`, kind: 'retry-all' }
-          : { label: permanent > 0 ? 'Review' : 'Open Failures', kind: 'open', section: 'failures' },
+          : retryable > 0
+            ? // While IT Retail refuses or does not answer, a retry would only fail again.
+              { label: 'Open Failures', kind: 'open', section: 'failures' }
+            : { label: permanent > 0 ? 'Review' : 'Open Failures', kind: 'open', section: 'failures' },
     });
   }
   if (!f.paused && f.queue.waiting > 100 && f.queue.active === 0) {
