@@ -12,6 +12,8 @@ const CLUSTER_TESTS = [
   'test/admin/**/*.test.ts',
   'test/scenarios/chaos.test.ts',
   'test/scenarios/exactness.test.ts',
+  'test/storefront/metafields.test.ts',
+  'test/storefront/redeem.test.ts',
   'test/web/status-api.test.ts',
   'test/web/webhook-ingress.test.ts',
   'test/cluster/**/*.test.ts',

@@ -10,6 +10,8 @@ import ts from 'typescript';
 
 const MAX_FILE_LINES = 400;
 const MAX_FUNCTION_LINES = 80;
+/** Being split at the moment: their findings are printed, but do not fail the check. Keep this short. */
+const PENDING = ['src/admin/'];
 
 function* files(dir) {
   if (!statSync(dir).isDirectory()) {
@@ -56,9 +58,17 @@ for (const root of roots) {
     visit(sf);
   }
 }
-for (const f of findings) console.log(f);
-if (findings.length) {
-  console.log(`\n${findings.length} over the size limits`);
+const pending = findings.filter((f) => PENDING.some((p) => f.startsWith(p)));
+const failing = findings.filter((f) => !pending.includes(f));
+for (const f of failing) console.log(f);
+if (pending.length) {
+  console.log(
+    `\n${pending.length} over the limits in code being split (${PENDING.join(', ')}), not failing:`,
+  );
+  for (const f of pending) console.log(`  ${f}`);
+}
+if (failing.length) {
+  console.log(`\n${failing.length} over the size limits`);
   process.exit(1);
 }
 console.log('sizes ok');

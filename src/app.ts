@@ -106,6 +106,7 @@ export function createApp(deps: AppDeps): express.Express {
         links: new CustomerMatcher(redis, deps.keys, logger),
         clientFor: (shop) => itretail.clientFor(shop),
       }),
+      redemptions: { queue, links: new CustomerMatcher(redis, deps.keys, logger) },
     }),
   );
 

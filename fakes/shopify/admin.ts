@@ -178,6 +178,7 @@ export class ShopifyAdminFake {
   private readonly mutationResolvers = new Map<string, RootResolver>();
   private server?: http.Server;
   private throttleCount = 0;
+  private readonly throttleWhen: ((r: ReceivedRequest) => boolean)[] = [];
   private outages: { status: number; when: (r: ReceivedRequest) => boolean }[] = [];
   private available: number;
   private availableAt = Date.now();
@@ -214,9 +215,13 @@ export class ShopifyAdminFake {
     return this;
   }
 
-  /** The next `n` queries are answered THROTTLED (as when another app of the shop spent the bucket). */
-  throttleNext(n = 1): void {
-    this.throttleCount += n;
+  /**
+   * The next `n` queries (matching `when`, if given) are answered THROTTLED (as when another app of the shop
+   * spent the bucket).
+   */
+  throttleNext(n = 1, when?: (r: ReceivedRequest) => boolean): void {
+    if (when) for (let i = 0; i < n; i++) this.throttleWhen.push(when);
+    else this.throttleCount += n;
   }
 
   /**
@@ -359,9 +364,11 @@ export class ShopifyAdminFake {
       return { status: 200, body: { errors: [{ message, extensions: { code: 'MAX_COST_EXCEEDED' } }] } };
     }
     const available = this.bucketNow();
-    if (this.throttleCount > 0 || requested > available) {
-      const forced = this.throttleCount > 0;
-      if (forced) this.throttleCount--;
+    const aimed = this.throttleWhen.findIndex((w) => w(record));
+    if (aimed >= 0 || this.throttleCount > 0 || requested > available) {
+      const forced = aimed >= 0 || this.throttleCount > 0;
+      if (aimed >= 0) this.throttleWhen.splice(aimed, 1);
+      else if (forced) this.throttleCount--;
       record.outcome = 'throttled';
       // A forced throttle reports a bucket a tenth of a second short of the query's cost.
       const shown = forced ? Math.max(0, requested - this.restoreRate / 10) : available;

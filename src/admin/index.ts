@@ -6,6 +6,7 @@ import { CustomerMatcher } from '../sync/matching.js';
 import { adminApiRouter, type CustomerLinks } from './api.js';
 import { createItretailAccess, type ItretailAccess } from './itretail-access.js';
 import { pageRouter } from './page.js';
+import { storefrontRoutes } from './storefront-routes.js';
 
 /**
  * Everything the merchant sees: install routes, the embedded page and its JSON API.
@@ -48,6 +49,7 @@ export function createAdmin(deps: Omit<AppDeps, 'extraRoutes'>, opts: AdminOptio
       }),
     );
     app.use(pageRouter({ config: deps.config }));
+    app.use('/api', storefrontRoutes({ ...deps, itretail, links }));
     app.use('/api', adminApiRouter({ ...deps, install, itretail, links }));
   };
   return { mount, sessions, install, itretail, close: () => itretail.close() };

@@ -35,7 +35,9 @@ function describeUncertain(u: UncertainWrite) {
   const what =
     i.kind === 'order'
       ? `${change >= 0 ? '+' : ''}${change} pts for order ${i.orderName ?? i.orderId ?? ''}`.trim()
-      : `${change >= 0 ? '+' : ''}${change} pts giving back a register change`;
+      : i.kind === 'redeem'
+        ? `${change >= 0 ? '+' : ''}${change} pts for a storefront redemption`
+        : `${change >= 0 ? '+' : ''}${change} pts giving back a register change`;
   return {
     itrCustomerId: u.itrCustomerId,
     writeId: i.id,

@@ -31,7 +31,7 @@ export interface WebhookJobData {
 }
 
 export interface AdminJobData {
-  kind: 'resync-customer' | 'link-existing' | 'catch-up';
+  kind: 'resync-customer' | 'link-existing' | 'catch-up' | 'metafield-sync' | 'redeem' | 'redemption-expiry';
   shop: string;
   requestedAt: string;
   /** resync-customer */
@@ -40,6 +40,8 @@ export interface AdminJobData {
   cursor?: string;
   /** catch-up: the run this job carries out */
   runId?: string;
+  /** redeem, redemption-expiry: the redemption (`<Shopify customer>:<key>`) */
+  redemption?: string;
 }
 
 export type SyncJobData = WebhookJobData | AdminJobData;

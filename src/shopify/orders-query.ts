@@ -287,31 +287,36 @@ export function toWebhookOrder(
           phone: c.defaultPhoneNumber?.phoneNumber ?? null,
         }
       : null,
-    refunds: refunds.map((r) => ({
-      id: legacyId(r.id),
-      admin_graphql_api_id: r.id,
-      order_id: orderId,
-      created_at: r.createdAt ?? undefined,
-      refund_line_items: r.lines.map((li) => ({
-        id: li.id ? legacyId(li.id) : undefined,
-        line_item_id: li.lineItem ? legacyId(li.lineItem.id) : undefined,
-        line_item: li.lineItem
-          ? { id: legacyId(li.lineItem.id), gift_card: li.lineItem.isGiftCard === true }
-          : undefined,
-        quantity: li.quantity ?? undefined,
-        subtotal: li.subtotalSet?.shopMoney.amount.toString(),
-        subtotal_set: moneySet(li.subtotalSet),
-        total_tax: amountOf(li.totalTaxSet),
-        total_tax_set: moneySet(li.totalTaxSet),
-      })),
-      refund_shipping_lines: r.shipping.map((sh) => ({
-        subtotal_amount_set: moneySet(sh.subtotalAmountSet),
-      })),
-      order_adjustments: r.adjustments.map((a) => ({
-        kind: a.reason?.toLowerCase(),
-        amount: amountOf(a.amountSet),
-        amount_set: moneySet(a.amountSet),
-      })),
+    refunds: refunds.map((r) => toWebhookRefund(r, orderId)),
+  };
+}
+
+/** One refund of the order as a `refunds/create` body. */
+function toWebhookRefund(r: RefundDetail, orderId: string): Record<string, unknown> {
+  return {
+    id: legacyId(r.id),
+    admin_graphql_api_id: r.id,
+    order_id: orderId,
+    created_at: r.createdAt ?? undefined,
+    refund_line_items: r.lines.map((li) => ({
+      id: li.id ? legacyId(li.id) : undefined,
+      line_item_id: li.lineItem ? legacyId(li.lineItem.id) : undefined,
+      line_item: li.lineItem
+        ? { id: legacyId(li.lineItem.id), gift_card: li.lineItem.isGiftCard === true }
+        : undefined,
+      quantity: li.quantity ?? undefined,
+      subtotal: li.subtotalSet?.shopMoney.amount.toString(),
+      subtotal_set: moneySet(li.subtotalSet),
+      total_tax: amountOf(li.totalTaxSet),
+      total_tax_set: moneySet(li.totalTaxSet),
+    })),
+    refund_shipping_lines: r.shipping.map((sh) => ({
+      subtotal_amount_set: moneySet(sh.subtotalAmountSet),
+    })),
+    order_adjustments: r.adjustments.map((a) => ({
+      kind: a.reason?.toLowerCase(),
+      amount: amountOf(a.amountSet),
+      amount_set: moneySet(a.amountSet),
     })),
   };
 }

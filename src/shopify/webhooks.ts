@@ -74,21 +74,7 @@ export function verifyWebhookHmac(secret: string, rawBody: Buffer, hmacHeader: s
 export function webhookHandlers(deps: WebhookRouteDeps) {
   const logOf = (res: Response): Logger => (res.locals.log as Logger | undefined) ?? deps.logger;
 
-  const answer = (
-    res: Response,
-    topic: string | undefined,
-    outcome: WebhookOutcome,
-    status: number,
-    body: Record<string, unknown>,
-  ) => {
-    deps.metrics.countWebhook(topic && isHandledTopic(topic) ? topic : 'other', outcome);
-    // Written directly: Express's res.json would also work out an ETag, which a webhook answer never needs.
-    const text = JSON.stringify(body);
-    res.statusCode = status;
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.setHeader('Content-Length', Buffer.byteLength(text));
-    res.end(text);
-  };
+  const answer = answerFor(deps.metrics);
 
   // Raw bytes, whatever the content type; body-parser stops at the limit (Content-Length checked up front).
   const rawBody = express.raw({ type: () => true, limit: deps.bodyLimitBytes, inflate: false });
@@ -108,28 +94,9 @@ export function webhookHandlers(deps: WebhookRouteDeps) {
       return answer(res, undefined, 'unauthorized', 401, { error: 'invalid HMAC' });
     }
 
-    const shop = headerOf(headers, SHOP)?.toLowerCase();
-    const topic = headerOf(headers, TOPIC)?.toLowerCase();
-    const webhookId = headerOf(headers, WEBHOOK_ID);
-    const eventId = headerOf(headers, EVENT_ID);
-    if (!shop || !topic || !webhookId) {
-      const missing = [
-        !shop && WEBHOOK_HEADERS.shop,
-        !topic && WEBHOOK_HEADERS.topic,
-        !webhookId && WEBHOOK_HEADERS.webhookId,
-      ].filter(Boolean);
-      return answer(res, topic, 'bad_request', 400, { error: `missing header(s): ${missing.join(', ')}` });
-    }
-    if (!SHOP_DOMAIN.test(shop)) {
-      return answer(res, topic, 'bad_request', 400, {
-        error: `${WEBHOOK_HEADERS.shop} must be a <name>.myshopify.com domain`,
-      });
-    }
-    if (webhookId.length > MAX_ID_LENGTH || (eventId && eventId.length > MAX_ID_LENGTH)) {
-      return answer(res, topic, 'bad_request', 400, {
-        error: `webhook and event ids must be at most ${MAX_ID_LENGTH} characters`,
-      });
-    }
+    const ids = webhookIds(headers);
+    if ('error' in ids) return answer(res, ids.topic, 'bad_request', 400, { error: ids.error });
+    const { shop, topic, webhookId, eventId } = ids;
 
     // The body goes on as the text it came as; here it is only checked to be one JSON object, without
     // building it (the worker parses it, keeping ids beyond 2^53 exact).
@@ -176,8 +143,66 @@ export function webhookHandlers(deps: WebhookRouteDeps) {
     }
   };
 
-  // body-parser's errors (too large, aborted, unsupported encoding) for this route only.
-  const bodyErrors = (err: unknown, _req: Request, res: Response, next: NextFunction) => {
+  const bodyErrors = bodyErrorsHandler(deps, answer, logOf);
+
+  return [signedRawBody, handle, bodyErrors];
+}
+
+/** The delivery's shop, topic and ids from its headers, or what is wrong with them (a 400). */
+function webhookIds(
+  headers: Request['headers'],
+):
+  | { shop: string; topic: string; webhookId: string; eventId: string | undefined }
+  | { topic: string | undefined; error: string } {
+  const shop = headerOf(headers, SHOP)?.toLowerCase();
+  const topic = headerOf(headers, TOPIC)?.toLowerCase();
+  const webhookId = headerOf(headers, WEBHOOK_ID);
+  const eventId = headerOf(headers, EVENT_ID);
+  if (!shop || !topic || !webhookId) {
+    const missing = [
+      !shop && WEBHOOK_HEADERS.shop,
+      !topic && WEBHOOK_HEADERS.topic,
+      !webhookId && WEBHOOK_HEADERS.webhookId,
+    ].filter(Boolean);
+    return { topic, error: `missing header(s): ${missing.join(', ')}` };
+  }
+  if (!SHOP_DOMAIN.test(shop)) {
+    return { topic, error: `${WEBHOOK_HEADERS.shop} must be a <name>.myshopify.com domain` };
+  }
+  if (webhookId.length > MAX_ID_LENGTH || (eventId && eventId.length > MAX_ID_LENGTH)) {
+    return { topic, error: `webhook and event ids must be at most ${MAX_ID_LENGTH} characters` };
+  }
+  return { shop, topic, webhookId, eventId };
+}
+
+type Answer = (
+  res: Response,
+  topic: string | undefined,
+  outcome: WebhookOutcome,
+  status: number,
+  body: Record<string, unknown>,
+) => void;
+
+/** Answers a delivery and counts it by topic and outcome. */
+function answerFor(metrics: Pick<Metrics, 'countWebhook'>): Answer {
+  return (res, topic, outcome, status, body) => {
+    metrics.countWebhook(topic && isHandledTopic(topic) ? topic : 'other', outcome);
+    // Written directly: Express's res.json would also work out an ETag, which a webhook answer never needs.
+    const text = JSON.stringify(body);
+    res.statusCode = status;
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.setHeader('Content-Length', Buffer.byteLength(text));
+    res.end(text);
+  };
+}
+
+/** body-parser's errors (too large, aborted, unsupported encoding) for this route only. */
+function bodyErrorsHandler(
+  deps: Pick<WebhookRouteDeps, 'bodyLimitBytes'>,
+  answer: Answer,
+  logOf: (res: Response) => Logger,
+) {
+  return (err: unknown, _req: Request, res: Response, next: NextFunction) => {
     const e = err as { type?: string; status?: number; message?: string };
     if (e.type === 'entity.too.large') {
       logOf(res).warn({ limit: deps.bodyLimitBytes }, 'webhook body over the limit refused');
@@ -188,6 +213,4 @@ export function webhookHandlers(deps: WebhookRouteDeps) {
     }
     next(err);
   };
-
-  return [signedRawBody, handle, bodyErrors];
 }

@@ -83,6 +83,7 @@ function lockKeys(shopKey: ShopKey) {
     orderLock: (shop: string, orderId: string) => shopKey(shop, 'lock', 'order', orderId),
     emailLock: (shop: string, emailHash: string) => shopKey(shop, 'lock', 'email', emailHash),
     indexLock: (shop: string) => shopKey(shop, 'lock', 'idx'),
+    metafieldSyncLock: (shop: string) => shopKey(shop, 'lock', 'metafield-sync'),
   };
 }
 
@@ -158,5 +159,21 @@ function storefrontKeys(shopKey: ShopKey) {
   return {
     storefrontBalance: (shop: string, customerId: string) =>
       shopKey(shop, 'storefront', 'balance', customerId),
+    /** The shop's register purchases of one day (GetCustomerProductPurchases, cached). */
+    registerPurchases: (shop: string, day: string) => shopKey(shop, 'storefront', 'purchases', day),
+    /** A redemption (ref `<Shopify customer>:<key>`): its hash carries the points it took. */
+    redemption: (shop: string, ref: string) => shopKey(shop, 'redemption', ref),
+    /** A Shopify customer's redemptions (sorted set by time). */
+    redemptionsOf: (shop: string, customerId: string) => shopKey(shop, 'redemptions', customerId),
+    /** Redemptions by when their code expires (sorted set). */
+    redemptionsExpiring: (shop: string) => shopKey(shop, 'redemptions-expiring'),
+    /** Shopify customer → balance the `$app.loyalty_points` metafield still has to get. */
+    metafieldDirty: (shop: string) => shopKey(shop, 'metafield', 'dirty'),
+    /** IT Retail id → the Shopify customer whose metafield shows its balance. */
+    metafieldOwner: (shop: string) => shopKey(shop, 'metafield', 'owner'),
+    /** Shopify customer → the balance last written to the metafield and when. */
+    metafieldWritten: (shop: string) => shopKey(shop, 'metafield', 'written'),
+    metafieldErrors: (shop: string) => shopKey(shop, 'metafield', 'errors'),
+    metafieldStats: (shop: string) => shopKey(shop, 'metafield', 'stats'),
   };
 }

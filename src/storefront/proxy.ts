@@ -11,6 +11,7 @@ import { validShopDomain } from '../shop-domain.js';
 import type { Shopify } from '../shopify/api.js';
 import type { Keys } from '../store/keys.js';
 import { type BalanceReader, BalanceUnavailableError } from './balance.js';
+import { type RedeemDeps, redeem } from './redeem-route.js';
 import { pointsValue } from './redemption-rules.js';
 
 /**
@@ -45,6 +46,8 @@ export interface ProxyDeps {
   shopify: Shopify;
   settings: Pick<SettingsStore, 'get'>;
   balances: BalanceReader;
+  /** Redemption (`POST /redeem`): the sync queue and the links; absent, the route is not served. */
+  redemptions?: Omit<RedeemDeps, 'redis' | 'keys' | 'balances'>;
 }
 
 /** What a verified proxy request carries (res.locals.proxy). */
@@ -216,6 +219,26 @@ export function proxyRouter(deps: ProxyDeps): express.Router {
       });
     }),
   );
+
+  const redemptions = deps.redemptions;
+  if (redemptions) {
+    router.post(
+      '/redeem',
+      requireCustomer,
+      express.json({ limit: '4kb' }),
+      handle(deps, async (req, res) => {
+        const { shop, customerId, settings } = proxyOf(res);
+        const a = await redeem(
+          { ...redemptions, redis: deps.redis, keys: deps.keys, balances: deps.balances },
+          shop,
+          customerId as string,
+          settings.redemption,
+          req.body,
+        );
+        res.status(a.status).json(a.body);
+      }),
+    );
+  }
 
   // Anything else under the proxy: signed, but not (yet) served.
   router.use((_req, res) => {

@@ -38,6 +38,11 @@ export interface CustomerWriteDeps {
   outcomeTtlSeconds?: number;
   /** Told once per register change given back (the processor records it as an event of its own). */
   onRegisterRestored?(shop: string, r: RegisterRestore): Promise<void>;
+  /**
+   * Told after a write was counted (its commit already marked the customer's metafield due): starts the
+   * shop's metafield sync. Must not throw or wait (see storefront/metafields.ts).
+   */
+  onBalanceChanged?(shop: string): void;
 }
 
 interface RegisterRestore {
@@ -158,6 +163,7 @@ async function settleWrite(
       outcome: JSON.stringify(appliedOutcome(intent, itrId, rec.CardNo ?? undefined)),
       outcomeTtlS: outcomeTtlOf(d),
     });
+    if (counted) d.onBalanceChanged?.(shop);
     if (counted && intent.kind === 'restore') await announceRestore(d, shop, itrId, intent, rec);
     d.logger?.info({ ...log, why: j.why }, 'lost write found applied');
   } else if (j.verdict === 'not-landed') {
@@ -274,6 +280,7 @@ export async function writePoints(
     release: req.release,
     restore: overwritten,
   });
+  if (counted) d.onBalanceChanged?.(shop);
   const log = { shop, itretailCustomerId: itrId, writeId: intent.id, orderId: req.orderId };
   if (counted === 0) d.logger?.warn(log, 'write confirmed after the next holder had already counted it');
   if (counted === 2) d.logger?.error(log, 'write confirmed by IT Retail after it had been judged not landed');

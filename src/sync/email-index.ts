@@ -68,16 +68,18 @@ export class EmailIndex {
   private readonly refreshWaitMs: number;
   private readonly batchSize: number;
   private readonly indexLockTtlMs: number;
+  private readonly onRefresh: MatcherOptions['onRefresh'];
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly logger: Logger | undefined,
-    opts: Pick<MatcherOptions, 'refreshWaitMs' | 'batchSize' | 'indexLockTtlMs'>,
+    opts: Pick<MatcherOptions, 'refreshWaitMs' | 'batchSize' | 'indexLockTtlMs' | 'onRefresh'>,
   ) {
     this.refreshWaitMs = opts.refreshWaitMs ?? 120_000;
     this.batchSize = opts.batchSize ?? 500;
     this.indexLockTtlMs = opts.indexLockTtlMs ?? 60_000;
+    this.onRefresh = opts.onRefresh;
   }
 
   async lookup(shop: string, email: string): Promise<{ id: string; cardNo: string } | undefined> {
@@ -151,8 +153,10 @@ export class EmailIndex {
       batch = [];
       emails += (await this.redis.eval(BUILD_SCRIPT, 2, tmpIdx, tmpDups, ...args)) as number;
     };
+    const observer = await this.onRefresh?.(shop).catch(() => undefined);
     try {
       const count = await client.forEachCustomer(async (c) => {
+        await observer?.record(c);
         if (c.Deleted) return;
         const email = normalizeEmail(c.Email);
         if (!email) return;
@@ -176,6 +180,9 @@ export class EmailIndex {
         durationMs: String(meta.durationMs),
       });
       await tx.exec();
+      await observer
+        ?.done()
+        .catch((err: unknown) => this.logger?.warn({ shop, err }, 'refresh observer failed'));
       this.logger?.info(
         { shop, count, emails, durationMs: meta.durationMs },
         'IT Retail customer index rebuilt',

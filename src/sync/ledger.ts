@@ -31,7 +31,17 @@ export const ledgerKeys = (keys: Keys, shop: string) => ({
   orderLock: (orderId: string) => keys.orderLock(shop, orderId),
   linkEmail: keys.linkEmail(shop),
   linkCustomer: keys.linkCustomer(shop),
+  /** A storefront redemption (ref `<Shopify customer>:<key>`): its hash carries the points it took. */
+  redemption: (ref: string) => keys.redemption(shop, ref),
+  /** Shopify customer → balance the `$app.loyalty_points` metafield still has to get (see metafields.ts). */
+  metafieldDirty: keys.metafieldDirty(shop),
+  /** IT Retail id → the Shopify customer whose metafield shows its balance. */
+  metafieldOwner: keys.metafieldOwner(shop),
 });
+
+/** The hash a write's ledger change lands in: its order's, its redemption's, else none (a restore). */
+const ledgerHashOf = (k: ReturnType<typeof ledgerKeys>, i: PendingIntent, itrId: string) =>
+  i.orderId ? k.order(i.orderId) : i.kind === 'redeem' ? k.redemption(i.ref) : k.pending(itrId);
 
 /** A job cannot write to this customer: one of its writes waits for a person's decision. */
 export class AwaitingDecisionError extends AppError {
@@ -83,9 +93,12 @@ return 1`;
  * Counts a write once: 1 counted now, 2 counted now although it had been judged not landed (its 200 is the
  * stronger evidence), 0 already counted. Settles its pending or uncertain record either way, remembers the
  * job's outcome, records a register change to give back, frees the locks whose tokens are given.
- * KEYS: marker, order, pending, uncertain, uncertain index, outcome, customer lock, order lock, restore-due.
+ * A counted write also marks the customer's `$app.loyalty_points` metafield due with the new balance (the
+ * Shopify customer from the order or redemption, else the one last seen for this IT Retail id).
+ * KEYS: marker, order (or redemption), pending, uncertain, uncertain index, outcome, customer lock, order
+ * lock, restore-due, metafield dirty, metafield owner.
  * ARGV: write id, kind, delta, itrId, outcome JSON or '', outcome TTL, customer lock token or '', order lock
- * token or '', marker TTL, amount to restore, ref (the restored write).
+ * token or '', marker TTL, amount to restore, ref (the restored write), points after.
  */
 const COMMIT = `
 local prev = redis.call('get', KEYS[1])
@@ -93,13 +106,18 @@ local counted = 0
 if prev ~= 'counted' then
   redis.call('set', KEYS[1], 'counted', 'EX', ARGV[9])
   if prev == 'void' then counted = 2 else counted = 1 end
-  if ARGV[2] == 'order' then
+  local cust = false
+  if ARGV[2] ~= 'restore' then
     redis.call('hincrby', KEYS[2], 'appliedPoints', ARGV[3])
     redis.call('hset', KEYS[2], 'itrCustomerId', ARGV[4])
+    cust = redis.call('hget', KEYS[2], 'shopifyCustomerId')
   else
     redis.call('hdel', KEYS[9], ARGV[11])
   end
   if tonumber(ARGV[10]) ~= 0 then redis.call('hset', KEYS[9], ARGV[1], ARGV[10]) end
+  if cust and cust ~= '' then redis.call('hset', KEYS[11], ARGV[4], cust)
+  else cust = redis.call('hget', KEYS[11], ARGV[4]) end
+  if cust and cust ~= '' then redis.call('hset', KEYS[10], cust, ARGV[12]) end
 end
 local p = redis.call('get', KEYS[3])
 if p and cjson.decode(p).id == ARGV[1] then redis.call('del', KEYS[3]) end
@@ -157,7 +175,7 @@ redis.call('zrem', KEYS[2], ARGV[3])
 if ARGV[2] == 'landed' then
   if redis.call('get', KEYS[3]) ~= 'counted' then
     redis.call('set', KEYS[3], 'counted', 'EX', ARGV[4])
-    if ARGV[5] == 'order' then
+    if ARGV[5] ~= 'restore' then
       redis.call('hincrby', KEYS[4], 'appliedPoints', ARGV[6])
       redis.call('hset', KEYS[4], 'itrCustomerId', ARGV[3])
     else
@@ -220,9 +238,9 @@ export class Ledger {
     const orderLock = opts.release?.find((l) => l !== custLock);
     const r = (await this.redis.eval(
       COMMIT,
-      9,
+      11,
       k.marker(intent.id),
-      intent.orderId ? k.order(intent.orderId) : k.pending(itrId),
+      ledgerHashOf(k, intent, itrId),
       k.pending(itrId),
       k.uncertain(itrId),
       k.uncertainIndex,
@@ -230,6 +248,8 @@ export class Ledger {
       k.custLock(itrId),
       orderLock?.key ?? k.pending(itrId),
       k.restoreDue(itrId),
+      k.metafieldDirty,
+      k.metafieldOwner,
       intent.id,
       intent.kind,
       String(intent.delta),
@@ -241,6 +261,7 @@ export class Ledger {
       String(MARKER_TTL_S),
       String(opts.restore ?? 0),
       intent.ref,
+      String(intent.after),
     )) as number;
     for (const l of [custLock, orderLock]) l?.releasedByScript();
     return r;
@@ -323,7 +344,7 @@ export class Ledger {
       k.uncertain(itrId),
       k.uncertainIndex,
       k.marker(writeId),
-      i.orderId ? k.order(i.orderId) : k.uncertain(itrId),
+      i.orderId || i.kind === 'redeem' ? ledgerHashOf(k, i, itrId) : k.uncertain(itrId),
       k.restoreDue(itrId),
       writeId,
       decision,

@@ -52,6 +52,8 @@ export interface MatcherOptions {
   refreshWaitMs?: number;
   /** Entries written to Redis per round trip while building the index (default 500). */
   batchSize?: number;
+  /** Sees every record of each index refresh (the loyalty metafield compares balances with it). */
+  onRefresh?(shop: string): Promise<{ record(c: CustomerRecord): Promise<void>; done(): Promise<void> }>;
 }
 
 export interface MatchInput {

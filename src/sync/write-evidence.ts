@@ -16,9 +16,15 @@ import type { CustomerRecord } from '../itretail/schemas.js';
 export interface PendingIntent {
   /** Unique per write: counts the write once in the ledger, whoever confirms it. */
   id: string;
-  /** 'order': an order's points (moves its ledger). 'restore': gives back a register change overwritten. */
-  kind: 'order' | 'restore';
-  /** The order (kind 'order') or the write whose register change this restores (kind 'restore'). */
+  /**
+   * 'order': an order's points (moves its ledger). 'restore': gives back a register change overwritten.
+   * 'redeem': points taken for a storefront discount code, or given back (moves the redemption's ledger).
+   */
+  kind: 'order' | 'restore' | 'redeem';
+  /**
+   * The order (kind 'order'), the write whose register change this restores (kind 'restore'), or the
+   * redemption (`<Shopify customer>:<key>`, kind 'redeem').
+   */
   ref: string;
   orderId?: string;
   orderName?: string;

@@ -7,6 +7,7 @@ import { createMetrics, type Metrics } from '../metrics.js';
 import { settingsStoreFromConfig } from '../settings.js';
 import { createKeys, type Keys } from '../store/keys.js';
 import { createRedis, waitForRedis } from '../store/redis.js';
+import { attachStorefrontJobs } from '../storefront/worker-jobs.js';
 import { CATCH_UP_DEFAULTS } from '../sync/catch-up.js';
 import { SyncEventStore } from '../sync/events.js';
 import { jobsFromConfig } from '../sync/jobs/handlers.js';
@@ -24,7 +25,7 @@ export function workerDepsFromConfig(
   const lockTtlMs = Math.max(60_000, 4 * config.itretail.timeoutMs);
   // Every job handler, with Admin API access (link-existing, catch-up, reading a compacted order back).
   const jobs = jobsFromConfig({ config, redis, keys, logger });
-  return {
+  const deps: StartWorkerDeps = {
     handlers: jobs.handlers,
     fetchOrderSnapshot: jobs.fetchOrderSnapshot,
     redis,
@@ -51,6 +52,9 @@ export function workerDepsFromConfig(
     catchUpEveryMs: CATCH_UP_DEFAULTS.everyMs,
     queueShards: config.redis.queueShards,
   };
+  // The storefront's jobs (redemptions, code expiry, the loyalty metafield) and their hooks.
+  attachStorefrontJobs(deps, config);
+  return deps;
 }
 
 /**

@@ -59,12 +59,22 @@ describe('Redis key names', () => {
       [k.dataRequest(S, '77'), shop('data-request:77')],
       [k.dataRequests(S), shop('data-requests')],
       [k.storefrontBalance(S, '5'), shop('storefront:balance:5')],
+      [k.registerPurchases(S, '2026-11-29'), shop('storefront:purchases:2026-11-29')],
+      [k.redemption(S, '5:k1'), shop('redemption:5:k1')],
+      [k.redemptionsOf(S, '5'), shop('redemptions:5')],
+      [k.redemptionsExpiring(S), shop('redemptions-expiring')],
+      [k.metafieldDirty(S), shop('metafield:dirty')],
+      [k.metafieldOwner(S), shop('metafield:owner')],
+      [k.metafieldWritten(S), shop('metafield:written')],
+      [k.metafieldErrors(S), shop('metafield:errors')],
+      [k.metafieldStats(S), shop('metafield:stats')],
+      [k.metafieldSyncLock(S), shop('lock:metafield-sync')],
     ];
     for (const [actual, want] of expected) expect(actual).toBe(want);
   });
 
   it('name every key of the app (a new key gets a line above)', () => {
     const named = Object.keys(k).filter((n) => !['prefix', 'bullPrefix', 'shop'].includes(n));
-    expect(named).toHaveLength(46);
+    expect(named).toHaveLength(56);
   });
 });

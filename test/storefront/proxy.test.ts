@@ -182,10 +182,11 @@ describe('app proxy signature', () => {
     expect(res.body).toMatchObject({ signIn: true });
   });
 
-  it('verifies routes that do not exist yet before answering them', async () => {
+  it('verifies every route before answering it, unknown ones too', async () => {
     const body = { points: 500, key: '3f0e1c9e-3a55-4ac7-b7a7-1d7d1d7c2f10' };
     expect((await request(app).post(`${PROXY_PATH}/redeem`).send(body)).status).toBe(401);
-    const res = await request(app).post(`${PROXY_PATH}/redeem?${q()}`).send(body);
+    expect((await request(app).post(`${PROXY_PATH}/gift?${q()}`).send(body)).status).toBe(404);
+    const res = await request(app).post(`${PROXY_PATH}/gift?${q()}`).send(body);
     expect(res.status).toBe(404);
     expect(res.body.error).toMatch(/not available/);
   });

@@ -62,6 +62,7 @@ function reconcileDeps(deps: SyncDeps, matcher: CustomerMatcher): ReconcileDeps 
     customerLock: deps.customerLock,
     orderLock: deps.orderLock,
     writeInFlightMs: deps.writeInFlightMs,
+    onBalanceChanged: deps.onBalanceChanged,
     onRegisterRestored: async (shop, r) => {
       await deps.events.record({
         shop,

@@ -64,6 +64,8 @@ export interface SyncDeps {
   lockBusyDelayMs?: number;
   /** Delays without an attempt used, at most this many per job before they count as failures (default 100). */
   maxDeferrals?: number;
+  /** After each counted points write (see CustomerWriteDeps.onBalanceChanged). */
+  onBalanceChanged?(shop: string): void;
 }
 
 /** What a handler reports; the runner turns it into one recorded sync event. */
