@@ -277,7 +277,7 @@ describe.skipIf(!HAS_CHROMIUM)('the admin page at a glance', () => {
     await close();
   }, 60_000);
 
-  it('shows what the storefront shows, in-store purchases and redemptions — and nothing of it without that API', async () => {
+  it('shows what the storefront shows, in-store purchases and redemptions — and nothing of it where that API is missing', async () => {
     const { page, errors, close } = await open(WORKING, PHONE, '/app/customers');
     await page.route(`${baseUrl}/api/customers/storefront?*`, (route) =>
       route.fulfill({
@@ -316,8 +316,11 @@ describe.skipIf(!HAS_CHROMIUM)('the admin page at a glance', () => {
     await expect(result.locator('.redemptions').textContent()).resolves.toContain('LOYAL-7QX2');
     expect(await scrollWidth(page)).toBeLessThanOrEqual(PHONE.width);
     await screenshot(page, 'customer-phone');
-    // Not deployed yet (404): the lookup shows nothing of it.
+    // An app without that API (404): the lookup shows nothing of it.
     await page.unroute(`${baseUrl}/api/customers/storefront?*`);
+    await page.route(`${baseUrl}/api/customers/storefront?*`, (route) =>
+      route.fulfill({ status: 404, contentType: 'application/json', body: '{"error":"not found"}' }),
+    );
     await page.click('#customers s-button.lookup-submit');
     await result.getByText('Looking up…').waitFor({ state: 'detached' });
     await result.locator('s-button.resync').waitFor();

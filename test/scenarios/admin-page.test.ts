@@ -107,6 +107,11 @@ beforeAll(async () => {
   });
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
+  // The merchant opened the app once: the shop has its Shopify token (the points metafield needs it).
+  const opened = await fetch(`${baseUrl}/api/settings`, {
+    headers: { Authorization: `Bearer ${h.token(SHOP)}` },
+  });
+  expect(opened.status).toBe(200);
   // Two orders synced with the right password…
   await deps.settings.update(SHOP, { itretail: { baseUrl: sim.url, ...USER } });
   await sendOrder(1001, 'ada@example.com', 'Ada', 'Lovelace', '50.00', 501);
