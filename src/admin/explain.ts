@@ -3,10 +3,10 @@
  * wrong and what to do about it. Pure functions of what the overview gathered, so they are easy to test.
  */
 
-export type Severity = 'critical' | 'warning';
+type Severity = 'critical' | 'warning';
 
 /** What a problem's button does: open a section of the page, or call the API there and then. */
-export type ProblemAction =
+type ProblemAction =
   | { label: string; kind: 'open'; section: 'settings' | 'failures' | 'link-existing' }
   | { label: string; kind: 'retry-all' | 'resume' };
 
@@ -158,6 +158,32 @@ function itretailProblem(f: OverviewFacts): Problem | undefined {
   }
 }
 
+/** Failed events: "Retry N" where a retry can help now, else where to review them. */
+function failuresProblem(f: OverviewFacts, itr: Problem | undefined): Problem | undefined {
+  if (f.failures <= 0) return undefined;
+  const retryable = f.retryableFailures ?? 0;
+  const permanent = f.permanentFailures ?? 0;
+  const cause = fixFor(f.latestFailureCode) ?? 'See Failures for what went wrong with each.';
+  return {
+    severity: 'critical',
+    code: 'FAILURES',
+    title: `${f.failures} ${f.failures === 1 ? 'event' : 'events'} could not be synced`,
+    fix:
+      retryable > 0
+        ? cause
+        : permanent > 0
+          ? 'Retrying cannot help these. Review them under Failures and dismiss them once handled.'
+          : cause,
+    action:
+      retryable > 0 && !(itr && itr.severity === 'critical')
+        ? { label: `Retry ${retryable}`, kind: 'retry-all' }
+        : retryable > 0
+          ? // While IT Retail refuses or does not answer, a retry would only fail again.
+            { label: 'Open Failures', kind: 'open', section: 'failures' }
+          : { label: permanent > 0 ? 'Review' : 'Open Failures', kind: 'open', section: 'failures' },
+  };
+}
+
 /** The problems of the shop, the most severe first, each with what to do and (where one helps) a button. */
 export function problemsOf(f: OverviewFacts): Problem[] {
   const out: Problem[] = [];
@@ -206,29 +232,8 @@ export function problemsOf(f: OverviewFacts): Problem[] {
       action: { label: 'Decide', kind: 'open', section: 'failures' },
     });
   }
-  if (f.failures > 0) {
-    const retryable = f.retryableFailures ?? 0;
-    const permanent = f.permanentFailures ?? 0;
-    const cause = fixFor(f.latestFailureCode) ?? 'See Failures for what went wrong with each.';
-    out.push({
-      severity: 'critical',
-      code: 'FAILURES',
-      title: `${f.failures} ${f.failures === 1 ? 'event' : 'events'} could not be synced`,
-      fix:
-        retryable > 0
-          ? cause
-          : permanent > 0
-            ? 'Retrying cannot help these. Review them under Failures and dismiss them once handled.'
-            : cause,
-      action:
-        retryable > 0 && !(itr && itr.severity === 'critical')
-          ? { label: `Retry ${retryable}`, kind: 'retry-all' }
-          : retryable > 0
-            ? // While IT Retail refuses or does not answer, a retry would only fail again.
-              { label: 'Open Failures', kind: 'open', section: 'failures' }
-            : { label: permanent > 0 ? 'Review' : 'Open Failures', kind: 'open', section: 'failures' },
-    });
-  }
+  const failed = failuresProblem(f, itr);
+  if (failed) out.push(failed);
   if (!f.paused && f.queue.waiting > 100 && f.queue.active === 0) {
     out.push({
       severity: 'warning',

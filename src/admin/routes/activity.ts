@@ -2,7 +2,7 @@ import express from 'express';
 import { z } from 'zod';
 import { SYNC_STATUSES, type SyncEvent, type SyncStatus } from '../../sync/events.js';
 import type { SectionContext } from './context.js';
-import { parseQuery, route } from './http.js';
+import { pageQuery, parseQuery, route } from './http.js';
 
 /**
  * Activity: the shop's sync events, newest first, filtered by status and topic, and searched by order,
@@ -12,7 +12,7 @@ import { parseQuery, route } from './http.js';
 /** Events read at most for one page of a search. */
 const MAX_SEARCHED = 2_000;
 
-const activityQuery = z.object({
+const activityQuery = pageQuery.extend({
   status: z
     .enum(SYNC_STATUSES as [SyncStatus, ...SyncStatus[]], { error: 'must be applied, skipped or failed' })
     .optional(),
@@ -21,17 +21,10 @@ const activityQuery = z.object({
     .regex(/^[a-z_-]+(\/[a-z_-]+)+$/, 'must look like orders/paid')
     .optional(),
   q: z.string().max(100, 'is too long').optional(),
-  cursor: z.string().max(200, 'is too long').optional(),
-  limit: z.coerce
-    .number()
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .max(100, 'must be at most 100')
-    .optional(),
 });
 
 /** Whether an event matches every word of a search, over what a merchant would type. */
-export function matchesSearch(e: SyncEvent, q: string): boolean {
+function matchesSearch(e: SyncEvent, q: string): boolean {
   const hay = [
     e.orderName,
     e.shopifyOrderId,

@@ -1,10 +1,9 @@
 import express from 'express';
-import { z } from 'zod';
 import type { SyncEvent } from '../../sync/events.js';
 import { fixFor } from '../explain.js';
 import { registerUncertainWriteRoutes } from '../uncertain-writes.js';
 import type { SectionContext } from './context.js';
-import { BadRequest, Conflict, NotFound, parseQuery, route } from './http.js';
+import { BadRequest, Conflict, NotFound, pageQuery, parseQuery, route } from './http.js';
 
 /**
  * Failures: listed with what to do, grouped by cause on the page; Retry where running the job again can
@@ -48,16 +47,6 @@ export function actionsFor(f: Pick<SyncEvent, 'errorCode'>, state: JobState) {
           : 'Retrying now.';
   return { held, permanent, retryable, dismissable, retryNote };
 }
-
-const listQuery = z.object({
-  cursor: z.string().max(200, 'is too long').optional(),
-  limit: z.coerce
-    .number()
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .max(100, 'must be at most 100')
-    .optional(),
-});
 
 function jobIdFrom(value: unknown): string {
   const jobId = String(value ?? '');
@@ -129,7 +118,7 @@ export function failuresRouter(ctx: SectionContext): express.Router {
   router.get(
     '/failures',
     route(async (req, _res, shop) => {
-      const q = parseQuery(listQuery, req.query);
+      const q = parseQuery(pageQuery, req.query);
       const [page, dismissed] = await Promise.all([
         events.failures(shop, { cursor: q.cursor, limit: q.limit ?? 25 }),
         redis.hlen(dismissedKey(ctx, shop)),

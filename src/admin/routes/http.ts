@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { QueueUnavailableError } from '../../queue/enqueue.js';
 import { InstallError } from '../../shopify/install.js';
@@ -39,7 +39,7 @@ export class Conflict extends AppError {
 export type Handler = (req: Request, res: Response, shop: string) => Promise<unknown>;
 
 /** The one error mapping of the admin API: 400 / 404 / 409 / 503 / install errors; the rest to the app's 500. */
-export function sendError(err: unknown, res: Response, next: NextFunction): void {
+function sendError(err: unknown, res: Response, next: NextFunction): void {
   if (err instanceof BadRequest) {
     res.status(400).json({ error: err.message, fields: err.fields });
   } else if (err instanceof NotFound) {
@@ -67,7 +67,7 @@ export const route =
     }
   };
 
-export const FIELD_LABELS: Record<string, string> = {
+const FIELD_LABELS: Record<string, string> = {
   pointsPerDollar: 'Points per dollar',
   includeTestOrders: 'Include test orders',
   excludeTax: 'Leave tax out',
@@ -126,3 +126,14 @@ export function parseQuery<T>(schema: z.ZodType<T>, query: unknown): T {
   if (!parsed.success) throw badRequestOf(parsed.error);
   return parsed.data;
 }
+
+/** A page of a list: where the previous page ended, and how many. */
+export const pageQuery = z.object({
+  cursor: z.string().max(200, 'is too long').optional(),
+  limit: z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(100, 'must be at most 100')
+    .optional(),
+});
