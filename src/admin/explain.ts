@@ -3,10 +3,10 @@
  * wrong and what to do about it. Pure functions of what the overview gathered, so they are easy to test.
  */
 
-export type Severity = 'critical' | 'warning';
+type Severity = 'critical' | 'warning';
 
 /** What a problem's button does: open a section of the page, or call the API there and then. */
-export type ProblemAction =
+type ProblemAction =
   | { label: string; kind: 'open'; section: 'settings' | 'failures' | 'link-existing' }
   | { label: string; kind: 'retry-all' | 'resume' };
 
