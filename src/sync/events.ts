@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
 import { scanKeys } from '../store/redis.js';
 
@@ -111,13 +111,38 @@ export class SyncEventStore {
   }
 
   async record(input: NewSyncEvent): Promise<SyncEvent> {
+    const staged = this.stage(input);
+    const tx = this.redis.multi();
+    staged.addTo(tx);
+    await tx.exec();
+    await staged.done();
+    return staged.value;
+  }
+
+  /**
+   * The event's writes, to be added to a MULTI of the caller's (e.g. the ledger commit that makes the event
+   * true, so both cost one round trip); `done()` once it ran (trims the shop when due).
+   */
+  stage(input: NewSyncEvent): {
+    value: SyncEvent;
+    addTo(tx: ChainableCommander): void;
+    done(): Promise<void>;
+  } {
     const at = input.at ? new Date(input.at) : new Date();
     const event: SyncEvent = { ...input, id: newId(at.getTime()), at: at.toISOString() };
+    return {
+      value: event,
+      addTo: (tx) => this.addWrites(tx, event, at),
+      done: async () => {
+        if (this.trimDue(event.shop, Date.now())) await this.trim(event.shop);
+      },
+    };
+  }
+
+  private addWrites(tx: ChainableCommander, event: SyncEvent, at: Date): void {
     const { shop, id } = event;
     const json = JSON.stringify(event);
-    const tx = this.redis
-      .multi()
-      .hset(this.k(shop, 'data'), id, json)
+    tx.hset(this.k(shop, 'data'), id, json)
       .zadd(this.k(shop, 'idx'), 0, id)
       .zadd(this.k(shop, 'st', event.status), 0, id)
       .zadd(this.k(shop, 'tp', event.topic), 0, id)
@@ -144,9 +169,6 @@ export class SyncEventStore {
         );
       else tx.zrem(this.k(shop, 'fail'), event.jobId).hdel(this.k(shop, 'faildata'), event.jobId);
     }
-    await tx.exec();
-    if (this.trimDue(shop, Date.now())) await this.trim(shop);
-    return event;
   }
 
   /** Newest first. `cursor` is the id of the last event of the previous page. */

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
 import type { Lock } from './locks.js';
 import { orderKey } from './order-state.js';
@@ -31,6 +31,17 @@ export const ledgerKeys = (keys: Keys, shop: string) => ({
   linkEmail: keys.shop(shop, 'link', 'email'),
   linkCustomer: keys.shop(shop, 'link', 'customer'),
 });
+
+/**
+ * Commands written in the same MULTI as a ledger commit (one round trip, atomic with it: a sync event is
+ * stored exactly when the change it reports is counted), and what to do once they ran.
+ */
+export interface StagedRecord {
+  addTo(tx: ChainableCommander): void;
+  done(): Promise<void>;
+  /** Handed back to whoever staged it. */
+  readonly value: unknown;
+}
 
 /** A job cannot write to this customer: one of its writes waits for a person's decision. */
 export class AwaitingDecisionError extends Error {
@@ -207,12 +218,20 @@ export class Ledger {
     shop: string,
     itrId: string,
     intent: PendingIntent,
-    opts: { outcome?: string; outcomeTtlS: number; release?: Lock[]; restore?: number },
+    opts: {
+      outcome?: string;
+      outcomeTtlS: number;
+      release?: Lock[];
+      restore?: number;
+      /** Written in the same MULTI as the commit. */
+      alongside?: StagedRecord;
+    },
   ): Promise<number> {
     const k = this.k(shop);
     const custLock = opts.release?.find((l) => l.key === k.custLock(itrId));
     const orderLock = opts.release?.find((l) => l !== custLock);
-    const r = (await this.redis.eval(
+    const r = (await this.evalWith(
+      opts.alongside,
       COMMIT,
       9,
       k.marker(intent.id),
@@ -238,6 +257,24 @@ export class Ledger {
     )) as number;
     for (const l of [custLock, orderLock]) l?.releasedByScript();
     return r;
+  }
+
+  /** A script alone, or in one MULTI with what `alongside` adds: one round trip, atomic. */
+  private async evalWith(
+    alongside: StagedRecord | undefined,
+    script: string,
+    numKeys: number,
+    ...args: string[]
+  ) {
+    if (!alongside) return this.redis.eval(script, numKeys, ...args);
+    const tx = this.redis.multi().eval(script, numKeys, ...args);
+    alongside.addTo(tx);
+    const res = await tx.exec();
+    if (!res) throw new Error('the ledger commit was not run (transaction aborted)');
+    const [err, value] = res[0] ?? [new Error('no answer to the ledger commit')];
+    if (err) throw err;
+    await alongside.done();
+    return value;
   }
 
   async discard(shop: string, itrId: string, intent: PendingIntent): Promise<boolean> {

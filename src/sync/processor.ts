@@ -23,7 +23,7 @@ import {
   syncCustomer,
 } from './customers.js';
 import type { NewSyncEvent, SyncEvent } from './events.js';
-import { AwaitingDecisionError, WriteInFlightError } from './ledger.js';
+import { AwaitingDecisionError, type StagedRecord, WriteInFlightError } from './ledger.js';
 import { LockBusyError, LockLostError, type LockOptions } from './locks.js';
 import {
   AbsenceUnconfirmedError,
@@ -42,7 +42,7 @@ import {
   ordersByEmailKey,
 } from './order-state.js';
 import { type CustomerPayload, normalizeEmail, parsePayload, timeMs } from './payloads.js';
-import { type ReconcileDeps, type ReconcileOutcome, reconcileOrder } from './reconcile.js';
+import { type OrderMerge, type ReconcileDeps, type ReconcileOutcome, reconcileOrder } from './reconcile.js';
 
 /**
  * Turns one queued job into exactly one recorded sync event: applied, skipped with a reason, or (once no
@@ -57,6 +57,8 @@ export interface SyncDeps {
   logger: Logger;
   settings: {
     get(shop: string): Promise<ShopSettings>;
+    /** The settings and the PTTL of another key of the shop, in one round trip. */
+    getWithPttl?(shop: string, key: string): Promise<{ settings: ShopSettings; pttl: number }>;
     /** As of `atMs`; false (nothing changed) when the shop was installed after that moment. */
     markUninstalled(shop: string, atMs?: number): Promise<boolean>;
     /** As of `atMs`; with ifAfterUninstall, only when `atMs` is later than the recorded uninstall. */
@@ -68,6 +70,8 @@ export interface SyncDeps {
   };
   events: {
     record(e: NewSyncEvent): Promise<SyncEvent>;
+    /** The event's writes, for the MULTI of the ledger commit that makes it true (see SyncEventStore). */
+    stage?(e: NewSyncEvent): StagedRecord & { value: SyncEvent };
     eraseCustomer(shop: string, shopifyCustomerId: string): Promise<void>;
     forCustomer?(shop: string, ids: { shopifyCustomerId?: string }, limit?: number): Promise<SyncEvent[]>;
   };
@@ -108,6 +112,8 @@ export type JobOutcome = Omit<NewSyncEvent, 'shop' | 'topic' | 'jobId' | 'attemp
   status: 'applied' | 'skipped';
   /** Logged but not recorded as a sync event (routine work that changed nothing, e.g. a scheduled catch-up). */
   quiet?: boolean;
+  /** Already recorded (with the ledger commit): the event as stored. */
+  recorded?: SyncEvent;
 };
 
 export type AdminJobHandler = (job: Job<AdminJobData>, ctx: ProcessorContext) => Promise<JobOutcome>;
@@ -120,6 +126,8 @@ export interface ProcessorContext {
   client(): SyncClient;
   /** The job's first run: nothing of it can have been done before. */
   firstRun?: boolean;
+  /** The job's event for this outcome, to be written with the ledger commit (undefined: recorded after). */
+  stageEvent?(o: JobOutcome): (StagedRecord & { value: SyncEvent }) | undefined;
 }
 
 const adminHandlers = new Map<string, AdminJobHandler>();
@@ -275,9 +283,17 @@ export function createProcessor(deps: SyncDeps) {
       const callsITRetail = data.kind !== 'webhook' || PAUSABLE.has(data.topic);
       // Settings are read fresh for every job (a pause, an uninstall, new credentials or a new rate apply
       // to the very next job); the throttle is read alongside, so both cost one network wait.
-      const throttle = callsITRetail ? deps.redis.pttl(throttleKey(deps.keys, data.shop)) : undefined;
+      const both =
+        callsITRetail && deps.settings.getWithPttl
+          ? deps.settings.getWithPttl(data.shop, throttleKey(deps.keys, data.shop))
+          : undefined;
+      const throttle = both
+        ? both.then((b) => b.pttl)
+        : callsITRetail
+          ? deps.redis.pttl(throttleKey(deps.keys, data.shop))
+          : undefined;
       throttle?.catch(() => undefined);
-      let settings = await deps.settings.get(data.shop);
+      let settings = both ? (await both).settings : await deps.settings.get(data.shop);
       if (settings.erasedAt && erasedBefore(data, settings.erasedAt)) {
         // Erased by shop/redact after this was queued: nothing is written for the shop, not even an event.
         deps.logger.info({ ...base }, 'job of an erased shop skipped');
@@ -313,6 +329,10 @@ export function createProcessor(deps: SyncDeps) {
         client: () => deps.clientFor(data.shop, settings),
         // Each start (a retry, a stalled job taken back, a deferral) counts in attemptsStarted.
         firstRun: (job.attemptsStarted ?? 2) <= 1 && (job.attemptsMade ?? 1) === 0,
+        stageEvent:
+          fromCatchUp || !deps.events.stage
+            ? undefined
+            : (o) => deps.events.stage?.({ ...base, ...context, ...o, attempts: job.attemptsMade + 1 }),
       };
       const outcome =
         data.kind === 'webhook'
@@ -368,9 +388,11 @@ export function createProcessor(deps: SyncDeps) {
       throw e instanceof Error ? e : new Error(c.message);
     }
 
-    async function finish({ quiet, ...o }: JobOutcome): Promise<SyncEvent> {
+    async function finish({ quiet, recorded, ...o }: JobOutcome): Promise<SyncEvent> {
       const e = { ...base, ...o, attempts: job.attemptsMade + 1 };
-      const ev = quiet ? { ...e, id: '', at: new Date().toISOString() } : await deps.events.record(e);
+      const ev = quiet
+        ? { ...e, id: '', at: new Date().toISOString() }
+        : (recorded ?? (await deps.events.record(e)));
       logOutcome(ev, started);
       return ev;
     }
@@ -452,7 +474,7 @@ async function handleWebhook(
       });
       if (out.kind === 'skipped')
         return { status: 'skipped', reason: out.reason, shopifyOrderId: out.orderId };
-      return reconcileJob(ctx, data.shop, out.orderId, jobId, out.customer);
+      return reconcileJob(ctx, data.shop, out.orderId, jobId, out.customer, out.merge);
     }
     case 'customers/create':
     case 'customers/update': {
@@ -553,15 +575,24 @@ async function reconcileJob(
   orderId: string,
   jobId: string | undefined,
   customer: { firstName?: string; lastName?: string; phone?: string },
+  merge?: OrderMerge,
 ): Promise<JobOutcome> {
   // No IT Retail call at all for an order that owes nothing and was never applied. A customer that has to
   // be created gets these names and phone, else the buyer's kept with the order.
+  const stage = ctx.stageEvent;
   const out: ReconcileOutcome = await reconcileOrder(ctx.reconcile, shop, lazyClient(ctx), orderId, {
     includeTestOrders: ctx.settings.includeTestOrders,
     jobId,
     mayHaveRunBefore: !ctx.firstRun,
     customer,
+    merge,
+    record: stage ? (o) => stage(orderJobOutcome(orderId, o)) : undefined,
   });
+  const done = orderJobOutcome(orderId, out);
+  return out.status === 'applied' && out.recorded ? { ...done, recorded: out.recorded as SyncEvent } : done;
+}
+
+function orderJobOutcome(orderId: string, out: ReconcileOutcome): JobOutcome {
   const common = {
     shopifyOrderId: orderId,
     orderName: out.orderName,

@@ -1,9 +1,25 @@
 import type { Keys } from '../store/keys.js';
 import { appliedOutcome, type CustomerWriteDeps, withCustomer, writePoints } from './customer-writes.js';
-import { ledgerKeys } from './ledger.js';
-import { type Lock, type LockOptions, type LockRead, withLock } from './locks.js';
+import { ledgerKeys, type StagedRecord } from './ledger.js';
+import {
+  acquireLock,
+  heldLock,
+  type Lock,
+  type LockOptions,
+  LockPreludeStop,
+  type LockRead,
+  newLockToken,
+  releaseLocks,
+} from './locks.js';
 import { isLiveWithEmail, MatchError, type MatchInput, type SyncClient } from './matching.js';
-import { hashFromPairs, orderKey, orderStateFromHash, readOrderState } from './order-state.js';
+import {
+  hashFromPairs,
+  MERGE_ORDER_FACTS,
+  type OrderMergeCall,
+  orderKey,
+  orderStateFromHash,
+  readOrderState,
+} from './order-state.js';
 import { type OrderState, worth, worthBasis } from './points.js';
 
 /**
@@ -44,6 +60,8 @@ export interface AppliedOutcome {
   orderName?: string;
   /** A register change the Put overwrote (given back by a follow-up write). */
   registerOverwritten?: number;
+  /** What `ReconcileOptions.record` staged, written with the commit. */
+  recorded?: unknown;
 }
 
 export interface SkippedOutcome {
@@ -103,33 +121,88 @@ export interface ReconcileOptions {
   mayHaveRunBefore?: boolean;
   /** Names and phone for a customer that has to be created (default: the buyer's kept with the order). */
   customer?: Omit<MatchInput, 'email'>;
+  /** The job's facts, merged into the order by the script that takes the order lock (see OrderMerge). */
+  merge?: OrderMerge;
+  /**
+   * The job's sync event for an outcome, written in the same transaction as the ledger commit that makes
+   * it true (one round trip for both); undefined to leave the recording to the caller.
+   */
+  record?(o: ReconcileOutcome): StagedRecord | undefined;
 }
 
 /**
- * Run right after the order lock is taken: the order's hash and, for an order not bound to a customer yet,
- * its candidate: the Shopify customer's link ('customer'), else the email's link ('email'), else the
- * index's entry ('index', "<Id>|<CardNo>"). KEYS: lock, order, link:email, idx, link:customer.
+ * An order's facts merged in the order lock's script, ahead of taking the lock (the merge is idempotent and
+ * commutative, so it needs no lock, and being in the same script nothing can reorder it with the read).
  */
+export interface OrderMerge {
+  call: OrderMergeCall;
+  /**
+   * The order was compacted after the retention horizon and these facts cannot restore it: a reason to skip
+   * it, or undefined once the order was restored another way (read from Shopify and merged); then the
+   * reconcile goes on.
+   */
+  compacted(): Promise<string | undefined>;
+  /** Told the order's state as read with the lock (e.g. to name the order and its customer in the job). */
+  seen?(state: OrderState): void;
+}
+
+/**
+ * The order lock's script. Prelude, whether or not the lock is free: the job's facts merged into the order
+ * (MERGE_ORDER_FACTS, run as a function over its own keys and arguments); a compacted order these facts
+ * cannot restore stops the script before any lock is taken.
+ * After the lock is taken: the order's hash and, for an order bound to a customer, that customer; else its
+ * candidate: the Shopify customer's link ('customer'), else the email's link ('email'), else the index's
+ * entry ('index', "<Id>|<CardNo>"). Then, when a customer lock token is given, the customer's lock is tried
+ * once (never waited for) and, when taken, what withCustomer reads with it: pending write, uncertain write,
+ * register changes to give back. Locks are taken order first, customer second, as everywhere.
+ * The customer's keys are named from the shop's prefixes passed in ARGV: they carry the shop's hash tag,
+ * so they are in the slot of the declared keys (Redis checks that on a cluster).
+ * KEYS: lock, order, link:email, idx, link:customer, then the merge's keys.
+ * ARGV: token, ttl, customer lock token ('' none), its ttl, prefixes of the customer lock, pending,
+ * uncertain and restore-due keys, number of merge keys (0: no merge), then the merge's arguments.
+ */
+const ORDER_LOCK_PRELUDE = `
+local function mergeFacts(KEYS, ARGV)
+${MERGE_ORDER_FACTS}
+end
+local nmk = tonumber(ARGV[9])
+if nmk > 0 then
+  local mk, ma = {}, {}
+  for i = 1, nmk do mk[i] = KEYS[5 + i] end
+  for i = 10, #ARGV do ma[#ma + 1] = ARGV[i] end
+  if mergeFacts(mk, ma) == 0 then return { 'stop', 'compacted' } end
+end`;
+
 const ORDER_LOCK_READ = `
 local h = redis.call('hgetall', KEYS[2])
-local email, customer, bound = nil, nil, false
+local email, customer, bound = nil, nil, nil
 for i = 1, #h, 2 do
   if h[i] == 'email' then email = h[i + 1]
   elseif h[i] == 'shopifyCustomerId' then customer = h[i + 1]
-  elseif h[i] == 'itrCustomerId' and h[i + 1] ~= '' then bound = true end
+  elseif h[i] == 'itrCustomerId' and h[i + 1] ~= '' then bound = h[i + 1] end
 end
-if bound then return { h, '', '' } end
-if customer and customer ~= '' then
-  local c = redis.call('hget', KEYS[5], customer)
-  if c then return { h, c, 'customer' } end
+local cand, via = '', ''
+if bound then cand, via = bound, 'bound'
+else
+  if customer and customer ~= '' then
+    local c = redis.call('hget', KEYS[5], customer)
+    if c then cand, via = c, 'customer' end
+  end
+  if cand == '' and email and email ~= '' then
+    local l = redis.call('hget', KEYS[3], email)
+    if l then cand, via = l, 'email'
+    else
+      local i = redis.call('hget', KEYS[4], email)
+      if i then cand, via = string.sub(i, 1, string.find(i, '|', 1, true) - 1), 'index' end
+    end
+  end
 end
-if email and email ~= '' then
-  local l = redis.call('hget', KEYS[3], email)
-  if l then return { h, l, 'email' } end
-  local i = redis.call('hget', KEYS[4], email)
-  if i then return { h, string.sub(i, 1, string.find(i, '|', 1, true) - 1), 'index' } end
+local cust = false
+if cand ~= '' and ARGV[3] ~= '' and redis.call('set', ARGV[5] .. cand, ARGV[3], 'PX', ARGV[4], 'NX') then
+  cust = { redis.call('get', ARGV[6] .. cand) or '', redis.call('get', ARGV[7] .. cand) or '',
+    redis.call('hgetall', ARGV[8] .. cand) }
 end
-return { h, '', '' }`;
+return { h, cand, via, cust }`;
 
 type Via = 'customer' | 'email' | 'index' | 'matched' | 'bound';
 
@@ -145,22 +218,57 @@ export async function reconcileOrder(
   opts: ReconcileOptions,
 ): Promise<ReconcileOutcome> {
   const k = ledgerKeys(d.keys, shop);
+  const custOpts: LockOptions = { ttlMs: 60_000, waitMs: 15_000, ...d.customerLock };
+  const custToken = newLockToken();
+  const custTtl = custOpts.ttlMs ?? 60_000;
+  const merge = opts.merge;
   const read: LockRead = {
+    prelude: ORDER_LOCK_PRELUDE,
     lua: ORDER_LOCK_READ,
-    keys: [k.order(orderId), k.linkEmail, d.keys.shop(shop, 'idx'), k.linkCustomer],
+    keys: [
+      k.order(orderId),
+      k.linkEmail,
+      d.keys.shop(shop, 'idx'),
+      k.linkCustomer,
+      ...(merge?.call.keys ?? []),
+    ],
+    args: [
+      custToken,
+      String(custTtl),
+      k.custLock(''),
+      k.pending(''),
+      k.uncertain(''),
+      k.restoreDue(''),
+      String(merge?.call.keys.length ?? 0),
+      ...(merge?.call.args ?? []),
+    ],
   };
   const lockKey = k.orderLock(orderId);
   const lockOpts: LockOptions = { ttlMs: 60_000, waitMs: 20_000, ...d.orderLock };
-  const out = await withLock(
-    d.redis,
-    lockKey,
-    lockOpts,
-    async (orderLock) => {
-      const [pairs, linked, via] = orderLock.read as [unknown, string, Via | ''];
-      let candidate: { id: string; via: Via } | undefined = linked
-        ? { id: linked, via: via as Via }
-        : undefined;
-      let state = orderStateFromHash(hashFromPairs(pairs));
+  let orderLock: Lock;
+  try {
+    orderLock = await acquireLock(d.redis, lockKey, lockOpts, read);
+  } catch (e) {
+    if (!(e instanceof LockPreludeStop) || !merge) throw e;
+    const reason = await merge.compacted();
+    if (reason !== undefined) return { status: 'skipped', reason, worth: 0 };
+    return reconcileOrder(d, shop, client, orderId, { ...opts, merge: undefined });
+  }
+  const [pairs, linked, via, custRead] = orderLock.read as [unknown, string, Via | '', unknown[] | null];
+  // The customer's lock, when the script could take it: withCustomer goes on from it.
+  let custLock: Lock | undefined = custRead
+    ? heldLock(d.redis, k.custLock(linked), custToken, custTtl, custOpts.autoExtend !== false, [
+        ...custRead,
+        pairs,
+      ])
+    : undefined;
+  let out: ReconcileOutcome;
+  try {
+    let candidate: { id: string; via: Via } | undefined =
+      linked && via !== 'bound' ? { id: linked, via: via as Via } : undefined;
+    let state = orderStateFromHash(hashFromPairs(pairs));
+    merge?.seen?.(state);
+    out = await (async (): Promise<ReconcileOutcome> => {
       for (let round = 0; round < 3; round++) {
         if (round > 0) state = await readOrderState(d.redis, d.keys, shop, orderId);
         const named = (o: ReconcileOutcome): ReconcileOutcome => ({ ...o, orderName: state.name });
@@ -198,13 +306,16 @@ export async function reconcileOrder(
           }
         }
         const t = target;
+        const taken = custLock && custLock.key === k.custLock(t.id) ? custLock : undefined;
+        if (custLock && !taken) await releaseLocks(d.redis, [custLock]);
+        custLock = undefined;
         const result = await withCustomer(
           d,
           shop,
           client,
           t.id,
           (lock, hash) => applyUnderLock(d, shop, client, orderId, t, lock, opts, { hash, orderLock }),
-          { orderId, jobId: opts.jobId },
+          { orderId, jobId: opts.jobId, taken },
         ).catch((e: unknown) => {
           if (e instanceof CustomerGoneError) return 'rebind' as const;
           throw e;
@@ -222,9 +333,11 @@ export async function reconcileOrder(
         );
       }
       throw new MatchError('the matched IT Retail customer kept disappearing; will try again', true);
-    },
-    read,
-  );
+    })();
+  } finally {
+    // Whatever the commit did not free (a skip, a failure): both in one round trip.
+    await releaseLocks(d.redis, [orderLock, custLock]);
+  }
   if (out.status === 'applied' && out.registerOverwritten && out.itrCustomerId) {
     // Give the register's change back now. It is due durably: if this fails, the job's retry (or whoever
     // next holds the customer's lock) gives it back, and the retry reports the order's remembered outcome.
@@ -307,10 +420,22 @@ async function applyUnderLock(
         }
       : { order: false },
     release: [lock, ctx.orderLock],
+    // The job's event goes with the commit, unless a register change is to be given back first.
+    record: opts.record
+      ? (intent, overwritten) =>
+          overwritten
+            ? undefined
+            : opts.record?.({
+                ...appliedOutcome(intent, itrId, rec.CardNo ?? undefined),
+                worth: w,
+                orderName: state.name,
+              })
+      : undefined,
   });
   return {
     ...appliedOutcome(r.intent, itrId, rec.CardNo ?? undefined),
     worth: w,
     registerOverwritten: r.overwritten || undefined,
+    recorded: r.recorded,
   };
 }
