@@ -110,7 +110,11 @@ export async function runThroughput(
     const web = webOrders
       ? await Child.start('web-child.ts', {
           name: `${o.kind}-web`,
-          env: { ...appEnv(prefix), BENCH_WEB_MODE: o.kind === 'real' ? 'app' : 'naive' },
+          env: {
+            ...appEnv(prefix),
+            BENCH_WEB_MODE: o.kind === 'real' ? 'app' : 'naive',
+            BENCH_NAIVE_SHARD: '1',
+          },
         })
       : undefined;
     if (web) children.push(web);
