@@ -11,8 +11,8 @@ import { createHarness, type Harness, nextOrderId, orderPayload, refundPayload, 
  * own connection by wrapping its sendCommand: one per command sent alone, one per pipeline or MULTI block,
  * one per script whatever it does inside. The job's own work is 4 round trips: the shop's settings with the
  * IT Retail throttle (one pipeline); the order lock's script (the job's facts merged, the order lock and the
- * customer's lock taken, what both guard read); the intent before the Put; the commit with the job's sync
- * event (one MULTI). BullMQ's completion (moveToFinished, which also hands over the next job) makes 5.
+ * customer's lock taken, what both guard read); the intent before the Put; the commit, whose script also
+ * stores the job's sync event. BullMQ's completion (moveToFinished, which also hands over the next job) makes 5.
  */
 
 interface Sent {
@@ -113,11 +113,12 @@ describe('Redis round trips per order job', () => {
 
     const { bull, app } = split(log);
     expect(roundTrips(app)).toBe(4 * orders.length);
-    // Each job's own: the settings pipeline, the order lock script, the intent, the commit MULTI.
-    expect(app.filter((e) => e.name === 'eval' && !e.batch).map((e) => e.key.split(':').at(-2))).toEqual(
-      orders.flatMap(() => ['order', 'cust']),
+    // Each job's own: the settings pipeline, then three scripts: the order lock's, the intent (keyed by the
+    // customer's lock), the commit with the job's event (keyed by the write's marker).
+    expect(app.filter((e) => e.batch).map((e) => e.name)).toEqual(orders.flatMap(() => ['hgetall', 'pttl']));
+    expect(app.filter((e) => !e.batch).map((e) => `${e.name} ${e.key.split(':').at(-2)}`)).toEqual(
+      orders.flatMap(() => ['eval order', 'eval cust', 'eval write']),
     );
-    expect(app.filter((e) => e.name === 'exec')).toHaveLength(orders.length);
     // BullMQ: one moveToFinished per job (it hands over the next job), plus taking the first and one more
     // look when the queue ran dry.
     expect(roundTrips(bull)).toBeLessThanOrEqual(orders.length + 2);
