@@ -2,14 +2,16 @@ import { defineConfig } from 'vitest/config';
 
 // `npm test` runs through `scripts/with-redis.mjs --cluster`, which starts a throw-away 3-master Redis Cluster
 // and passes its seeds as TEST_REDIS_CLUSTER_NODES. The 'single' project runs every test on the one Redis;
-// the 'cluster' project runs the tests that prove the app on a cluster (the chaos and SIGKILL tests, the
-// one-slot check, fairness) again with REDIS_CLUSTER_NODES set.
+// the 'cluster' project runs the tests that prove the app on a cluster (the sync and admin suites, the chaos,
+// exactness and SIGKILL tests, the one-slot check, fairness) again with REDIS_CLUSTER_NODES set.
 const clusterNodes = process.env.TEST_REDIS_CLUSTER_NODES;
 const CLUSTER_TESTS = [
   'test/sync/**/*.test.ts',
   'test/worker/**/*.test.ts',
+  'test/queue/fairness.test.ts',
   'test/admin/**/*.test.ts',
-  'test/store/**/*.test.ts',
+  'test/scenarios/chaos.test.ts',
+  'test/scenarios/exactness.test.ts',
   'test/web/status-api.test.ts',
   'test/web/webhook-ingress.test.ts',
   'test/cluster/**/*.test.ts',

@@ -11,21 +11,29 @@
  * - the development sign-in, which serves the page with locally minted session tokens.
  */
 import '@shopify/shopify-api/adapters/node';
-import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { createAdmin } from '../src/admin/index.js';
-import { registerLinkExisting } from '../src/admin/link-existing.js';
 import { createApp } from '../src/app.js';
 import { type Config, loadConfig } from '../src/config.js';
-import { ITRetailSimulator } from '../src/itretail/simulator.js';
 import { createLogger, type Logger } from '../src/logger.js';
 import { buildDeps, type Deps } from '../src/main.js';
 import { createRedis, scanKeys, unlinkKeys, waitForRedis } from '../src/store/redis.js';
-import { graphqlForSessions, registerCatchUp } from '../src/sync/catch-up-job.js';
-import { startWorker, workerDepsFromConfig } from '../workers/sync-worker.js';
-import { ShopifyAdminFake } from './shopify-admin.js';
+import { buildJobHandlers } from '../src/sync/jobs/handlers.js';
+import { workerDepsFromConfig } from '../src/worker/from-config.js';
+import { startWorker } from '../src/worker/worker.js';
+import { ITRetailSimulator } from './itretail/simulator.js';
+import { ShopifyAdminFake } from './shopify/admin.js';
+import { routeAllShops } from './shopify/shop-origin.js';
+import {
+  cancelledPayload,
+  customerPayload,
+  orderPayload,
+  refundPayload,
+  webhookHeaders,
+} from './shopify/webhooks.js';
 
 export const DEMO_SHOP = 'demo-shop.myshopify.com';
 
@@ -47,6 +55,8 @@ export interface RunningDemo {
   config: Config;
   deps: Deps;
   sim: ITRetailSimulator;
+  /** The origin of the Shopify Admin API stand-in every request of the Shopify library goes to. */
+  shopifyOrigin: string;
   logger: Logger;
   /** Sends one signed webhook to the app, as Shopify would. */
   sendWebhook(topic: string, payload: unknown, opts?: { eventId?: string }): Promise<number>;
@@ -54,11 +64,9 @@ export interface RunningDemo {
 }
 
 /** Environment of the demo: dummy Shopify app credentials and a fresh encryption key, never real ones. */
-function demoConfig(o: DemoOptions, adminOrigin: string): Config {
+function demoConfig(o: DemoOptions): Config {
   return loadConfig({
     NODE_ENV: 'development',
-    // Every Admin API request goes to the demo's Shopify stand-in.
-    SHOPIFY_ADMIN_ORIGIN: adminOrigin,
     PORT: String(o.port ?? 3000),
     HOST: '127.0.0.1',
     // Quiet by default so the console shows the demo's own lines; LOG_LEVEL=info shows the app's log.
@@ -144,7 +152,8 @@ function money(cents: number): string {
   return (cents / 100).toFixed(2);
 }
 
-function orderPayload(o: {
+/** An order of the demo shop, built from Shopify's example payload (fakes/shopify/webhooks.ts). */
+function demoOrder(o: {
   id: number;
   number: number;
   customer?: ShopCustomer;
@@ -153,78 +162,41 @@ function orderPayload(o: {
   cancelled?: boolean;
 }) {
   const now = new Date().toISOString();
-  const sub = money(o.subtotalCents);
-  const set = {
-    shop_money: { amount: sub, currency_code: 'USD' },
-    presentment_money: { amount: sub, currency_code: 'USD' },
+  const spec = {
+    id: String(o.id),
+    number: o.number,
+    email: o.customer ? (o.customer.email ?? null) : null,
+    customerId: o.customer ? String(o.customer.id) : undefined,
+    firstName: o.customer?.first,
+    lastName: o.customer?.last,
+    subtotal: money(o.subtotalCents),
+    test: o.test,
+    at: now,
   };
-  return {
-    id: o.id,
-    admin_graphql_api_id: `gid://shopify/Order/${o.id}`,
-    name: `#${o.number}`,
-    order_number: o.number,
-    email: o.customer?.email ?? null,
-    contact_email: o.customer?.email ?? null,
-    currency: 'USD',
-    financial_status: o.cancelled ? 'refunded' : 'paid',
-    cancelled_at: o.cancelled ? now : null,
-    cancel_reason: o.cancelled ? 'customer' : null,
-    test: o.test ?? false,
-    subtotal_price: sub,
-    current_subtotal_price: o.cancelled ? '0.00' : sub,
-    subtotal_price_set: set,
-    total_price: sub,
-    created_at: now,
-    processed_at: now,
-    updated_at: now,
-    customer: o.customer
-      ? {
-          id: o.customer.id,
-          email: o.customer.email ?? null,
-          first_name: o.customer.first,
-          last_name: o.customer.last,
-          phone: o.customer.phone ?? null,
-        }
-      : null,
-    line_items: [{ id: o.id * 10 + 1, title: 'Sample item', quantity: 1, price: sub }],
-    refunds: [],
-  };
+  return o.cancelled
+    ? cancelledPayload({ ...spec, currentSubtotal: '0.00', financialStatus: 'refunded' }, now)
+    : orderPayload(spec);
 }
 
-function refundPayload(orderId: number, refundCents: number) {
-  const amt = money(refundCents);
-  return {
-    id: orderId * 7 + 3,
-    order_id: orderId,
-    created_at: new Date().toISOString(),
-    refund_line_items: [
-      {
-        id: orderId * 11,
-        line_item_id: orderId * 10 + 1,
-        quantity: 1,
-        subtotal: Number(amt),
-        subtotal_set: {
-          shop_money: { amount: amt, currency_code: 'USD' },
-          presentment_money: { amount: amt, currency_code: 'USD' },
-        },
-      },
-    ],
-    transactions: [{ kind: 'refund', amount: amt }],
-  };
+/** A refund of the order's one line. */
+function demoRefund(orderId: number, refundCents: number) {
+  return refundPayload(
+    String(orderId),
+    String(orderId * 7 + 3),
+    money(refundCents),
+    new Date().toISOString(),
+  );
 }
 
-function customerPayload(c: ShopCustomer) {
-  const now = new Date().toISOString();
-  return {
-    id: c.id,
+function demoCustomer(c: ShopCustomer) {
+  return customerPayload({
+    id: String(c.id),
     email: c.email ?? null,
+    firstName: c.first,
+    lastName: c.last,
     phone: c.phone ?? null,
-    first_name: c.first,
-    last_name: c.last,
-    state: 'enabled',
-    created_at: now,
-    updated_at: now,
-  };
+    updatedAt: new Date().toISOString(),
+  });
 }
 
 // ------------------------------------------------------------------------------------------------ demo
@@ -233,7 +205,9 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
   // The shop's customers on Shopify's side (filled below, once IT Retail's are known).
   const shopCustomers: ShopCustomer[] = [];
   const fakeShopify = await startFakeShopify(shopCustomers);
-  const config = demoConfig(o, fakeShopify.origin);
+  // Every Admin API request of the Shopify library (token exchange, GraphQL) goes to the stand-in.
+  const unroute = routeAllShops(fakeShopify.origin);
+  const config = demoConfig(o);
   const logger = createLogger({ level: config.logLevel, name: 'demo' });
 
   const sim = await ITRetailSimulator.start({
@@ -285,26 +259,17 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
   });
   await deps.settings.markInstalled(DEMO_SHOP);
 
-  // The worker, in this process, with the link-existing handler registered.
+  // The worker, in this process, with every job handler.
   const workerRedis = createRedis(config.redis, 'worker');
   workerRedis.on('error', () => undefined);
   await waitForRedis(workerRedis, 5_000);
-  const worker = await startWorker(
-    workerDepsFromConfig(config, logger.child({ component: 'worker' }), workerRedis, deps.keys),
-  );
-  registerLinkExisting({
-    redis: workerRedis,
-    keys: deps.keys,
-    logger,
-    events: deps.events,
-    shopify: deps.shopify,
-    offlineSession: (shop) => admin.install.offlineSession(shop),
-  });
-  registerCatchUp({
-    redis: workerRedis,
-    keys: deps.keys,
-    logger,
-    graphqlFor: graphqlForSessions(deps.shopify, (shop) => admin.install.offlineSession(shop)),
+  const worker = await startWorker({
+    ...workerDepsFromConfig(config, logger.child({ component: 'worker' }), workerRedis, deps.keys),
+    // Admin API access through the sessions the demo's own sign-in stores.
+    handlers: buildJobHandlers({
+      shopify: deps.shopify,
+      offlineSession: (shop) => admin.install.offlineSession(shop),
+    }),
   });
 
   const app = createApp({ ...deps, itretail: admin.itretail, extraRoutes: admin.mount });
@@ -322,16 +287,14 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
     const body = JSON.stringify(payload);
     const res = await fetch(`http://127.0.0.1:${port}/webhooks`, {
       method: 'POST',
-      headers: {
-        'Content-Type': 'application/json',
-        'X-Shopify-Hmac-Sha256': createHmac('sha256', config.shopify.apiSecret).update(body).digest('base64'),
-        'X-Shopify-Topic': topic,
-        'X-Shopify-Shop-Domain': DEMO_SHOP,
-        'X-Shopify-API-Version': config.shopify.apiVersion,
-        'X-Shopify-Webhook-Id': randomUUID(),
-        'X-Shopify-Event-Id': opts.eventId ?? randomUUID(),
-        'X-Shopify-Triggered-At': new Date().toISOString(),
-      },
+      headers: webhookHeaders({
+        topic,
+        shop: DEMO_SHOP,
+        secret: config.shopify.apiSecret,
+        body,
+        apiVersion: config.shopify.apiVersion,
+        eventId: opts.eventId,
+      }),
       body,
     });
     await res.arrayBuffer();
@@ -349,14 +312,14 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
     const script: (() => Promise<unknown>)[] = [];
     const order = (customer: ShopCustomer | undefined, cents: number, extra: { test?: boolean } = {}) => {
       const id = orderId++;
-      const p = orderPayload({ id, number: orderNumber++, customer, subtotalCents: cents, ...extra });
+      const p = demoOrder({ id, number: orderNumber++, customer, subtotalCents: cents, ...extra });
       paid.push({ id, cents });
       return { id, p };
     };
     // Opening burst: enough for every part of the page to have something to show.
     for (let i = 0; i < 6; i++) {
       const c = pick(shopCustomers.slice(20), i);
-      script.push(() => sendWebhook('customers/create', customerPayload(c)));
+      script.push(() => sendWebhook('customers/create', demoCustomer(c)));
     }
     for (let i = 0; i < 10; i++) {
       const c = pick(withEmail, i * 3);
@@ -370,14 +333,14 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
       // A refund that arrives before its order (out of order), then the order.
       const c = pick(withEmail, 5);
       const { id, p } = order(c, 8000);
-      script.push(() => sendWebhook('refunds/create', refundPayload(id, 2500)));
+      script.push(() => sendWebhook('refunds/create', demoRefund(id, 2500)));
       script.push(() => sendWebhook('orders/paid', p));
     }
     script.push(() => sendWebhook('orders/paid', order(undefined, 4200).p)); // guest order without email: skipped
     script.push(() => sendWebhook('orders/paid', order(pick(withEmail, 2), 999, { test: true }).p)); // test order: skipped
     {
       // A payload whose amount cannot be read: fails for good, with the reason on the Failures list.
-      const bad = orderPayload({
+      const bad = demoOrder({
         id: orderId++,
         number: orderNumber++,
         customer: pick(withEmail, 9),
@@ -388,6 +351,8 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
           ...bad,
           current_subtotal_price: 'twelve dollars',
           subtotal_price: 'twelve dollars',
+          current_subtotal_price_set: undefined,
+          subtotal_price_set: undefined,
         }),
       );
     }
@@ -397,7 +362,7 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
       script.push(() =>
         sendWebhook(
           'orders/cancelled',
-          orderPayload({
+          demoOrder({
             id,
             number: Number(p.order_number),
             customer: pick(withEmail, 11),
@@ -422,7 +387,7 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
           const victim = pick(paid, tick * 13);
           await sendWebhook(
             'refunds/create',
-            refundPayload(victim.id, Math.min(victim.cents, 500 + ((tick * 97) % 2000))),
+            demoRefund(victim.id, Math.min(victim.cents, 500 + ((tick * 97) % 2000))),
           );
         } else if (r === 6) {
           const c: ShopCustomer = {
@@ -432,7 +397,7 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
             email: `new.${tick}.${Date.now() % 1000}@shopper.test`,
           };
           shopCustomers.push(c);
-          await sendWebhook('customers/create', customerPayload(c));
+          await sendWebhook('customers/create', demoCustomer(c));
         } else {
           await sendWebhook(
             'orders/paid',
@@ -453,6 +418,7 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
     config,
     deps,
     sim,
+    shopifyOrigin: fakeShopify.origin,
     logger,
     sendWebhook,
     async stop() {
@@ -466,6 +432,7 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
       await admin.close();
       await deps.close();
       workerRedis.disconnect();
+      unroute();
       await fakeShopify.close();
       await sim.stop();
     },

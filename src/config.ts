@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AppError } from './errors.js';
 import { SHOP_DOMAIN } from './shop-domain.js';
 
 /**
@@ -74,13 +75,6 @@ export const envSchema = z
       z.string().regex(SHOP_DOMAIN, 'must be a <name>.myshopify.com domain').optional(),
     ),
     SHOPIFY_ADMIN_ACCESS_TOKEN: optionalString,
-    SHOPIFY_ADMIN_ORIGIN: z.preprocess(
-      emptyToUndefined,
-      z
-        .string()
-        .regex(/^https?:\/\/[^/\s?#]+\/?$/, 'must be an http(s) origin only, e.g. http://127.0.0.1:4020')
-        .optional(),
-    ),
 
     ITRETAIL_BASE_URL: z.preprocess(
       emptyToUndefined,
@@ -125,13 +119,6 @@ export const envSchema = z
           message: 'SHOPIFY_SHOP and SHOPIFY_ADMIN_ACCESS_TOKEN must be given together (single-store mode)',
         });
       }
-      if (env.NODE_ENV === 'production' && env.SHOPIFY_ADMIN_ORIGIN) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['SHOPIFY_ADMIN_ORIGIN'],
-          message: 'is refused when NODE_ENV=production (it sends Admin API requests away from Shopify)',
-        });
-      }
       if (env.NODE_ENV === 'production' && env.DEV_SIGN_IN === 'true') {
         ctx.addIssue({
           code: 'custom',
@@ -167,8 +154,6 @@ export interface Config {
     scopes: string[];
     /** Single-store custom-app mode: the shop and its Admin API token come from the environment. */
     singleStore?: { shop: string; accessToken: string };
-    /** Development only: every request to a shop's Admin goes to this origin (a local stand-in). */
-    adminOrigin?: string;
   };
   itretail: {
     baseUrl: string;
@@ -208,11 +193,12 @@ export function parseClusterNodes(value: string): { host: string; port: number }
     });
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends AppError {
   readonly issues: { variable: string; message: string }[];
   constructor(issues: { variable: string; message: string }[]) {
-    super(`Invalid configuration:\n${issues.map((i) => `  ${i.variable}: ${i.message}`).join('\n')}`);
-    this.name = 'ConfigError';
+    super(`Invalid configuration:\n${issues.map((i) => `  ${i.variable}: ${i.message}`).join('\n')}`, {
+      code: 'CONFIG_INVALID',
+    });
     this.issues = issues;
   }
 }
@@ -270,7 +256,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         env.SHOPIFY_SHOP && env.SHOPIFY_ADMIN_ACCESS_TOKEN
           ? { shop: env.SHOPIFY_SHOP, accessToken: env.SHOPIFY_ADMIN_ACCESS_TOKEN }
           : undefined,
-      adminOrigin: env.SHOPIFY_ADMIN_ORIGIN?.replace(/\/+$/, ''),
     },
     itretail: {
       baseUrl: env.ITRETAIL_BASE_URL.replace(/\/+$/, ''),

@@ -1,8 +1,6 @@
 import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
-import { startWorker, workerDepsFromConfig } from '../workers/sync-worker.js';
 import { createAdmin } from './admin/index.js';
-import { registerLinkExistingFromConfig } from './admin/link-existing.js';
 import { type AppDeps, createApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
@@ -12,8 +10,9 @@ import { settingsStoreFromConfig } from './settings.js';
 import { createShopify } from './shopify/api.js';
 import { createKeys } from './store/keys.js';
 import { createRedis, waitForRedis } from './store/redis.js';
-import { registerCatchUpFromConfig } from './sync/catch-up-job.js';
 import { SyncEventStore } from './sync/events.js';
+import { workerDepsFromConfig } from './worker/from-config.js';
+import { startWorker } from './worker/worker.js';
 
 export type Mode = 'web' | 'all';
 
@@ -81,12 +80,6 @@ export async function start(mode: Mode, config: Config): Promise<{ server: Serve
       workerRedis,
       deps.keys,
     );
-    registerLinkExistingFromConfig({ ...workerDeps, config, redis: workerRedis });
-    workerDeps.fetchOrderSnapshot = registerCatchUpFromConfig({
-      ...workerDeps,
-      config,
-      redis: workerRedis,
-    }).fetchOrderSnapshot;
     const running = await startWorker({ ...workerDeps, metrics: deps.metrics });
     worker = {
       async close() {

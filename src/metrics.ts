@@ -15,8 +15,6 @@ export type WebhookOutcome =
   | 'unavailable'
   | 'error';
 
-export type JobOutcome = 'applied' | 'skipped' | 'failed' | 'retried' | 'delayed';
-
 export interface ITRetailCallEvent {
   call: string;
   status: number | 'network' | 'timeout';

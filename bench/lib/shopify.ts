@@ -2,8 +2,9 @@
  * Shopify side of the benchmarks: the app's environment, and realistic signed `orders/paid` deliveries built
  * from test/fixtures/shopify/orders-paid.json (compact JSON, ~8.5 KB) with the ids and email of each order.
  */
-import { randomUUID } from 'node:crypto';
-import { fixture, signWebhook, TEST_APP } from '../../test/helpers/shopify.js';
+
+import { fixture, webhookHeaders } from '../../fakes/shopify/webhooks.js';
+import { TEST_APP } from '../../test/helpers/shopify.js';
 import { REDIS_URL } from './common.js';
 
 export const BENCH_SHOP = 'bench-store.myshopify.com';
@@ -109,22 +110,14 @@ export function orderPaidBody(s: OrderSpec): string {
   return out;
 }
 
-/** Headers of a signed delivery of `body` with fresh webhook and event ids. */
+/** Headers of a signed delivery of `body` with fresh webhook and event ids (names in lower case). */
 export function deliveryHeaders(
   body: string,
   topic = 'orders/paid',
   shop = BENCH_SHOP,
 ): Record<string, string> {
-  return {
-    'content-type': 'application/json',
-    'x-shopify-hmac-sha256': signWebhook(API_SECRET, body),
-    'x-shopify-topic': topic,
-    'x-shopify-shop-domain': shop,
-    'x-shopify-api-version': '2026-07',
-    'x-shopify-webhook-id': randomUUID(),
-    'x-shopify-event-id': randomUUID(),
-    'x-shopify-triggered-at': new Date().toISOString(),
-  };
+  const headers = webhookHeaders({ topic, shop, secret: API_SECRET, body });
+  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
 }
 
 /** The email of bench customer i (the simulator is seeded with these). */

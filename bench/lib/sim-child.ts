@@ -4,7 +4,7 @@
  * each UpdateCustomer (Put) was applied, read from the simulator's call log every 200 ms (the log is
  * bounded, so it is drained often): `puts` returns and forgets them.
  */
-import { type CallLogEntry, ITRetailSimulator } from '../../src/itretail/simulator.js';
+import { type CallLogEntry, ITRetailSimulator } from '../../fakes/itretail/simulator.js';
 import { serve } from './child.js';
 
 interface PutRecord {

@@ -44,7 +44,9 @@ async function main(): Promise<void> {
     // Beside a naive worker (benchmark 2) it queues where that worker takes jobs: the bench shop's shard.
     const n = config.redis.queueShards;
     const prefix =
-      process.env.BENCH_NAIVE_SHARD === '1' ? shardPrefix(keys, shardOfShop(BENCH_SHOP, n), n) : keys.bullPrefix;
+      process.env.BENCH_NAIVE_SHARD === '1'
+        ? shardPrefix(keys, shardOfShop(BENCH_SHOP, n), n)
+        : keys.bullPrefix;
     const queue = naiveQueue(redis, prefix);
     app = naiveWebApp({ secret: config.shopify.apiSecret, redis, queue, prefix });
     close = async () => {

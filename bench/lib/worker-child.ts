@@ -6,7 +6,8 @@
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createRedis, waitForRedis } from '../../src/store/redis.js';
-import { startWorker, workerDepsFromConfig } from '../../workers/sync-worker.js';
+import { workerDepsFromConfig } from '../../src/worker/from-config.js';
+import { startWorker } from '../../src/worker/worker.js';
 import { serve } from './child.js';
 import { countRedisCommands, redisCommandCounts } from './redis-count.js';
 

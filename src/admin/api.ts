@@ -2,6 +2,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import {
   enqueueAdminJob,
@@ -27,9 +28,9 @@ import { startCatchUp } from '../sync/catch-up.js';
 import { catchUpStatus } from '../sync/catch-up-state.js';
 import { SYNC_STATUSES, type SyncEvent, type SyncEventStore, type SyncStatus } from '../sync/events.js';
 import { newestHealth, readITRetailHealth } from '../sync/itretail-health.js';
+import { dataRequestIndexKey } from '../sync/jobs/privacy.js';
 import { Ledger } from '../sync/ledger.js';
 import { normalizeEmail } from '../sync/payloads.js';
-import { dataRequestIndexKey } from '../sync/processor.js';
 import { fixFor, problemsOf } from './explain.js';
 import { explainItretailError, type ItretailAccess } from './itretail-access.js';
 import { readProgress, startLinkExisting } from './link-existing.js';
@@ -62,17 +63,20 @@ export interface AdminApiDeps {
 }
 
 /** A request the API refuses, with the message (and per-field messages) the page shows. */
-export class BadRequest extends Error {
+export class BadRequest extends AppError {
   constructor(
     message: string,
     readonly fields?: Record<string, string>,
   ) {
-    super(message);
-    this.name = 'BadRequest';
+    super(message, { code: 'BAD_REQUEST' });
   }
 }
 
-class NotFound extends Error {}
+class NotFound extends AppError {
+  constructor(message: string) {
+    super(message, { code: 'NOT_FOUND' });
+  }
+}
 
 type Handler = (req: Request, res: Response, shop: string) => Promise<unknown>;
 

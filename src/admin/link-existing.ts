@@ -1,22 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import type { Session } from '@shopify/shopify-api';
 import type { Redis } from 'ioredis';
-import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { type EnqueueContext, enqueueAdminJob } from '../queue/enqueue.js';
 import type { AdminJobData } from '../queue/jobs.js';
-import { adminAccessFromConfig } from '../shopify/admin-access.js';
-import type { Shopify } from '../shopify/api.js';
-import {
-  CustomerPager,
-  type GraphqlRequest,
-  graphqlRequestFor,
-  type PagerOptions,
-} from '../shopify/graphql.js';
+import { CustomerPager, type GraphqlRequest, type PagerOptions } from '../shopify/graphql.js';
 import type { Keys } from '../store/keys.js';
 import type { SyncEventStore } from '../sync/events.js';
 import type { MatchInput, MatchResult, SyncClient } from '../sync/matching.js';
-import { PermanentJobError, registerAdminJobHandler } from '../sync/processor.js';
 
 /**
  * "Link existing customers": walks every customer of the shop through the GraphQL Admin API and finds
@@ -276,50 +266,4 @@ export async function runLinkExisting(
     log?.warn({ err: (err as Error).message }, 'linking existing customers stopped');
     throw err;
   }
-}
-
-/**
- * Registers the 'link-existing' handler with the sync worker's job processor (same process). The
- * processor supplies the shop's IT Retail client and the matcher, and records the job's outcome; this
- * supplies Shopify access through the shop's offline session.
- */
-export function registerLinkExisting(
-  deps: Omit<LinkExistingDeps, 'clientFor' | 'matcher' | 'recordSummary' | 'graphqlFor'> & {
-    shopify: Shopify;
-    offlineSession(shop: string): Promise<Session | undefined>;
-  },
-): void {
-  registerAdminJobHandler('link-existing', async (job, ctx) => {
-    const progress = await runLinkExisting(job, {
-      ...deps,
-      recordSummary: false,
-      matcher: ctx.matcher,
-      clientFor: async () => ctx.client(),
-      graphqlFor: async (shop) => {
-        const session = await deps.offlineSession(shop);
-        if (!session?.accessToken) {
-          throw new PermanentJobError(
-            'The app has no Shopify access token for this shop: open the app once from the Shopify admin, then start again.',
-            'SHOPIFY_TOKEN',
-          );
-        }
-        return graphqlRequestFor(deps.shopify, session);
-      },
-    });
-    return { status: 'applied', reason: summaryOf(progress) };
-  });
-}
-
-/**
- * The same registration from the configuration alone, for a worker process that has no web deps:
- * builds the Shopify library instance and reads offline sessions from Redis (single-store mode aware).
- */
-export function registerLinkExistingFromConfig(o: {
-  config: Config;
-  redis: Redis;
-  keys: Keys;
-  logger: Logger;
-  events?: Pick<SyncEventStore, 'record'>;
-}): void {
-  registerLinkExisting({ ...o, ...adminAccessFromConfig(o) });
 }

@@ -1,3 +1,6 @@
+import { AppError, type Deferral } from '../errors.js';
+import { scrubSecrets } from '../logger.js';
+
 /**
  * Typed errors of the IT Retail client. Every error carries a stable `code`, the HTTP `status` when there
  * was one, the service's own `Message` (`serviceMessage`), the `call` it belongs to, and whether a later
@@ -28,19 +31,24 @@ export interface ITRetailErrorInit {
   cause?: unknown;
 }
 
-export abstract class ITRetailError extends Error {
-  abstract readonly code: ITRetailErrorCode;
-  abstract readonly retryable: boolean;
+export abstract class ITRetailError extends AppError {
+  declare readonly code: ITRetailErrorCode;
   readonly status?: number;
   readonly serviceMessage?: string;
   readonly call: CallName;
 
   constructor(message: string, init: ITRetailErrorInit) {
-    super(message, init.cause === undefined ? undefined : { cause: init.cause });
-    this.name = new.target.name;
+    super(message, { cause: init.cause });
     this.call = init.call;
     if (init.status !== undefined) this.status = init.status;
     if (init.serviceMessage !== undefined) this.serviceMessage = init.serviceMessage;
+  }
+
+  override get merchantMessage(): string {
+    const detail = this.serviceMessage
+      ? `: ${scrubSecrets(this.serviceMessage)}`
+      : ` (${scrubSecrets(this.message)})`;
+    return `IT Retail refused the request${detail}`;
   }
 
   /** A plain object for logs and job results (no cause chain, no secrets). */
@@ -63,36 +71,41 @@ export abstract class ITRetailError extends Error {
  * in maintenance, which invalidates tokens; if it persists, the login lacks API access).
  */
 export class AuthenticationError extends ITRetailError {
-  readonly code = 'ITR_AUTH' as const;
-  readonly retryable: boolean;
+  override readonly code = 'ITR_AUTH' as const;
+  override readonly retryable: boolean;
   constructor(message: string, init: ITRetailErrorInit & { retryable?: boolean }) {
     super(message, init);
     this.retryable = init.retryable ?? false;
+  }
+  override get merchantMessage(): string {
+    return this.retryable
+      ? 'IT Retail refused a freshly issued token (maintenance, or the login lacks API access); retrying'
+      : 'IT Retail refused the credentials; check them in Settings';
   }
 }
 
 /** The service says the thing does not exist (404, or a Put of an unknown Id). */
 export class NotFoundError extends ITRetailError {
-  readonly code = 'ITR_NOT_FOUND' as const;
-  readonly retryable = false;
+  override readonly code = 'ITR_NOT_FOUND' as const;
+  override readonly retryable = false;
 }
 
 /** Create or Put refused because another live customer already has the email. */
 export class EmailTakenError extends ITRetailError {
-  readonly code = 'ITR_EMAIL_TAKEN' as const;
-  readonly retryable = false;
+  override readonly code = 'ITR_EMAIL_TAKEN' as const;
+  override readonly retryable = false;
 }
 
 /** Any other refusal of the input (400/422), or input the client refuses to send. */
 export class InvalidInputError extends ITRetailError {
-  readonly code = 'ITR_INVALID' as const;
-  readonly retryable = false;
+  override readonly code = 'ITR_INVALID' as const;
+  override readonly retryable = false;
 }
 
 /** 5xx, 429, network failures or timeouts that outlasted the retries. */
 export class UnavailableError extends ITRetailError {
-  readonly code = 'ITR_UNAVAILABLE' as const;
-  readonly retryable = true;
+  override readonly code = 'ITR_UNAVAILABLE' as const;
+  override readonly retryable = true;
   /** When the service asked (Retry-After) for a longer wait than the retry budget allowed. */
   readonly retryAfterMs?: number;
   constructor(message: string, init: ITRetailErrorInit & { retryAfterMs?: number }) {
@@ -102,6 +115,13 @@ export class UnavailableError extends ITRetailError {
   override toJSON(): Record<string, unknown> {
     return { ...super.toJSON(), retryAfterMs: this.retryAfterMs };
   }
+  override get merchantMessage(): string {
+    return `IT Retail is not answering (${scrubSecrets(this.message)})`;
+  }
+  /** A Retry-After longer than the client waits holds the whole shop back until it has passed. */
+  override get deferral(): Deferral | undefined {
+    return this.retryAfterMs === undefined ? undefined : { ms: this.retryAfterMs, throttlesShop: true };
+  }
 }
 
 /**
@@ -109,8 +129,8 @@ export class UnavailableError extends ITRetailError {
  * the client. For a write, a 2xx `status` means the service accepted the write; re-read before retrying.
  */
 export class MalformedResponseError extends ITRetailError {
-  readonly code = 'ITR_MALFORMED' as const;
-  readonly retryable = false;
+  override readonly code = 'ITR_MALFORMED' as const;
+  override readonly retryable = false;
 }
 
 /**
@@ -118,8 +138,11 @@ export class MalformedResponseError extends ITRetailError {
  * it may or may not have been applied. The client never resends it; the caller must re-read and decide.
  */
 export class WriteOutcomeUnknownError extends ITRetailError {
-  readonly code = 'ITR_WRITE_UNKNOWN' as const;
-  readonly retryable = true;
+  override readonly code = 'ITR_WRITE_UNKNOWN' as const;
+  override readonly retryable = true;
+  override get merchantMessage(): string {
+    return 'IT Retail did not confirm a change; it is checked before anything else is written';
+  }
 }
 
 export function isITRetailError(e: unknown): e is ITRetailError {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { AppError } from '../errors.js';
 import type { Keys } from '../store/keys.js';
 import { type AdminJobData, jobIdFor, type WebhookJobData } from './jobs.js';
 import type { SyncQueues } from './shards.js';
@@ -12,11 +13,10 @@ export const DEDUPE_TTL_SECONDS = 48 * 3600;
 export const QUEUE_TIMEOUT_MS = 2_000;
 
 /** Redis (or the queue's connection to it) cannot take the job now; the caller answers 503. */
-export class QueueUnavailableError extends Error {
-  readonly code = 'QUEUE_UNAVAILABLE';
+export class QueueUnavailableError extends AppError {
+  override readonly code = 'QUEUE_UNAVAILABLE' as const;
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'QueueUnavailableError';
+    super(message, { ...options, retryable: true });
   }
 }
 

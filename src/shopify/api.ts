@@ -3,22 +3,8 @@ import { type ApiVersion, LogSeverity, type Shopify, shopifyApi } from '@shopify
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { scrubSecrets } from '../logger.js';
-import { SHOP_DOMAIN } from '../shop-domain.js';
-import { routeShopRequests } from './shop-origin.js';
 
 export type { Shopify };
-
-const routedOrigins = new Set<string>();
-
-/**
- * SHOPIFY_ADMIN_ORIGIN (development only; config refuses it in production): every request the library makes
- * to a shop (`https://<shop>/admin/...`) goes to that origin instead. Process-wide, installed once per origin.
- */
-export function routeAdminRequests(origin: string | undefined): void {
-  if (!origin || routedOrigins.has(origin)) return;
-  routedOrigins.add(origin);
-  routeShopRequests((host) => (SHOP_DOMAIN.test(host) ? origin : undefined));
-}
 
 /**
  * The Shopify library instance: session-token verification, token exchange and GraphQL clients.
@@ -30,7 +16,6 @@ export function createShopify(
 ): Shopify {
   const url = new URL(config.shopify.appUrl);
   const log = opts.logger?.child({ component: 'shopify-api' });
-  routeAdminRequests(config.shopify.adminOrigin);
   return shopifyApi({
     apiKey: config.shopify.apiKey,
     apiSecretKey: config.shopify.apiSecret,

@@ -7,6 +7,7 @@ import {
   type Shopify,
 } from '@shopify/shopify-api';
 import { z } from 'zod';
+import { AppError } from '../errors.js';
 
 /**
  * Paging the shop's customers with the GraphQL Admin API, within Shopify's query-cost budget.
@@ -23,32 +24,29 @@ export type GraphqlRequest = (
   variables: Record<string, unknown>,
 ) => Promise<{ data?: unknown; extensions?: unknown }>;
 
-export class ShopifyThrottledError extends Error {
-  readonly code = 'SHOPIFY_THROTTLED';
+export class ShopifyThrottledError extends AppError {
+  override readonly code = 'SHOPIFY_THROTTLED' as const;
   constructor(
     readonly cost: QueryCost | undefined,
     readonly retryAfterMs?: number,
   ) {
-    super('Shopify is throttling GraphQL requests');
-    this.name = 'ShopifyThrottledError';
+    super('Shopify is throttling GraphQL requests', { retryable: true });
   }
 }
 
 /** Shopify answered 5xx or could not be reached; a later attempt may succeed. */
-export class ShopifyUnavailableError extends Error {
-  readonly code = 'SHOPIFY_UNAVAILABLE';
-  readonly retryable = true;
+export class ShopifyUnavailableError extends AppError {
+  override readonly code = 'SHOPIFY_UNAVAILABLE' as const;
+  override readonly retryable = true;
   constructor(message: string) {
     super(message);
-    this.name = 'ShopifyUnavailableError';
   }
 }
 
-export class ShopifyGraphqlError extends Error {
-  readonly code = 'SHOPIFY_GRAPHQL';
+export class ShopifyGraphqlError extends AppError {
+  override readonly code = 'SHOPIFY_GRAPHQL' as const;
   constructor(message: string) {
-    super(message);
-    this.name = 'ShopifyGraphqlError';
+    super(message, { retryable: true });
   }
 }
 

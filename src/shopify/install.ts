@@ -11,6 +11,7 @@ import {
 } from '@shopify/shopify-api';
 import express from 'express';
 import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { validShopDomain } from '../shop-domain.js';
 import type { SessionStorage } from './session-storage.js';
@@ -34,15 +35,13 @@ export interface InstallDeps {
 
 export type InstallErrorCode = 'TOKEN_EXCHANGE_FAILED' | 'SHOP_NOT_ALLOWED';
 
-export class InstallError extends Error {
-  readonly code: InstallErrorCode;
+export class InstallError extends AppError {
+  declare readonly code: InstallErrorCode;
   readonly status: number;
   /** Shopify itself refused (as opposed to a token that failed our own checks). */
   readonly refusedByShopify: boolean;
   constructor(code: InstallErrorCode, status: number, message: string, refusedByShopify = false) {
-    super(message);
-    this.name = 'InstallError';
-    this.code = code;
+    super(message, { code });
     this.status = status;
     this.refusedByShopify = refusedByShopify;
   }

@@ -2,7 +2,7 @@
  * Checks that bytes are one JSON text (RFC 8259) without building it: no strings, objects or numbers are
  * made, so a webhook body can be refused when it is not a JSON object and otherwise passed on as it came.
  * A body JSON.parse would refuse is refused here too, and the reverse (checked against JSON.parse over the
- * fixtures and their corruptions in test/web/json-check.test.ts). Bytes of 0x80 and above are taken as they
+ * fixtures and their corruptions in test/shopify/json-check.test.ts). Bytes of 0x80 and above are taken as they
  * are inside strings, as JSON.parse does after UTF-8 decoding replaces what is not UTF-8.
  */
 

@@ -1,6 +1,7 @@
 import { Session } from '@shopify/shopify-api';
 import type { Redis } from 'ioredis';
 import { decrypt, encrypt } from '../crypto.js';
+import { AppError } from '../errors.js';
 import type { Keys } from '../store/keys.js';
 
 /**
@@ -30,12 +31,11 @@ interface StoredSession {
   onlineAccessInfo?: string; // encrypted JSON (names and email of the staff member)
 }
 
-export class SessionStorageError extends Error {
-  readonly code: 'SESSION_CORRUPT' | 'SESSION_ID_UNKNOWN_SHOP';
+export class SessionStorageError extends AppError {
+  declare readonly code: 'SESSION_CORRUPT' | 'SESSION_ID_UNKNOWN_SHOP';
   constructor(code: SessionStorageError['code'], message: string) {
-    super(message);
-    this.name = 'SessionStorageError';
-    this.code = code;
+    // Retried like any unexpected failure when a job meets it (a session is rewritten by the next sign-in).
+    super(message, { code, retryable: true });
   }
 }
 

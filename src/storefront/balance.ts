@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { AppError } from '../errors.js';
 import type { CustomerRecord } from '../itretail/schemas.js';
 import type { Keys } from '../store/keys.js';
 
@@ -30,10 +31,9 @@ export interface BalanceReaderDeps {
 }
 
 /** The shop has no IT Retail connection: the balance cannot be read. */
-export class BalanceUnavailableError extends Error {
+export class BalanceUnavailableError extends AppError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'BalanceUnavailableError';
+    super(message, { ...options, code: 'BALANCE_UNAVAILABLE' });
   }
 }
 

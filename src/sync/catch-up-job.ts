@@ -2,25 +2,16 @@ import type { Session } from '@shopify/shopify-api';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Config } from '../config.js';
+import { PermanentJobError } from '../errors.js';
 import type { SyncJobData } from '../queue/jobs.js';
-import { adminAccessFromConfig } from '../shopify/admin-access.js';
 import type { Shopify } from '../shopify/api.js';
 import { type GraphqlRequest, graphqlRequestFor } from '../shopify/graphql.js';
 import type { Keys } from '../store/keys.js';
-import {
-  type CatchUpDeps,
-  type CatchUpOptions,
-  readOrderSnapshot,
-  runCatchUp,
-  startCatchUp,
-} from './catch-up.js';
-import { catchUpDueKey, writeCatchUp } from './catch-up-state.js';
-import type { FetchOrderSnapshot } from './order-jobs.js';
-import { PermanentJobError, registerAdminJobHandler } from './processor.js';
+import { type CatchUpOptions, startCatchUp } from './catch-up.js';
+import { catchUpDueKey } from './catch-up-state.js';
 
 /** The shop has no Admin API token (never opened from the Shopify admin, or uninstalled). */
-class NoShopifyAccess extends PermanentJobError {
+export class NoShopifyAccess extends PermanentJobError {
   constructor() {
     super(
       'The app has no Shopify access token for this shop: open the app once from the Shopify admin.',
@@ -39,37 +30,6 @@ export function graphqlForSessions(
     if (!session?.accessToken) throw new NoShopifyAccess();
     return graphqlRequestFor(shopify, session);
   };
-}
-
-/**
- * Registers the 'catch-up' job with the sync worker's processor (same process). A shop without a Shopify
- * token is noted on its catch-up status, quietly: the scheduled runs would otherwise record a failure
- * every 15 minutes for a shop that simply has not opened the app yet.
- */
-export function registerCatchUp(deps: Omit<CatchUpDeps, 'queue' | 'events'>): void {
-  registerAdminJobHandler('catch-up', async (job, ctx) => {
-    const queue = ctx.deps.queue;
-    if (!queue) throw new Error('the catch-up needs the sync queue');
-    try {
-      const r = await runCatchUp(job, { ...deps, queue, events: ctx.deps.events });
-      const reason = r.ran
-        ? `Catch-up read ${r.progress.lastOrdersSeen} orders updated since the last run and queued ${r.queued}`
-        : 'replaced by a newer catch-up run';
-      return { status: 'skipped', reason, quiet: true };
-    } catch (err) {
-      const message = (err as Error).message;
-      if (err instanceof NoShopifyAccess) {
-        await writeCatchUp(deps.redis, deps.keys, job.data.shop, { state: 'failed', error: message });
-        return { status: 'skipped', reason: message, quiet: true };
-      }
-      const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1) || err instanceof PermanentJobError;
-      await writeCatchUp(deps.redis, deps.keys, job.data.shop, {
-        state: final ? 'failed' : 'running',
-        error: `Stopped: ${message}.${final ? '' : ' It continues where it stopped.'}`,
-      });
-      throw err;
-    }
-  });
 }
 
 export interface CatchUpScheduleDeps {
@@ -133,19 +93,4 @@ export function scheduleCatchUp(deps: CatchUpScheduleDeps): { stop(): Promise<vo
       await running;
     },
   };
-}
-
-/** registerCatchUp from the configuration alone (a worker process): Admin API access in either install mode. */
-export function registerCatchUpFromConfig(o: {
-  config: Config;
-  redis: Redis;
-  keys: Keys;
-  logger: Logger;
-  options?: CatchUpOptions;
-}): { fetchOrderSnapshot: FetchOrderSnapshot } {
-  const access = adminAccessFromConfig(o);
-  const graphqlFor = graphqlForSessions(access.shopify, access.offlineSession);
-  registerCatchUp({ ...o, graphqlFor });
-  // The same Admin API access reads a compacted order back when a refund or an edit of it arrives.
-  return { fetchOrderSnapshot: async (shop, orderId) => readOrderSnapshot(await graphqlFor(shop), orderId) };
 }

@@ -52,7 +52,7 @@ import type { NewSyncEvent } from './events.js';
  * `orders/cancelled` for a cancelled one, each carrying the order's refunds. They go through the same
  * parser, idempotent facts merge and reconcile as delivered webhooks, under a job id derived from the order
  * and its `updated_at`, so one snapshot is queued once however often it is read. An order whose points
- * that job changes was missed by the webhooks: the worker records it as recovered (see processor.ts).
+ * that job changes was missed by the webhooks: the worker records it as recovered (see jobs/runner.ts).
  *
  * A run reads the window (watermark − overlap, now − settle]; its window and cursor are saved after each page,
  * so a run stopped by an outage continues where it stopped. The watermark moves to the window's end when the

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ITRetailCredentials } from '../config.js';
+import { AppError } from '../errors.js';
 import {
   type CallEvent,
   ITRetailClient,
@@ -16,11 +17,10 @@ import type { SyncClient } from './matching.js';
  * credentials or base URL in the settings gives a new client (the old one is closed).
  */
 
-export class CredentialsMissingError extends Error {
-  readonly code = 'CREDENTIALS_MISSING' as const;
+export class CredentialsMissingError extends AppError {
+  override readonly code = 'CREDENTIALS_MISSING' as const;
   constructor(message = 'IT Retail credentials are not set') {
-    super(message);
-    this.name = 'CredentialsMissingError';
+    super(message, { retryable: false });
   }
 }
 

@@ -1,3 +1,4 @@
+import { AppError } from '../errors.js';
 import { EmailTakenError } from '../itretail/errors.js';
 import { type CustomerRecord, normalizePhone } from '../itretail/schemas.js';
 import { giveBackOverwrite, withCustomer } from './customer-writes.js';
@@ -15,15 +16,14 @@ import type { ReconcileDeps } from './reconcile.js';
  */
 
 /** The Shopify customer's new email belongs to another IT Retail customer: a person must sort it out. */
-export class EmailOfAnotherCustomerError extends Error {
-  readonly code = 'EMAIL_OF_ANOTHER_CUSTOMER' as const;
+export class EmailOfAnotherCustomerError extends AppError {
+  override readonly code = 'EMAIL_OF_ANOTHER_CUSTOMER' as const;
   constructor(email: string, changed: string[]) {
     super(
       `The new email ${email} belongs to another IT Retail customer, so it was not copied${
         changed.length ? ` (${changed.join(', ')} ${changed.length > 1 ? 'were' : 'was'} updated)` : ''
       }. Change or merge one of the two in IT Retail, then Retry.`,
     );
-    this.name = 'EmailOfAnotherCustomerError';
   }
 }
 

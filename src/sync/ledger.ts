@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { AppError, type Deferral } from '../errors.js';
 import type { Keys } from '../store/keys.js';
 import type { Lock } from './locks.js';
 import { orderKey } from './order-state.js';
@@ -111,8 +112,8 @@ return r`;
 const withWrites = new Map<string, string>();
 
 /** A job cannot write to this customer: one of its writes waits for a person's decision. */
-export class AwaitingDecisionError extends Error {
-  readonly code = 'AWAITING_DECISION' as const;
+export class AwaitingDecisionError extends AppError {
+  override readonly code = 'AWAITING_DECISION' as const;
   constructor(
     readonly itrId: string,
     readonly own: boolean,
@@ -121,17 +122,22 @@ export class AwaitingDecisionError extends Error {
       own
         ? 'IT Retail may or may not have applied this change; decide it under Failures (It landed / Apply it)'
         : 'an earlier write to this IT Retail customer is uncertain; once it is decided under Failures, this runs again',
+      { retryable: false },
     );
-    this.name = 'AwaitingDecisionError';
   }
 }
 
 /** A lost write's Put may still be in flight: nobody judges it before `untilMs`. */
-export class WriteInFlightError extends Error {
-  readonly code = 'WRITE_IN_FLIGHT' as const;
+export class WriteInFlightError extends AppError {
+  override readonly code = 'WRITE_IN_FLIGHT' as const;
   constructor(readonly untilMs: number) {
-    super('an earlier write to this IT Retail customer may still be in flight; checking it once it is over');
-    this.name = 'WriteInFlightError';
+    super('an earlier write to this IT Retail customer may still be in flight; checking it once it is over', {
+      retryable: true,
+    });
+  }
+  /** Put back until the Put can no longer be on its way. */
+  override get deferral(): Deferral {
+    return { ms: Math.max(50, this.untilMs - Date.now()) };
   }
 }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { AppError, type Deferral } from '../errors.js';
 
 /**
  * A Redis lock held by one owner at a time, across every worker process: SET NX PX with a random token;
@@ -8,22 +9,24 @@ import type { Redis } from 'ioredis';
  * the background every ttl/3; a holder checks `ensure()` right before an irreversible step.
  */
 
-export class LockBusyError extends Error {
-  readonly code = 'LOCK_BUSY' as const;
+export class LockBusyError extends AppError {
+  override readonly code = 'LOCK_BUSY' as const;
   constructor(
     readonly key: string,
     waitedMs: number,
   ) {
-    super(`another job holds ${describeKey(key)} (waited ${waitedMs} ms)`);
-    this.name = 'LockBusyError';
+    super(`another job holds ${describeKey(key)} (waited ${waitedMs} ms)`, { retryable: true });
+  }
+  /** Put back after a short jittered delay: the other job is likely done by then. */
+  override get deferral(): Deferral {
+    return {};
   }
 }
 
-export class LockLostError extends Error {
-  readonly code = 'LOCK_LOST' as const;
+export class LockLostError extends AppError {
+  override readonly code = 'LOCK_LOST' as const;
   constructor(readonly key: string) {
-    super(`lost ${describeKey(key)} before finishing`);
-    this.name = 'LockLostError';
+    super(`lost ${describeKey(key)} before finishing`, { retryable: true });
   }
 }
 

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { AppError } from '../errors.js';
 import type { ITRetailClient } from '../itretail/client.js';
 import {
   EmailTakenError,
@@ -35,24 +36,21 @@ export type SyncClient = Pick<
   'getCustomer' | 'updateCustomer' | 'createCustomer' | 'forEachCustomer'
 >;
 
-export class MatchError extends Error {
-  readonly code = 'MATCH_FAILED' as const;
-  readonly retryable: boolean;
+export class MatchError extends AppError {
+  override readonly code = 'MATCH_FAILED' as const;
   constructor(message: string, retryable: boolean) {
-    super(message);
-    this.name = 'MatchError';
-    this.retryable = retryable;
+    super(message, { retryable });
   }
 }
 
 /** GetOne answered null, and the customer list could not yet confirm the customer is gone. */
-export class AbsenceUnconfirmedError extends Error {
-  readonly code = 'ABSENCE_UNCONFIRMED' as const;
+export class AbsenceUnconfirmedError extends AppError {
+  override readonly code = 'ABSENCE_UNCONFIRMED' as const;
   constructor(readonly itrId: string) {
     super(
       'IT Retail answered that the customer does not exist, but its customer list does not confirm it (a wrong token or address answers the same); trying again',
+      { retryable: true },
     );
-    this.name = 'AbsenceUnconfirmedError';
   }
 }
 

@@ -1,14 +1,15 @@
+import { AppError } from '../errors.js';
+
 /**
  * Money and rates as integers. Shopify sends money as decimal strings ("52.38") and sometimes as JSON
  * numbers (a refund line's `subtotal`); IT Retail as numbers with four places. Nothing here goes through
  * floating-point arithmetic: the text is parsed digit by digit.
  */
 
-export class MoneyFormatError extends Error {
-  readonly code = 'MONEY_FORMAT' as const;
+export class MoneyFormatError extends AppError {
+  override readonly code = 'MONEY_FORMAT' as const;
   constructor(message: string) {
-    super(message);
-    this.name = 'MoneyFormatError';
+    super(message, { retryable: false });
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { AppError } from '../errors.js';
 import type { ShopSettings } from '../settings.js';
 import type { Keys } from '../store/keys.js';
 import type { NewSyncEvent } from './events.js';
@@ -119,11 +120,10 @@ export async function handleOrderTopic(d: OrderJobDeps, p: OrderTopicPayload): P
   }
 }
 
-export class InvalidRefundError extends Error {
-  readonly code = 'INVALID_PAYLOAD' as const;
+export class InvalidRefundError extends AppError {
+  override readonly code = 'INVALID_PAYLOAD' as const;
   constructor() {
-    super('invalid refunds/create payload (order_id is missing)');
-    this.name = 'InvalidRefundError';
+    super('invalid refunds/create payload (order_id is missing)', { retryable: false });
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { AppError } from '../errors.js';
 import type { Keys } from '../store/keys.js';
 import type { OrderPayload, RefundPayload } from './payloads.js';
 import {
@@ -27,11 +28,10 @@ import {
  * set (scored by the last merge), from which retention.ts compacts orders past the shop's horizon.
  */
 
-export class InvalidOrderError extends Error {
-  readonly code = 'INVALID_ORDER' as const;
+export class InvalidOrderError extends AppError {
+  override readonly code = 'INVALID_ORDER' as const;
   constructor(message: string) {
-    super(message);
-    this.name = 'InvalidOrderError';
+    super(message, { retryable: false });
   }
 }
 

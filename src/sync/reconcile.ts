@@ -1,3 +1,4 @@
+import { AppError } from '../errors.js';
 import type { Keys } from '../store/keys.js';
 import { appliedOutcome, type CustomerWriteDeps, withCustomer, writePoints } from './customer-writes.js';
 import { ledgerKeys, type StagedRecord } from './ledger.js';
@@ -81,11 +82,10 @@ export interface ReconcileDeps extends CustomerWriteDeps {
 }
 
 /** The candidate customer failed its check (gone, deleted, or no longer carrying the order's email). */
-export class CustomerGoneError extends Error {
-  readonly code = 'CUSTOMER_GONE' as const;
+export class CustomerGoneError extends AppError {
+  override readonly code = 'CUSTOMER_GONE' as const;
   constructor(readonly itrId: string) {
-    super('the IT Retail customer no longer exists');
-    this.name = 'CustomerGoneError';
+    super('the IT Retail customer no longer exists', { retryable: false });
   }
 }
 

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { type SyncJobData, webhookPayload } from '../queue/jobs.js';
 import type { Keys } from '../store/keys.js';
 import type { NewSyncEvent } from './events.js';
-import { looseContext } from './processor.js';
+import { looseContext } from './jobs/webhook.js';
 
 /**
  * A job whose worker died too often while running it (BullMQ's maxStalledCount) is failed by BullMQ itself,

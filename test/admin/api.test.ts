@@ -2,15 +2,15 @@ import { UnrecoverableError } from 'bullmq';
 import type { Express } from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ITRetailSimulator } from '../../fakes/itretail/simulator.js';
 import { adminApiRouter } from '../../src/admin/api.js';
 import { progressKey } from '../../src/admin/link-existing.js';
-import { ITRetailSimulator } from '../../src/itretail/simulator.js';
 import { ITRetailHealthRecorder } from '../../src/sync/itretail-health.js';
+import { dataRequestIndexKey } from '../../src/sync/jobs/privacy.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
-import { dataRequestIndexKey } from '../../src/sync/processor.js';
+import { type AdminHarness, adminHarness } from '../helpers/admin.js';
 import { shardWorkers } from '../helpers/queue.js';
 import { keysMatching, testRedis } from '../helpers/redis.js';
-import { type AdminHarness, adminHarness } from './support.js';
 
 const A = 'shop-a.myshopify.com';
 const B = 'shop-b.myshopify.com';

@@ -1,23 +1,21 @@
-import { createHmac } from 'node:crypto';
 import express from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ShopifyAdminFake } from '../../fakes/shopify/admin.js';
+import { sessionToken as mintSessionToken } from '../../fakes/shopify/session-token.js';
+import { routeShopRequests } from '../../fakes/shopify/shop-origin.js';
+import { signedOAuthQuery } from '../../fakes/shopify/signed-urls.js';
 import { createLogger } from '../../src/logger.js';
 import { SettingsStore } from '../../src/settings.js';
 import { createInstallService, InstallError, installRouter } from '../../src/shopify/install.js';
 import { RedisSessionStorage } from '../../src/shopify/session-storage.js';
-import { routeShopRequests } from '../../src/shopify/shop-origin.js';
 import { createKeys } from '../../src/store/keys.js';
+import { API_KEY, API_SECRET, BROWSER_UA, testConfig, testShopify } from '../helpers/admin.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
-import {
-  API_KEY,
-  API_SECRET,
-  BROWSER_UA,
-  fakeShopify,
-  sessionToken,
-  testConfig,
-  testShopify,
-} from './support.js';
+
+const sessionToken = (shop: string, o: { secret?: string } = {}) =>
+  mintSessionToken({ secret: o.secret ?? API_SECRET, apiKey: API_KEY, shop });
+const signedQuery = (params: Record<string, string>) => signedOAuthQuery(API_SECRET, params);
 
 const prefix = uniquePrefix('install');
 const redis = testRedis();
@@ -32,26 +30,28 @@ const deps = { config, logger, shopify, sessions, settings };
 const GOOD_SHOP = 'good-shop.myshopify.com';
 const REFUSING_SHOP = 'refusing-shop.myshopify.com';
 const CODE_SHOP = 'code-shop.myshopify.com';
-let fake: Awaited<ReturnType<typeof fakeShopify>>;
+let fake: ShopifyAdminFake;
 let unroute: () => void;
 
 beforeAll(async () => {
-  fake = await fakeShopify((req) => {
-    if (req.method !== 'POST' || req.path !== '/admin/oauth/access_token') return { status: 404, json: {} };
-    const body = JSON.parse(req.body) as Record<string, string>;
-    if (body.client_id !== API_KEY || body.client_secret !== API_SECRET)
-      return { status: 401, json: { error: 'invalid_client' } };
-    if (body.grant_type === 'urn:ietf:params:oauth:grant-type:token-exchange') {
-      return {
-        json: {
-          access_token: `shpat_exchanged_${body.subject_token?.slice(-6)}`,
-          scope: 'read_customers,write_customers,read_orders',
-        },
-      };
-    }
-    if (body.code === 'good-code')
-      return { json: { access_token: 'shpat_from_code', scope: 'read_customers' } };
-    return { status: 400, json: { error: 'invalid_request' } };
+  fake = await ShopifyAdminFake.start({
+    script: (req) => {
+      if (req.method !== 'POST' || req.path !== '/admin/oauth/access_token') return { status: 404, json: {} };
+      const body = JSON.parse(req.body) as Record<string, string>;
+      if (body.client_id !== API_KEY || body.client_secret !== API_SECRET)
+        return { status: 401, json: { error: 'invalid_client' } };
+      if (body.grant_type === 'urn:ietf:params:oauth:grant-type:token-exchange') {
+        return {
+          json: {
+            access_token: `shpat_exchanged_${body.subject_token?.slice(-6)}`,
+            scope: 'read_customers,write_customers,read_orders',
+          },
+        };
+      }
+      if (body.code === 'good-code')
+        return { json: { access_token: 'shpat_from_code', scope: 'read_customers' } };
+      return { status: 400, json: { error: 'invalid_request' } };
+    },
   });
   // Every *.myshopify.com request of the library goes to the fake.
   unroute = routeShopRequests((host) => (host.endsWith('.myshopify.com') ? fake.origin : undefined));
@@ -110,7 +110,9 @@ describe('token exchange (Shopify-managed installation)', () => {
 
   it('reports a refused exchange as a typed error and stores nothing', async () => {
     const svc = createInstallService(deps);
-    const refusing = await fakeShopify(() => ({ status: 400, json: { error: 'invalid_subject_token' } }));
+    const refusing = await ShopifyAdminFake.start({
+      script: () => ({ status: 400, json: { error: 'invalid_subject_token' } }),
+    });
     const un = routeShopRequests((host) => (host === REFUSING_SHOP ? refusing.origin : undefined));
     try {
       const err = await svc.ensureOfflineSession(REFUSING_SHOP, sessionToken(REFUSING_SHOP)).catch((e) => e);
@@ -148,15 +150,6 @@ describe('token exchange (Shopify-managed installation)', () => {
     expect(fake.requests.length).toBe(before);
   });
 });
-
-function signedQuery(params: Record<string, string>): string {
-  const message = Object.keys(params)
-    .sort((a, b) => a.localeCompare(b))
-    .map((k) => `${k}=${params[k]}`)
-    .join('&');
-  const hmac = createHmac('sha256', API_SECRET).update(message).digest('hex');
-  return new URLSearchParams({ ...params, hmac }).toString();
-}
 
 describe('authorization-code flow', () => {
   const app = express();

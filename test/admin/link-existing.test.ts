@@ -1,26 +1,24 @@
 import { Session } from '@shopify/shopify-api';
 import { QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  readProgress,
-  registerLinkExisting,
-  runLinkExisting,
-  startLinkExisting,
-} from '../../src/admin/link-existing.js';
+import { ITRetailSimulator } from '../../fakes/itretail/simulator.js';
+import { type RecordedRequest, ShopifyAdminFake } from '../../fakes/shopify/admin.js';
+import { routeShopRequests } from '../../fakes/shopify/shop-origin.js';
+import { readProgress, runLinkExisting, startLinkExisting } from '../../src/admin/link-existing.js';
 import { ITRetailClient } from '../../src/itretail/client.js';
-import { ITRetailSimulator } from '../../src/itretail/simulator.js';
 import { createLogger } from '../../src/logger.js';
 import type { AdminJobData } from '../../src/queue/jobs.js';
 import { createSyncQueues } from '../../src/queue/shards.js';
 import { SettingsStore } from '../../src/settings.js';
 import { CustomerPager, graphqlRequestFor, throttleWaitMs } from '../../src/shopify/graphql.js';
-import { routeShopRequests } from '../../src/shopify/shop-origin.js';
 import { createKeys } from '../../src/store/keys.js';
 import { SyncEventStore } from '../../src/sync/events.js';
+import { buildJobHandlers } from '../../src/sync/jobs/handlers.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
-import { startWorker, workerDepsFromConfig } from '../../workers/sync-worker.js';
+import { workerDepsFromConfig } from '../../src/worker/from-config.js';
+import { startWorker } from '../../src/worker/worker.js';
+import { testConfig, testShopify } from '../helpers/admin.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
-import { fakeShopify, type RecordedRequest, testConfig, testShopify } from './support.js';
 
 const SHOP = 'linking-shop.myshopify.com';
 const prefix = uniquePrefix('link-existing');
@@ -52,7 +50,7 @@ const PER_PAGE = 3;
 
 let sim: ITRetailSimulator;
 let client: ITRetailClient;
-let fake: Awaited<ReturnType<typeof fakeShopify>>;
+let fake: ShopifyAdminFake;
 let unroute: () => void;
 /** Behaviour switches of the fake, per test. */
 const script = {
@@ -152,7 +150,7 @@ beforeAll(async () => {
     baseUrl: sim.url,
     credentials: { kind: 'password', username: 'u', password: 'p' },
   });
-  fake = await fakeShopify(answer);
+  fake = await ShopifyAdminFake.start({ script: answer });
   unroute = routeShopRequests((host) => (host === SHOP ? fake.origin : undefined));
 });
 
@@ -288,7 +286,6 @@ describe('link existing customers', () => {
     const shop = SHOP;
     const cfg = testConfig();
     const conn = testRedis();
-    registerLinkExisting({ redis, keys, logger, events, shopify, offlineSession: async () => session });
     const settings = new SettingsStore(redis, keys, cfg.encryptionKey, {
       pointsPerDollar: '1',
       allowLoopbackBaseUrl: true,
@@ -296,6 +293,7 @@ describe('link existing customers', () => {
     await settings.update(shop, { itretail: { baseUrl: sim.url, username: 'u', password: 'p' } });
     const running = await startWorker({
       ...workerDepsFromConfig(cfg, logger, conn, keys),
+      handlers: buildJobHandlers({ shopify, offlineSession: async () => session }),
       settings,
       events,
     });

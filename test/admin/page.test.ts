@@ -1,8 +1,8 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { devSignInEnabled, frameAncestors } from '../../src/admin/page.js';
+import { type AdminHarness, adminHarness, testConfig } from '../helpers/admin.js';
 import { TEST_APP } from '../helpers/shopify.js';
-import { type AdminHarness, adminHarness, testConfig } from './support.js';
 
 const SHOP = 'page-shop.myshopify.com';
 let plain: AdminHarness;

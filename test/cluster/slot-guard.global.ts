@@ -13,14 +13,14 @@ export function setup() {
   process.env.SLOT_GUARD_FILE = join(dir, 'calls.jsonl');
 }
 
-/** file:line of every `redis.eval(`, `.multi(` and `.pipeline(` in src/ (the simulator is a test double). */
+/** file:line of every `redis.eval(`, `.multi(` and `.pipeline(` in src/. */
 export function staticSites(root = join(import.meta.dirname, '../..')): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
     for (const name of readdirSync(d)) {
       const p = join(d, name);
       if (statSync(p).isDirectory()) walk(p);
-      else if (p.endsWith('.ts') && !p.endsWith('simulator.ts'))
+      else if (p.endsWith('.ts'))
         readFileSync(p, 'utf8')
           .split('\n')
           .forEach((line, i) => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { signAppProxy } from './shopify.js';
+import { signAppProxy } from '../../fakes/shopify/signed-urls.js';
 import { EXTENSION_DIR } from './theme.js';
 
 /**

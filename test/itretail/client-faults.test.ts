@@ -6,6 +6,7 @@ import { runInNewContext } from 'node:vm';
 import pino from 'pino';
 import { Agent, DecoratorHandler, type Dispatcher } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ITRetailSimulator, serializeSummary } from '../../fakes/itretail/simulator.js';
 import { type CallEvent, ITRetailClient, type ITRetailClientOptions } from '../../src/itretail/client.js';
 import {
   AuthenticationError,
@@ -14,7 +15,6 @@ import {
   WriteOutcomeUnknownError,
 } from '../../src/itretail/errors.js';
 import { customerSummarySchema } from '../../src/itretail/schemas.js';
-import { ITRetailSimulator, serializeSummary } from '../../src/itretail/simulator.js';
 import { SEED_GET_ONE } from '../fixtures/itretail-seed.js';
 
 /** undici's DecoratorHandler, typed with the method the large-list test overrides. */

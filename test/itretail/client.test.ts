@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ITRetailSimulator } from '../../fakes/itretail/simulator.js';
 import { ITRetailClient, type ITRetailClientOptions } from '../../src/itretail/client.js';
 import {
   AuthenticationError,
@@ -9,7 +10,6 @@ import {
   NotFoundError,
 } from '../../src/itretail/errors.js';
 import { type CustomerRecord, expirationDateOf, FULL_RECORD_FIELDS } from '../../src/itretail/schemas.js';
-import { ITRetailSimulator } from '../../src/itretail/simulator.js';
 
 const USER = { username: 'merchant@example.com', password: 'pw-Secret-123' };
 const STATIC_TOKEN = 'static-token-pasted-by-merchant-0123456789';

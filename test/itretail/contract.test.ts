@@ -5,7 +5,7 @@
  */
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ITRetailSimulator } from '../../src/itretail/simulator.js';
+import { ITRetailSimulator } from '../../fakes/itretail/simulator.js';
 import {
   SEED_CUSTOMER_PRODUCT_PURCHASES,
   SEED_GET_ALL_CUSTOMERS,

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ITRetailSimulator } from '../../fakes/itretail/simulator.js';
 import { ITRetailClient } from '../../src/itretail/client.js';
 import { InvalidInputError } from '../../src/itretail/errors.js';
 import { isInternalAddress } from '../../src/itretail/public-address.js';
-import { ITRetailSimulator } from '../../src/itretail/simulator.js';
 
 let sim: ITRetailSimulator;
 beforeAll(async () => {

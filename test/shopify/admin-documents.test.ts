@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { adminSchema, requestedCost, validationErrors } from '../../fakes/shopify-admin.js';
+import { adminSchema, requestedCost, validationErrors } from '../../fakes/shopify/admin.js';
 import { envSchema } from '../../src/config.js';
 import { ADMIN_DOCUMENTS } from '../../src/shopify/admin-documents.js';
 import { CUSTOMERS_PAGE_SIZE } from '../../src/shopify/graphql.js';

@@ -8,7 +8,7 @@ import {
   pointsValue,
   readRedemptionRules,
 } from '../../src/storefront/redemption-rules.js';
-import { type AdminHarness, adminHarness } from '../admin/support.js';
+import { type AdminHarness, adminHarness } from '../helpers/admin.js';
 
 const SHOP = 'rules-shop.myshopify.com';
 

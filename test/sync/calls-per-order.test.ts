@@ -1,16 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { customerPayload, nextOrderId, orderPayload, refundPayload } from '../../fakes/shopify/webhooks.js';
 import { ITRetailClient } from '../../src/itretail/client.js';
 import type { SyncEvent } from '../../src/sync/events.js';
-import {
-  createHarness,
-  customerPayload,
-  FAST_CLIENT,
-  type Harness,
-  nextOrderId,
-  orderPayload,
-  refundPayload,
-  SHOP,
-} from './harness.js';
+import { createHarness, FAST_CLIENT, type Harness, SHOP } from '../helpers/sync-harness.js';
 
 /**
  * An order of a customer the bridge already knows costs exactly the two IT Retail calls the balance change

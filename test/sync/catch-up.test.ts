@@ -1,18 +1,22 @@
 import { Session } from '@shopify/shopify-api';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeOrder, ShopifyAdminFake } from '../../fakes/shopify-admin.js';
+import { type FakeOrder, ShopifyAdminFake } from '../../fakes/shopify/admin.js';
+import { routeAllShops } from '../../fakes/shopify/shop-origin.js';
+import { orderPayload, refundPayload } from '../../fakes/shopify/webhooks.js';
 import { loadConfig } from '../../src/config.js';
 import type { WebhookJobData } from '../../src/queue/jobs.js';
 import { adminAccessFromConfig } from '../../src/shopify/admin-access.js';
 import { RedisSessionStorage } from '../../src/shopify/session-storage.js';
 import { runCatchUp, startCatchUp } from '../../src/sync/catch-up.js';
-import { graphqlForSessions, registerCatchUpFromConfig } from '../../src/sync/catch-up-job.js';
+import { graphqlForSessions } from '../../src/sync/catch-up-job.js';
 import { catchUpStatus, isRecovered, readCatchUp } from '../../src/sync/catch-up-state.js';
+import { jobsFromConfig } from '../../src/sync/jobs/handlers.js';
+import type { JobHandlers } from '../../src/sync/jobs/types.js';
 import type { FetchOrderSnapshot } from '../../src/sync/order-jobs.js';
 import { parsePayload } from '../../src/sync/payloads.js';
 import { compactedLedger, compactOrders, DAY_MS } from '../../src/sync/retention.js';
-import { createHarness, type Harness, orderPayload, refundPayload, SHOP } from './harness.js';
+import { createHarness, type Harness, SHOP } from '../helpers/sync-harness.js';
 
 /**
  * Webhooks that never arrived (an orders/paid, a refunds/create, an orders/cancelled) are recovered by the
@@ -145,8 +149,10 @@ const DELIVERED = [
 
 let h: Harness;
 let fake: ShopifyAdminFake;
+let unroute: () => void;
 /** The worker's Admin API read of one order (a compacted order's refund or edit uses it). */
 let fetchOrderSnapshot: FetchOrderSnapshot;
+let handlers: JobHandlers;
 
 async function drained() {
   for (let i = 0; i < 600; i++) {
@@ -173,6 +179,8 @@ beforeAll(async () => {
     maximumAvailable: 20_000,
     restoreRate: 1_000,
   });
+  // Every Admin API request of the Shopify library goes to the stand-in.
+  unroute = routeAllShops(fake.origin);
   fake.customers = Object.values(CUSTOMERS).map((c) => ({
     id: `gid://shopify/Customer/${c.id}`,
     firstName: c.firstName,
@@ -193,7 +201,7 @@ beforeAll(async () => {
     { FirstName: 'Ada', LastName: 'Lovelace', Email: 'ada@example.com', LoyaltyPoints: 50 },
     { FirstName: 'Grace', LastName: 'Hopper', Email: 'grace@example.com', LoyaltyPoints: 10 },
   ]);
-  // Single-store install mode, with every Admin API request sent to the stand-in.
+  // Single-store install mode (every Admin API request goes to the stand-in, routed above).
   const config = loadConfig({
     SHOPIFY_API_KEY: 'key',
     SHOPIFY_API_SECRET: 'secret-for-tests',
@@ -201,21 +209,22 @@ beforeAll(async () => {
     ENCRYPTION_KEY: 'ab'.repeat(32),
     SHOPIFY_SHOP: SHOP,
     SHOPIFY_ADMIN_ACCESS_TOKEN: TOKEN,
-    SHOPIFY_ADMIN_ORIGIN: fake.origin,
     LOG_LEVEL: 'silent',
   });
-  const access = registerCatchUpFromConfig({
+  const jobs = jobsFromConfig({
     config,
     redis: h.redis,
     keys: h.keys,
     logger,
-    options: { pageSize: 3, settleMs: 1_000 },
+    catchUp: { pageSize: 3, settleMs: 1_000 },
   });
-  fetchOrderSnapshot = access.fetchOrderSnapshot;
-  await h.start({ fetchOrderSnapshot });
+  fetchOrderSnapshot = jobs.fetchOrderSnapshot;
+  handlers = jobs.handlers;
+  await h.start({ fetchOrderSnapshot, handlers });
 });
 
 afterAll(async () => {
+  unroute?.();
   await h?.close();
   await fake?.close();
 });
@@ -271,7 +280,7 @@ describe('catch-up from the Admin API', () => {
     const first = await readCatchUp(h.redis, h.keys, SHOP);
     await h.settings.remember(SHOP);
     await h.running?.close();
-    await h.start({ catchUpEveryMs: 60_000, catchUpCheckMs: 100, fetchOrderSnapshot });
+    await h.start({ catchUpEveryMs: 60_000, catchUpCheckMs: 100, fetchOrderSnapshot, handlers });
     for (let i = 0; i < 200; i++) {
       const p = await readCatchUp(h.redis, h.keys, SHOP);
       if (p.lastRunId && p.lastRunId !== first.lastRunId) break;
@@ -295,7 +304,6 @@ describe('catch-up from the Admin API', () => {
       SHOPIFY_API_SECRET: 'secret-for-tests',
       SHOPIFY_APP_URL: 'https://app.example.com',
       ENCRYPTION_KEY: 'ab'.repeat(32),
-      SHOPIFY_ADMIN_ORIGIN: fake.origin,
       LOG_LEVEL: 'silent',
     });
     const access = adminAccessFromConfig({ config, redis: h.redis, keys: h.keys, logger });
@@ -357,7 +365,6 @@ describe('catch-up from the Admin API', () => {
       ENCRYPTION_KEY: 'ab'.repeat(32),
       SHOPIFY_SHOP: shop,
       SHOPIFY_ADMIN_ACCESS_TOKEN: token,
-      SHOPIFY_ADMIN_ORIGIN: fake.origin,
       LOG_LEVEL: 'silent',
     });
     const access = adminAccessFromConfig({ config, redis: h.redis, keys: h.keys, logger });

@@ -1,7 +1,8 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nextOrderId, orderPayload } from '../../fakes/shopify/webhooks.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
-import { createHarness, type Harness, nextOrderId, orderPayload, SHOP } from './harness.js';
+import { createHarness, type Harness, SHOP } from '../helpers/sync-harness.js';
 
 /**
  * The email → IT Retail customer index: a burst of new buyers (every one a miss) downloads the customer

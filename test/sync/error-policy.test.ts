@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nextOrderId, orderPayload } from '../../fakes/shopify/webhooks.js';
 import { AuthenticationError } from '../../src/itretail/errors.js';
 import type { SyncEvent } from '../../src/sync/events.js';
-import { classifyError, throttleKey } from '../../src/sync/processor.js';
-import { createHarness, type Harness, nextOrderId, orderPayload, SHOP } from './harness.js';
+import { classifyError } from '../../src/sync/jobs/error-policy.js';
+import { throttleKey } from '../../src/sync/jobs/runner.js';
+import { createHarness, type Harness, SHOP } from '../helpers/sync-harness.js';
 
 let h: Harness;
 beforeAll(async () => {

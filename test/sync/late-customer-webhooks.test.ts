@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { customerPayload } from '../../fakes/shopify/webhooks.js';
 import type { SyncEvent } from '../../src/sync/events.js';
-import { createHarness, customerPayload, type Harness } from './harness.js';
+import { createHarness, type Harness } from '../helpers/sync-harness.js';
 
 /** customers/* webhooks arrive in any order; the newest values win and one IT Retail customer results. */
 

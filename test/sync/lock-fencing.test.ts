@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nextOrderId, orderPayload } from '../../fakes/shopify/webhooks.js';
 import { ITRetailClient } from '../../src/itretail/client.js';
 import { withCustomer } from '../../src/sync/customer-writes.js';
 import { WriteInFlightError } from '../../src/sync/ledger.js';
@@ -8,7 +9,7 @@ import { CustomerMatcher, type SyncClient } from '../../src/sync/matching.js';
 import { factsFromPaid, mergeOrderFacts, readOrderState } from '../../src/sync/order-state.js';
 import { parsePayload } from '../../src/sync/payloads.js';
 import { customerLockKey, type ReconcileDeps, reconcileOrder } from '../../src/sync/reconcile.js';
-import { createHarness, FAST_CLIENT, type Harness, nextOrderId, orderPayload, SHOP } from './harness.js';
+import { createHarness, FAST_CLIENT, type Harness, SHOP } from '../helpers/sync-harness.js';
 
 /**
  * The customer lock can lapse while its holder is stalled (a pause longer than the TTL, Redis out of reach

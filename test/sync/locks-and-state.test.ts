@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { cancelledPayload, orderPayload, refundPayload } from '../../fakes/shopify/webhooks.js';
 import { createKeys } from '../../src/store/keys.js';
 import { acquireLock, LockBusyError, LockLostError, withLock } from '../../src/sync/locks.js';
 import {
@@ -10,9 +11,8 @@ import {
 } from '../../src/sync/order-state.js';
 import { parsePayload } from '../../src/sync/payloads.js';
 import { emptyOrderState, mergeFacts, type OrderFacts, worth } from '../../src/sync/points.js';
+import { seeded, shuffle } from '../helpers/prng.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
-import { cancelledPayload, orderPayload, refundPayload } from './harness.js';
-import { seeded, shuffle } from './prng.js';
 
 const prefix = uniquePrefix('sync-locks');
 const keys = createKeys(prefix);

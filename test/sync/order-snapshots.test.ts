@@ -1,4 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import {
+  orderEditedPayload,
+  orderVariant,
+  type Presentment,
+  refundVariant,
+} from '../../fakes/shopify/order-variants.js';
+import { fixture } from '../../fakes/shopify/webhooks.js';
 import { factsFromOrder, factsFromRefund } from '../../src/sync/order-state.js';
 import { parsePayload } from '../../src/sync/payloads.js';
 import {
@@ -10,9 +17,7 @@ import {
   type PointsRules,
   worth,
 } from '../../src/sync/points.js';
-import { fixture } from '../helpers/shopify.js';
-import { orderEditedPayload, orderVariant, type Presentment, refundVariant } from './order-variants.js';
-import { seeded, shuffle } from './prng.js';
+import { seeded, shuffle } from '../helpers/prng.js';
 
 /**
  * Shopify's published payload shapes (and variants of them) through the real parsing and facts, each

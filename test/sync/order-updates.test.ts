@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { orderEditedPayload, orderVariant, refundVariant } from '../../fakes/shopify/order-variants.js';
 import { ordersNeedingRead } from '../../src/sync/order-jobs.js';
 import {
   factsFromOrder,
@@ -11,9 +12,8 @@ import {
 import { parsePayload } from '../../src/sync/payloads.js';
 import { DEFAULT_POINTS_RULES, emptyOrderState, mergeFacts, worth } from '../../src/sync/points.js';
 import { compactedLedger, compactOrders, DAY_MS } from '../../src/sync/retention.js';
-import { createHarness, type Harness, SHOP } from './harness.js';
-import { orderEditedPayload, orderVariant, refundVariant } from './order-variants.js';
-import { seeded, shuffle } from './prng.js';
+import { seeded, shuffle } from '../helpers/prng.js';
+import { createHarness, type Harness, SHOP } from '../helpers/sync-harness.js';
 
 /** Order snapshots, edits, the points settings and compaction through the worker (real Redis, simulator). */
 

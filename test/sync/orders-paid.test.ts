@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHarness, type Harness, nextOrderId, orderPayload } from './harness.js';
+import { nextOrderId, orderPayload } from '../../fakes/shopify/webhooks.js';
+import { createHarness, type Harness } from '../helpers/sync-harness.js';
 
 describe('orders/paid end to end (real Redis, simulator over HTTP, BullMQ worker)', () => {
   let h: Harness;

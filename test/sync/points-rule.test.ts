@@ -10,7 +10,7 @@ import {
   worth,
   worthBasis,
 } from '../../src/sync/points.js';
-import { seeded } from './prng.js';
+import { seeded } from '../helpers/prng.js';
 
 const paid = (subtotal: string, rate = '1', test = false): OrderFacts => ({
   paid: { subtotalCents: parseCents(subtotal), rateMilli: parseRateMilli(rate), test, email: 'a@b.co' },

@@ -1,17 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SyncEvent } from '../../src/sync/events.js';
-import { readOrderState } from '../../src/sync/order-state.js';
-import { GONE_REASON } from '../../src/sync/reconcile.js';
 import {
   cancelledPayload,
-  createHarness,
   customerPayload,
-  type Harness,
   nextOrderId,
   orderPayload,
   refundPayload,
-  SHOP,
-} from './harness.js';
+} from '../../fakes/shopify/webhooks.js';
+import type { SyncEvent } from '../../src/sync/events.js';
+import { readOrderState } from '../../src/sync/order-state.js';
+import { GONE_REASON } from '../../src/sync/reconcile.js';
+import { createHarness, type Harness, SHOP } from '../helpers/sync-harness.js';
 
 let h: Harness;
 let n = 0;

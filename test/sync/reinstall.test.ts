@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nextOrderId, orderPayload } from '../../fakes/shopify/webhooks.js';
 import type { SyncEvent } from '../../src/sync/events.js';
-import { createHarness, type Harness, JOB_OPTS, nextOrderId, orderPayload } from './harness.js';
+import { createHarness, type Harness, JOB_OPTS } from '../helpers/sync-harness.js';
 
 /** Uninstall and reinstall are told apart by when Shopify triggered each webhook, not by arrival order. */
 

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nextOrderId, orderPayload, refundPayload } from '../../fakes/shopify/webhooks.js';
 import { SettingsStore } from '../../src/settings.js';
 import { SyncEventStore } from '../../src/sync/events.js';
 import { testRedis } from '../helpers/redis.js';
-import { createHarness, type Harness, nextOrderId, orderPayload, refundPayload, SHOP } from './harness.js';
+import { createHarness, type Harness, SHOP } from '../helpers/sync-harness.js';
 
 /**
  * Redis round trips the worker makes for an order of a customer it already knows, counted on the worker's

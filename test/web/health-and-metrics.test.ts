@@ -1,7 +1,8 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixtureText, TEST_APP, webhookHeaders } from '../helpers/shopify.js';
-import { type WebHarness, webHarness } from './support.js';
+import { fixtureText, webhookHeaders } from '../../fakes/shopify/webhooks.js';
+import { TEST_APP } from '../helpers/shopify.js';
+import { type WebHarness, webHarness } from '../helpers/web.js';
 
 const SHOP = 'loyalty-demo.myshopify.com';
 const secret = TEST_APP.apiSecret;

@@ -1,9 +1,11 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sessionToken } from '../../fakes/shopify/session-token.js';
+import { fixtureText, webhookHeaders } from '../../fakes/shopify/webhooks.js';
 import { waitForRedis } from '../../src/store/redis.js';
-import { fixtureText, sessionToken, TEST_APP, webhookHeaders } from '../helpers/shopify.js';
-import { webHarness } from './support.js';
+import { TEST_APP } from '../helpers/shopify.js';
+import { webHarness } from '../helpers/web.js';
 
 /** A local port on which nothing listens. */
 async function closedPort(): Promise<number> {

@@ -1,8 +1,10 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sessionToken } from '../../fakes/shopify/session-token.js';
+import { fixtureText, webhookHeaders } from '../../fakes/shopify/webhooks.js';
 import { safeUrl } from '../../src/request-logger.js';
-import { fixtureText, sessionToken, TEST_APP, webhookHeaders } from '../helpers/shopify.js';
-import { memoryLogger, type WebHarness, webHarness } from './support.js';
+import { TEST_APP } from '../helpers/shopify.js';
+import { memoryLogger, type WebHarness, webHarness } from '../helpers/web.js';
 
 const SHOP = 'loyalty-demo.myshopify.com';
 const { apiKey, apiSecret: secret } = TEST_APP;

@@ -1,9 +1,11 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sessionToken } from '../../fakes/shopify/session-token.js';
+import { fixtureText, webhookHeaders } from '../../fakes/shopify/webhooks.js';
 import { RETRY_INVALID_SESSION_HEADER } from '../../src/shopify/session-token.js';
 import type { SyncEvent } from '../../src/sync/events.js';
-import { fixtureText, sessionToken, TEST_APP, webhookHeaders } from '../helpers/shopify.js';
-import { type WebHarness, webHarness } from './support.js';
+import { TEST_APP } from '../helpers/shopify.js';
+import { type WebHarness, webHarness } from '../helpers/web.js';
 
 const SHOP = 'loyalty-demo.myshopify.com';
 const OTHER_SHOP = 'other-store.myshopify.com';

@@ -3,13 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { Worker } from 'bullmq';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { fixtureText, signWebhook, webhookHeaders } from '../../fakes/shopify/webhooks.js';
 import { DEDUPE_TTL_SECONDS, dedupeKey } from '../../src/queue/enqueue.js';
 import { jobIdFor, type WebhookJobData, webhookPayload } from '../../src/queue/jobs.js';
 import { removeFinishedJobs } from '../../src/queue/redact.js';
 import { unlinkKeys } from '../../src/store/redis.js';
 import { keysMatching, testRedis } from '../helpers/redis.js';
-import { fixtureText, signWebhook, TEST_APP, webhookHeaders } from '../helpers/shopify.js';
-import { type WebHarness, webHarness } from './support.js';
+import { TEST_APP } from '../helpers/shopify.js';
+import { type WebHarness, webHarness } from '../helpers/web.js';
 
 const SHOP = 'loyalty-demo.myshopify.com';
 const OTHER_SHOP = 'other-store.myshopify.com';

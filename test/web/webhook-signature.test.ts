@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import { fixtureText, signWebhook, webhookHeaders } from '../../fakes/shopify/webhooks.js';
 import { loadConfig } from '../../src/config.js';
 import { jobIdFor } from '../../src/queue/jobs.js';
 import { createShopify } from '../../src/shopify/api.js';
 import { verifyWebhookHmac } from '../../src/shopify/webhooks.js';
-import { fixtureText, signWebhook, TEST_APP, testEnv, webhookHeaders } from '../helpers/shopify.js';
+import { TEST_APP, testEnv } from '../helpers/shopify.js';
 
 const shopify = createShopify(loadConfig(testEnv()));
 const secret = TEST_APP.apiSecret;

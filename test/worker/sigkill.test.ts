@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ITRetailSimulator } from '../../src/itretail/simulator.js';
+import { ITRetailSimulator } from '../../fakes/itretail/simulator.js';
+import { nextOrderId, orderPayload, refundPayload } from '../../fakes/shopify/webhooks.js';
 import { createSyncQueues, type SyncQueues } from '../../src/queue/shards.js';
 import { createKeys } from '../../src/store/keys.js';
 import { dropPrefix, keysMatching, TEST_QUEUE_SHARDS, testRedis, uniquePrefix } from '../helpers/redis.js';
 import { exited, killChildren, startWorkerChild } from '../helpers/worker-process.js';
-import { nextOrderId, orderPayload, refundPayload } from '../sync/harness.js';
 
 /**
  * The worker as its own process (`npx tsx workers/sync-worker.ts`), killed with SIGKILL in the middle of a
