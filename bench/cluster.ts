@@ -171,8 +171,9 @@ async function fairnessRun(sim: Child, simUrl: string, target: Target, backlog: 
     for (let i = 0; i < QUIET_SECONDS * 10; i++) {
       const at = Date.now();
       const job = orderJob(++seq, quietCustomers[i % quietCustomers.length]!, quiet);
-      await enqueue(job);
-      sent.push({ id: job.opts.jobId, at });
+      // The queue's job id is the delivery's id plus a suffix of its own (see enqueueWebhook).
+      const { jobId } = await enqueue(job);
+      sent.push({ id: jobId, at });
       await sleep(Math.max(0, at + 100 - Date.now()));
     }
     const q = queues.forShop(quiet);

@@ -42,7 +42,7 @@ export interface AppDeps {
 }
 
 /** Latest sync events shown by GET /api/status. */
-export const STATUS_EVENT_LIMIT = 20;
+const STATUS_EVENT_LIMIT = 20;
 
 /** Routes with a fixed label for the request histogram; anything else is 'other' (bounded cardinality). */
 function routeLabel(req: Request): string {
@@ -76,19 +76,7 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-
-  app.get('/readyz', async (_req, res) => {
-    try {
-      await withRedis(redis, 'Redis PING', () => redis.ping());
-      res.json({ status: 'ready', redis: 'ok' });
-    } catch (err) {
-      logOf(res, logger).warn({ err: (err as Error).message }, 'not ready: Redis unavailable');
-      res.status(503).json({ status: 'unavailable', redis: 'down' });
-    }
-  });
+  mountHealth(app, deps);
 
   metrics.trackQueue(() =>
     redis.status === 'ready'
@@ -123,7 +111,23 @@ export function createApp(deps: AppDeps): express.Express {
 
   // The admin API takes JSON bodies; the embedded page's routers mount under /api too.
   app.use('/api', express.json({ limit: '100kb' }));
-  app.get('/api/status', requireSessionToken(deps.shopify, { logger }), async (_req, res) => {
+  app.get('/api/status', requireSessionToken(deps.shopify, { logger }), statusHandler(deps));
+
+  deps.extraRoutes?.(app);
+
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not found' });
+  });
+
+  app.use(errorHandler(logger));
+
+  return app;
+}
+
+/** This shop's queue, latest events, uncertain writes and catch-up, for the embedded page's status. */
+function statusHandler(deps: AppDeps) {
+  const { redis, queue } = deps;
+  return async (_req: Request, res: Response) => {
     const shop = shopOf(res);
     try {
       // This shop's jobs only: the queue is shared, and its totals would show other shops' activity.
@@ -151,15 +155,30 @@ export function createApp(deps: AppDeps): express.Express {
       }
       throw err;
     }
+  };
+}
+
+/** Liveness and readiness (Redis answers PING). */
+function mountHealth(app: express.Express, deps: AppDeps): void {
+  const { logger, redis } = deps;
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
   });
 
-  deps.extraRoutes?.(app);
-
-  app.use((_req, res) => {
-    res.status(404).json({ error: 'not found' });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await withRedis(redis, 'Redis PING', () => redis.ping());
+      res.json({ status: 'ready', redis: 'ok' });
+    } catch (err) {
+      logOf(res, logger).warn({ err: (err as Error).message }, 'not ready: Redis unavailable');
+      res.status(503).json({ status: 'unavailable', redis: 'down' });
+    }
   });
+}
 
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+/** A client error's own message when it may be shown (secrets scrubbed); anything else a logged 500. */
+function errorHandler(logger: AppDeps['logger']) {
+  return (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = err as {
       status?: number;
       statusCode?: number;
@@ -175,7 +194,5 @@ export function createApp(deps: AppDeps): express.Express {
     logOf(res, logger).error({ err }, 'unhandled error');
     if (res.headersSent) return;
     res.status(500).json({ error: 'internal error', requestId: res.locals.requestId });
-  });
-
-  return app;
+  };
 }

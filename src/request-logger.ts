@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from './logger.js';
 
-export const REQUEST_ID_HEADER = 'X-Request-Id';
+const REQUEST_ID_HEADER = 'X-Request-Id';
 
 /** Query parameters that carry credentials (the embedded page's id_token, OAuth codes, HMACs). */
 const SECRET_PARAMS = /^(id_token|session|hmac|signature|code|state|token|access_token|password)$/i;

@@ -17,7 +17,7 @@ export interface ConnectionTarget {
   credentials: ITRetailCredentials;
 }
 
-export interface ConnectionCheck {
+interface ConnectionCheck {
   ok: boolean;
   /** Plain words for the page. */
   message: string;
@@ -73,7 +73,7 @@ function credentialsToOption(c: ITRetailCredentials) {
     : ({ kind: 'password', username: c.username ?? '', password: c.password ?? '' } as const);
 }
 
-export function defaultClientFactory(config: Config, logger?: Logger): ClientFactory {
+function defaultClientFactory(config: Config, logger?: Logger): ClientFactory {
   return (t) =>
     new ITRetailClient({
       baseUrl: t.baseUrl,

@@ -12,13 +12,13 @@ import type { MatchInput, MatchResult, SyncClient } from '../sync/matching.js';
  * "Link existing customers": walks every customer of the shop through the GraphQL Admin API and finds
  * (or creates) each one in IT Retail, so points start flowing for customers who signed up before the app.
  *
- * Progress lives in one Redis hash per shop (`keys.shop(shop, 'link-existing')`) and is saved after every
+ * Progress lives in one Redis hash per shop (`keys.linkExisting(shop)`) and is saved after every
  * page: {state, done, total, cursor, counts}. A restarted or retried job continues from the saved cursor;
  * customers of the page that was in flight are looked at again, which is harmless (findOrCreate is
  * idempotent: the second time it finds the link).
  */
 
-export type LinkState = 'idle' | 'queued' | 'running' | 'done' | 'failed';
+type LinkState = 'idle' | 'queued' | 'running' | 'done' | 'failed';
 
 export interface LinkExistingProgress {
   state: LinkState;
@@ -39,12 +39,8 @@ export interface LinkExistingProgress {
 
 const NUMS = ['done', 'linked', 'created', 'skipped', 'failed'] as const;
 
-export function progressKey(keys: Keys, shop: string): string {
-  return keys.shop(shop, 'link-existing');
-}
-
 export async function readProgress(redis: Redis, keys: Keys, shop: string): Promise<LinkExistingProgress> {
-  const h = await redis.hgetall(progressKey(keys, shop));
+  const h = await redis.hgetall(keys.linkExisting(shop));
   const p: LinkExistingProgress = {
     state: (h.state as LinkState) || 'idle',
     done: 0,
@@ -70,12 +66,12 @@ async function writeProgress(
 ) {
   const fields: Record<string, string> = { updatedAt: new Date().toISOString() };
   for (const [k, v] of Object.entries(p)) if (v !== undefined) fields[k] = String(v);
-  const tx = redis.multi().hset(progressKey(keys, shop), fields);
-  if (drop.length) tx.hdel(progressKey(keys, shop), ...drop);
+  const tx = redis.multi().hset(keys.linkExisting(shop), fields);
+  if (drop.length) tx.hdel(keys.linkExisting(shop), ...drop);
   await tx.exec();
 }
 
-export function linkExistingJobId(shop: string, runId: string): string {
+function linkExistingJobId(shop: string, runId: string): string {
   return ['link-existing', encodeURIComponent(shop), runId].join('|');
 }
 
@@ -107,7 +103,7 @@ export async function startLinkExisting(
       'finishedAt',
     ]);
   } else {
-    await ctx.redis.del(progressKey(ctx.keys, shop));
+    await ctx.redis.del(ctx.keys.linkExisting(shop));
     await writeProgress(ctx.redis, ctx.keys, shop, {
       state: 'queued',
       runId,
@@ -168,7 +164,7 @@ export async function runLinkExisting(
   let p = await readProgress(redis, keys, shop);
   // A job started outside the page (or whose progress was erased) begins a fresh run of its own.
   if (!p.jobId || (job.id && p.jobId !== job.id)) {
-    await redis.del(progressKey(keys, shop));
+    await redis.del(keys.linkExisting(shop));
     await writeProgress(redis, keys, shop, {
       state: 'running',
       jobId: job.id,
@@ -229,7 +225,7 @@ export async function runLinkExisting(
       }
       // One atomic step per page: counters and the cursor of the next page move together.
       const tx = redis.multi();
-      const key = progressKey(keys, shop);
+      const key = keys.linkExisting(shop);
       tx.hincrby(key, 'done', page.customers.length);
       for (const [k, v] of Object.entries(counts)) if (v) tx.hincrby(key, k, v);
       if (page.endCursor) tx.hset(key, 'cursor', page.endCursor);

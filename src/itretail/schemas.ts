@@ -10,7 +10,7 @@ const str = z.string().nullish();
 const num = z.number().nullish();
 const bool = z.boolean().nullish();
 
-export const loyaltyOperationSchema = z.looseObject({
+const loyaltyOperationSchema = z.looseObject({
   Id: str,
   TenantId: str,
   CustomerId: str,
@@ -21,7 +21,7 @@ export const loyaltyOperationSchema = z.looseObject({
   TransactionId: str,
 });
 
-export type LoyaltyOperation = {
+type LoyaltyOperation = {
   Id?: string | null;
   TenantId?: string | null;
   CustomerId?: string | null;
@@ -181,7 +181,7 @@ export function missingFullRecordFields(record: Record<string, unknown>): string
   return FULL_RECORD_FIELDS.filter((f) => !Object.hasOwn(record, f));
 }
 
-export const customerPurchasesSchema = z.looseObject({
+const customerPurchasesSchema = z.looseObject({
   Id: z.string().min(1),
   CardNumber: str,
   ProductsPurchased: z.array(z.string()).nullish(),

@@ -145,7 +145,7 @@ function describe(err: unknown): string {
   return 'unknown error';
 }
 
-export const AUTH_CALLBACK_PATH = '/auth/callback';
+const AUTH_CALLBACK_PATH = '/auth/callback';
 
 /**
  * `/auth?shop=` starts the authorization-code flow; `/auth/callback` finishes it, stores the offline

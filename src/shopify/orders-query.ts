@@ -13,7 +13,7 @@ import { z } from 'zod';
  */
 export const ORDERS_PAGE_SIZE = 20;
 /** Refund ids asked per order; an order with this many or more is reported, not guessed. */
-export const REFUNDS_PER_ORDER = 20;
+const REFUNDS_PER_ORDER = 20;
 export const REFUND_LINES_PAGE_SIZE = 50;
 
 export const ORDERS_UPDATED_QUERY = `query CatchUpOrders($first: Int!, $after: String, $query: String!) {
@@ -106,7 +106,7 @@ const refundLine = z.object({
   subtotalSet: money,
   totalTaxSet: money,
 });
-export type RefundLineNode = z.infer<typeof refundLine>;
+type RefundLineNode = z.infer<typeof refundLine>;
 
 export const refundPageSchema = z.object({
   refund: z
@@ -135,8 +135,8 @@ const lineItemNode = z.object({
   discountAllocations: z.array(z.object({ allocatedAmountSet: money })).nullish(),
 });
 const shippingNode = z.object({ originalPriceSet: money, discountedPriceSet: money });
-export type LineItemNode = z.infer<typeof lineItemNode>;
-export type ShippingNode = z.infer<typeof shippingNode>;
+type LineItemNode = z.infer<typeof lineItemNode>;
+type ShippingNode = z.infer<typeof shippingNode>;
 
 export const orderLinesPageSchema = z.object({
   order: z

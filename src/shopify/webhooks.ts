@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { Metrics, WebhookOutcome } from '../metrics.js';
@@ -15,7 +15,7 @@ import { jsonShape } from './json-check.js';
 export const WEBHOOK_PATH = '/webhooks';
 
 /** Header names as Shopify sends them; Node lower-cases names, and `req.get` matches them in any case. */
-export const WEBHOOK_HEADERS = {
+const WEBHOOK_HEADERS = {
   hmac: 'X-Shopify-Hmac-Sha256',
   topic: 'X-Shopify-Topic',
   shop: 'X-Shopify-Shop-Domain',
@@ -190,11 +190,4 @@ export function webhookHandlers(deps: WebhookRouteDeps) {
   };
 
   return [signedRawBody, handle, bodyErrors];
-}
-
-/** The webhook route on a router of its own (createApp mounts the handlers directly: one layer less). */
-export function webhookRouter(deps: WebhookRouteDeps): Router {
-  const router = express.Router();
-  router.post(WEBHOOK_PATH, ...webhookHandlers(deps));
-  return router;
 }
