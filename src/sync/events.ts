@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
 import { scanKeys } from '../store/redis.js';
-import type { WriteSink } from './ledger.js';
+import type { WriteSink } from './staged-writes.js';
 
 /**
  * Sync events: one per finished job, what the admin page shows. Stored per shop as

@@ -4,6 +4,7 @@ import type { ShopSettings } from '../settings.js';
 import type { Keys } from '../store/keys.js';
 import type { NewSyncEvent } from './events.js';
 import { parseRateMilli } from './money.js';
+import type { OrderMerge } from './order-lock.js';
 import {
   type BuyerFacts,
   factsFromOrder,
@@ -20,7 +21,6 @@ import {
   type RefundPayload,
 } from './payloads.js';
 import { mergeFacts, type OrderFacts } from './points.js';
-import type { OrderMerge } from './reconcile.js';
 
 /**
  * The order topics: orders/paid, orders/updated, orders/cancelled (each a whole snapshot of the order),

@@ -1,26 +1,14 @@
 import { AppError } from '../errors.js';
 import { appliedOutcome, type CustomerWriteDeps, withCustomer, writePoints } from './customer-writes.js';
 import { MatchError } from './email-index.js';
-import { ledgerKeys, type StagedRecord } from './ledger.js';
-import {
-  acquireLock,
-  heldLock,
-  type Lock,
-  type LockOptions,
-  LockPreludeStop,
-  type LockRead,
-  newLockToken,
-  releaseLocks,
-} from './locks.js';
+import { ledgerKeys } from './ledger.js';
+import { type Lock, type LockOptions, releaseLocks } from './locks.js';
 import { isLiveWithEmail, type MatchInput, type SyncClient } from './matching.js';
-import {
-  hashFromPairs,
-  MERGE_ORDER_FACTS,
-  type OrderMergeCall,
-  orderStateFromHash,
-  readOrderState,
-} from './order-state.js';
+import { type OrderMerge, takeOrderLock, type Via } from './order-lock.js';
+import { hashFromPairs, orderStateFromHash, readOrderState } from './order-state.js';
 import { type OrderState, worth, worthBasis } from './points.js';
+import type { StagedRecord } from './staged-writes.js';
+import type { PendingIntent } from './write-evidence.js';
 
 /**
  * Moving an IT Retail balance by exactly what an order is worth now minus what was already applied.
@@ -126,82 +114,6 @@ export interface ReconcileOptions {
 }
 
 /**
- * An order's facts merged in the order lock's script, ahead of taking the lock (the merge is idempotent and
- * commutative, so it needs no lock, and being in the same script nothing can reorder it with the read).
- */
-export interface OrderMerge {
-  call: OrderMergeCall;
-  /**
-   * The order was compacted after the retention horizon and these facts cannot restore it: a reason to skip
-   * it, or undefined once the order was restored another way (read from Shopify and merged); then the
-   * reconcile goes on.
-   */
-  compacted(): Promise<string | undefined>;
-  /** Told the order's state as read with the lock (e.g. to name the order and its customer in the job). */
-  seen?(state: OrderState): void;
-}
-
-/**
- * The order lock's script. Prelude, whether or not the lock is free: the job's facts merged into the order
- * (MERGE_ORDER_FACTS, run as a function over its own keys and arguments); a compacted order these facts
- * cannot restore stops the script before any lock is taken.
- * After the lock is taken: the order's hash and, for an order bound to a customer, that customer; else its
- * candidate: the Shopify customer's link ('customer'), else the email's link ('email'), else the index's
- * entry ('index', "<Id>|<CardNo>"). Then, when a customer lock token is given, the customer's lock is tried
- * once (never waited for) and, when taken, what withCustomer reads with it: pending write, uncertain write,
- * register changes to give back. Locks are taken order first, customer second, as everywhere.
- * The customer's keys are named from the shop's prefixes passed in ARGV: they carry the shop's hash tag,
- * so they are in the slot of the declared keys (Redis checks that on a cluster).
- * KEYS: lock, order, link:email, idx, link:customer, then the merge's keys.
- * ARGV: token, ttl, customer lock token ('' none), its ttl, prefixes of the customer lock, pending,
- * uncertain and restore-due keys, number of merge keys (0: no merge), then the merge's arguments.
- */
-const ORDER_LOCK_PRELUDE = `
-local function mergeFacts(KEYS, ARGV)
-${MERGE_ORDER_FACTS}
-end
-local nmk = tonumber(ARGV[9])
-if nmk > 0 then
-  local mk, ma = {}, {}
-  for i = 1, nmk do mk[i] = KEYS[5 + i] end
-  for i = 10, #ARGV do ma[#ma + 1] = ARGV[i] end
-  if mergeFacts(mk, ma) == 0 then return { 'stop', 'compacted' } end
-end`;
-
-const ORDER_LOCK_READ = `
-local h = redis.call('hgetall', KEYS[2])
-local email, customer, bound = nil, nil, nil
-for i = 1, #h, 2 do
-  if h[i] == 'email' then email = h[i + 1]
-  elseif h[i] == 'shopifyCustomerId' then customer = h[i + 1]
-  elseif h[i] == 'itrCustomerId' and h[i + 1] ~= '' then bound = h[i + 1] end
-end
-local cand, via = '', ''
-if bound then cand, via = bound, 'bound'
-else
-  if customer and customer ~= '' then
-    local c = redis.call('hget', KEYS[5], customer)
-    if c then cand, via = c, 'customer' end
-  end
-  if cand == '' and email and email ~= '' then
-    local l = redis.call('hget', KEYS[3], email)
-    if l then cand, via = l, 'email'
-    else
-      local i = redis.call('hget', KEYS[4], email)
-      if i then cand, via = string.sub(i, 1, string.find(i, '|', 1, true) - 1), 'index' end
-    end
-  end
-end
-local cust = false
-if cand ~= '' and ARGV[3] ~= '' and redis.call('set', ARGV[5] .. cand, ARGV[3], 'PX', ARGV[4], 'NX') then
-  cust = { redis.call('get', ARGV[6] .. cand) or '', redis.call('get', ARGV[7] .. cand) or '',
-    redis.call('hgetall', ARGV[8] .. cand) }
-end
-return { h, cand, via, cust }`;
-
-type Via = 'customer' | 'email' | 'index' | 'matched' | 'bound';
-
-/**
  * Brings one order's IT Retail balance in line with what it is worth now. Idempotent: a repeat, a retry, or
  * any order of arrival ends with the same ledger and balance.
  */
@@ -212,53 +124,14 @@ export async function reconcileOrder(
   orderId: string,
   opts: ReconcileOptions,
 ): Promise<ReconcileOutcome> {
-  const k = ledgerKeys(d.keys, shop);
-  const custOpts: LockOptions = { ttlMs: 60_000, waitMs: 15_000, ...d.customerLock };
-  const custToken = newLockToken();
-  const custTtl = custOpts.ttlMs ?? 60_000;
-  const merge = opts.merge;
-  const read: LockRead = {
-    prelude: ORDER_LOCK_PRELUDE,
-    lua: ORDER_LOCK_READ,
-    keys: [
-      k.order(orderId),
-      k.linkEmail,
-      d.keys.emailIndex(shop),
-      k.linkCustomer,
-      ...(merge?.call.keys ?? []),
-    ],
-    args: [
-      custToken,
-      String(custTtl),
-      k.custLock(''),
-      k.pending(''),
-      k.uncertain(''),
-      k.restoreDue(''),
-      String(merge?.call.keys.length ?? 0),
-      ...(merge?.call.args ?? []),
-    ],
-  };
-  const lockKey = k.orderLock(orderId);
-  const lockOpts: LockOptions = { ttlMs: 60_000, waitMs: 20_000, ...d.orderLock };
-  let orderLock: Lock;
-  try {
-    orderLock = await acquireLock(d.redis, lockKey, lockOpts, read);
-  } catch (e) {
-    if (!(e instanceof LockPreludeStop) || !merge) throw e;
-    const reason = await merge.compacted();
+  const taken = await takeOrderLock(d, shop, orderId, opts.merge);
+  if (taken === 'compacted') {
+    const reason = await opts.merge?.compacted();
     if (reason !== undefined) return { status: 'skipped', reason, worth: 0 };
     return reconcileOrder(d, shop, client, orderId, { ...opts, merge: undefined });
   }
-  const [pairs, linked, , custRead] = orderLock.read as [unknown, string, Via | '', unknown[] | null];
-  // The customer's lock, when the script could take it: withCustomer goes on from it.
-  const pre = {
-    custLock: custRead
-      ? heldLock(d.redis, k.custLock(linked), custToken, custTtl, custOpts.autoExtend !== false, [
-          ...custRead,
-          pairs,
-        ])
-      : undefined,
-  };
+  const { orderLock } = taken;
+  const pre = { custLock: taken.custLock };
   let out: ReconcileOutcome;
   try {
     out = await reconcileLocked(d, shop, client, orderId, opts, orderLock, pre);
@@ -330,10 +203,7 @@ async function reconcileLocked(
       }
     }
     const t = target;
-    const k = ledgerKeys(d.keys, shop);
-    const taken = pre.custLock?.key === k.custLock(t.id) ? pre.custLock : undefined;
-    if (pre.custLock && !taken) await releaseLocks(d.redis, [pre.custLock]);
-    pre.custLock = undefined;
+    const taken = await handOver(d, pre, ledgerKeys(d.keys, shop).custLock(t.id));
     const result = await withCustomer(
       d,
       shop,
@@ -358,6 +228,29 @@ async function reconcileLocked(
     );
   }
   throw new MatchError('the matched IT Retail customer kept disappearing; will try again', true);
+}
+
+/** The customer lock the order lock's script took, when it is `key`'s (else it is freed): once. */
+async function handOver(d: ReconcileDeps, pre: { custLock?: Lock }, key: string): Promise<Lock | undefined> {
+  const lock = pre.custLock;
+  pre.custLock = undefined;
+  if (lock?.key === key) return lock;
+  if (lock) await releaseLocks(d.redis, [lock]);
+  return undefined;
+}
+
+/** The job's event, to go with the commit; none when a register change is to be given back first. */
+function eventWithCommit(
+  opts: ReconcileOptions,
+  itrId: string,
+  cardNo: string | undefined,
+  w: number,
+  orderName: string | undefined,
+): ((intent: PendingIntent, overwritten: number) => StagedRecord | undefined) | undefined {
+  const record = opts.record;
+  if (!record) return undefined;
+  return (intent, overwritten) =>
+    overwritten ? undefined : record({ ...appliedOutcome(intent, itrId, cardNo), worth: w, orderName });
 }
 
 async function rememberedOutcome(
@@ -434,17 +327,7 @@ async function applyUnderLock(
         }
       : { order: false },
     release: [lock, ctx.orderLock],
-    // The job's event goes with the commit, unless a register change is to be given back first.
-    record: opts.record
-      ? (intent, overwritten) =>
-          overwritten
-            ? undefined
-            : opts.record?.({
-                ...appliedOutcome(intent, itrId, rec.CardNo ?? undefined),
-                worth: w,
-                orderName: state.name,
-              })
-      : undefined,
+    record: eventWithCommit(opts, itrId, rec.CardNo ?? undefined, w, state.name),
   });
   return {
     ...appliedOutcome(r.intent, itrId, rec.CardNo ?? undefined),

@@ -1,7 +1,8 @@
 import type { SyncEvent } from '../events.js';
 import type { SyncClient } from '../matching.js';
 import { handleOrderTopic } from '../order-jobs.js';
-import { type OrderMerge, type ReconcileOutcome, reconcileOrder } from '../reconcile.js';
+import type { OrderMerge } from '../order-lock.js';
+import { type ReconcileOutcome, reconcileOrder } from '../reconcile.js';
 import type { JobOutcome, ProcessorContext, TopicHandler } from './types.js';
 
 type OrderTopic = 'orders/paid' | 'orders/updated' | 'orders/cancelled' | 'refunds/create' | 'orders/edited';

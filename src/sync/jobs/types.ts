@@ -6,12 +6,12 @@ import type { SyncQueues } from '../../queue/shards.js';
 import type { ShopSettings } from '../../settings.js';
 import type { Keys } from '../../store/keys.js';
 import type { NewSyncEvent, SyncEvent } from '../events.js';
-import type { StagedRecord } from '../ledger.js';
 import type { LockOptions } from '../locks.js';
 import type { CustomerMatcher, MatcherOptions, SyncClient } from '../matching.js';
 import type { FetchOrderSnapshot } from '../order-jobs.js';
 import type { HandledTopic, ParsedPayload } from '../payloads.js';
 import type { ReconcileDeps } from '../reconcile.js';
+import type { StagedRecord } from '../staged-writes.js';
 
 /** What the job runner needs; each handler reaches it through its ProcessorContext. */
 export interface SyncDeps {
