@@ -5,6 +5,8 @@
  *   BENCH_WEB_MODE=bare  the baseline: a bare Express 5 route that reads the raw body and answers 200.
  *   BENCH_WEB_MODE=naive the naive bridge's web side (bench/naive-bridge.ts): raw body, HMAC, JSON.parse,
  *                        SET NX, queue.add; no logging. Its `queued` answers how many deliveries it queued.
+ *                        BENCH_NAIVE_SHARD=1: into the bench shop's queue shard (where the naive worker takes
+ *                        jobs), else under the plain BullMQ prefix.
  * Listens on 127.0.0.1, port 0; `port` answers the port.
  */
 
@@ -14,11 +16,13 @@ import express from 'express';
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { buildDeps } from '../../src/main.js';
+import { shardOfShop, shardPrefix } from '../../src/queue/shards.js';
 import { createKeys } from '../../src/store/keys.js';
 import { createRedis, waitForRedis } from '../../src/store/redis.js';
 import { naiveQueue, naiveWebApp } from '../naive-bridge.js';
 import { serve } from './child.js';
 import { countRedisCommands, redisCommandCounts } from './redis-count.js';
+import { BENCH_SHOP } from './shopify.js';
 
 async function main(): Promise<void> {
   countRedisCommands();
@@ -36,7 +40,13 @@ async function main(): Promise<void> {
     const redis = createRedis(config.redis.url, 'request');
     redis.on('error', () => {}); // a write cut off by stop() is not a failure of the run
     await waitForRedis(redis, 10_000);
-    const prefix = createKeys(config.redis.keyPrefix).bullPrefix;
+    const keys = createKeys(config.redis.keyPrefix);
+    // Beside a naive worker (benchmark 2) it queues where that worker takes jobs: the bench shop's shard.
+    const n = config.redis.queueShards;
+    const prefix =
+      process.env.BENCH_NAIVE_SHARD === '1'
+        ? shardPrefix(keys, shardOfShop(BENCH_SHOP, n), n)
+        : keys.bullPrefix;
     const queue = naiveQueue(redis, prefix);
     app = naiveWebApp({ secret: config.shopify.apiSecret, redis, queue, prefix });
     close = async () => {
