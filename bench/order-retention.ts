@@ -17,7 +17,7 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { createKeys, type Keys } from '../src/store/keys.js';
-import { factsFromOrder, mergeOrderFacts, orderKey } from '../src/sync/order-state.js';
+import { factsFromOrder, mergeOrderFacts } from '../src/sync/order-state.js';
 import { type OrderPayload, orderSchema, refundSchema } from '../src/sync/payloads.js';
 import { compactOrders } from '../src/sync/retention.js';
 import {
@@ -87,11 +87,11 @@ async function mergeOne(redis: Redis, keys: Keys, i: number, t0: number) {
   const buyer = { firstName: 'Maria', lastName: 'Lopez', phone: '+16135550101' };
   await mergeOrderFacts(redis, keys, SHOP, orderId, facts, buyer, now);
   const itrId = `itr-${c}`;
-  const tx = redis.multi().hset(orderKey(keys, SHOP, orderId), 'appliedPoints', '54', 'itrCustomerId', itrId);
+  const tx = redis.multi().hset(keys.order(SHOP, orderId), 'appliedPoints', '54', 'itrCustomerId', itrId);
   if (i < CUSTOMERS) {
-    tx.hset(keys.shop(SHOP, 'link', 'email'), email, itrId);
-    tx.hset(keys.shop(SHOP, 'link', 'customer'), order.customer?.id ?? '', itrId);
-    tx.hset(keys.shop(SHOP, 'idx'), email, `${itrId}|${100_000 + c}`);
+    tx.hset(keys.linkEmail(SHOP), email, itrId);
+    tx.hset(keys.linkCustomer(SHOP), order.customer?.id ?? '', itrId);
+    tx.hset(keys.emailIndex(SHOP), email, `${itrId}|${100_000 + c}`);
   }
   await tx.exec();
   if (i % 5 === 4) {

@@ -26,6 +26,7 @@ import { workerDepsFromConfig } from '../src/worker/from-config.js';
 import { startWorker } from '../src/worker/worker.js';
 import { ITRetailSimulator } from './itretail/simulator.js';
 import { ShopifyAdminFake } from './shopify/admin.js';
+import { devSignInRouter } from './shopify/dev-sign-in.js';
 import { routeAllShops } from './shopify/shop-origin.js';
 import {
   cancelledPayload,
@@ -252,7 +253,7 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
   await waitForRedis(deps.redis, 5_000);
   // Every start is a fresh demo: drop what an earlier run left under the demo's key prefix.
   await scanKeys(deps.redis, `${config.redis.keyPrefix}:*`, (found) => unlinkKeys(deps.redis, found));
-  const admin = createAdmin(deps, { devSignIn: true });
+  const admin = createAdmin(deps);
   await deps.settings.update(DEMO_SHOP, {
     itretail: { baseUrl: sim.url, username: 'demo', password: 'demo' },
     pointsPerDollar: '1',
@@ -272,7 +273,14 @@ export async function startDemo(o: DemoOptions = {}): Promise<RunningDemo> {
     }),
   });
 
-  const app = createApp({ ...deps, itretail: admin.itretail, extraRoutes: admin.mount });
+  const app = createApp({
+    ...deps,
+    itretail: admin.itretail,
+    extraRoutes: (a) => {
+      admin.mount(a);
+      a.use(devSignInRouter(config));
+    },
+  });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
   });

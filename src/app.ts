@@ -43,7 +43,7 @@ export interface AppDeps {
 }
 
 /** Latest sync events shown by GET /api/status. */
-export const STATUS_EVENT_LIMIT = 20;
+const STATUS_EVENT_LIMIT = 20;
 
 /** Routes with a fixed label for the request histogram; anything else is 'other' (bounded cardinality). */
 function routeLabel(req: Request): string {
@@ -56,29 +56,7 @@ export function createApp(deps: AppDeps): express.Express {
   const { logger, metrics, redis, queue } = deps;
   const app = express();
   app.disable('x-powered-by');
-
-  // The webhook route goes before Express itself: Express's request set-up, router and body parser cost
-  // several times what the route does (measured in bench/README.md), and it needs none of them. The handler
-  // reads the raw bytes, gives the request its id and writes its one log line itself; everything else
-  // (other methods and paths included) goes on to Express as usual.
-  const webhook = webhookHandler({
-    apiSecret: deps.config.shopify.apiSecret,
-    bodyLimitBytes: deps.config.webhookBodyLimitBytes,
-    logger,
-    redis,
-    keys: deps.keys,
-    queue,
-    metrics,
-  });
-  // `app.handle` is what the app function (http.createServer(app), supertest, a parent app) calls first.
-  const inner = app as unknown as {
-    handle: (req: IncomingMessage, res: ServerResponse, next?: unknown) => void;
-  };
-  const expressHandle = inner.handle;
-  inner.handle = function handle(req, res, next) {
-    if (req.method === 'POST' && isWebhookUrl(req.url)) return webhook(req, res);
-    return expressHandle.call(this, req, res, next);
-  };
+  takeWebhooksFirst(app, deps);
 
   app.use(
     requestLogger(logger, (req, res, seconds) => {
@@ -86,19 +64,7 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-
-  app.get('/readyz', async (_req, res) => {
-    try {
-      await withRedis(redis, 'Redis PING', () => redis.ping());
-      res.json({ status: 'ready', redis: 'ok' });
-    } catch (err) {
-      logOf(res, logger).warn({ err: (err as Error).message }, 'not ready: Redis unavailable');
-      res.status(503).json({ status: 'unavailable', redis: 'down' });
-    }
-  });
+  mountHealth(app, deps);
 
   metrics.trackQueue(() =>
     redis.status === 'ready'
@@ -133,7 +99,50 @@ export function createApp(deps: AppDeps): express.Express {
 
   // The admin API takes JSON bodies; the embedded page's routers mount under /api too.
   app.use('/api', express.json({ limit: '100kb' }));
-  app.get('/api/status', requireSessionToken(deps.shopify, { logger }), async (_req, res) => {
+  app.get('/api/status', requireSessionToken(deps.shopify, { logger }), statusHandler(deps));
+
+  deps.extraRoutes?.(app);
+
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not found' });
+  });
+
+  app.use(errorHandler(logger));
+
+  return app;
+}
+
+/**
+ * Takes `POST /webhooks` before Express itself: Express's request set-up, router and body parser cost several
+ * times what the route does (bench/README.md), and it needs none of them. The handler reads the raw bytes,
+ * gives the request its id and writes its one log line itself; every other request (other methods on the
+ * same path included) goes on to Express. `app.handle` is what the app function calls first, whoever calls
+ * it (http.createServer(app), supertest, a parent app).
+ */
+function takeWebhooksFirst(app: express.Express, deps: AppDeps): void {
+  const webhook = webhookHandler({
+    apiSecret: deps.config.shopify.apiSecret,
+    bodyLimitBytes: deps.config.webhookBodyLimitBytes,
+    logger: deps.logger,
+    redis: deps.redis,
+    keys: deps.keys,
+    queue: deps.queue,
+    metrics: deps.metrics,
+  });
+  const inner = app as unknown as {
+    handle: (req: IncomingMessage, res: ServerResponse, next?: unknown) => void;
+  };
+  const expressHandle = inner.handle;
+  inner.handle = function handle(req, res, next) {
+    if (req.method === 'POST' && isWebhookUrl(req.url)) return webhook(req, res);
+    return expressHandle.call(this, req, res, next);
+  };
+}
+
+/** This shop's queue, latest events, uncertain writes and catch-up, for the embedded page's status. */
+function statusHandler(deps: AppDeps) {
+  const { redis, queue } = deps;
+  return async (_req: Request, res: Response) => {
     const shop = shopOf(res);
     try {
       // This shop's jobs only: the queue is shared, and its totals would show other shops' activity.
@@ -161,15 +170,30 @@ export function createApp(deps: AppDeps): express.Express {
       }
       throw err;
     }
+  };
+}
+
+/** Liveness and readiness (Redis answers PING). */
+function mountHealth(app: express.Express, deps: AppDeps): void {
+  const { logger, redis } = deps;
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
   });
 
-  deps.extraRoutes?.(app);
-
-  app.use((_req, res) => {
-    res.status(404).json({ error: 'not found' });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await withRedis(redis, 'Redis PING', () => redis.ping());
+      res.json({ status: 'ready', redis: 'ok' });
+    } catch (err) {
+      logOf(res, logger).warn({ err: (err as Error).message }, 'not ready: Redis unavailable');
+      res.status(503).json({ status: 'unavailable', redis: 'down' });
+    }
   });
+}
 
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+/** A client error's own message when it may be shown (secrets scrubbed); anything else a logged 500. */
+function errorHandler(logger: AppDeps['logger']) {
+  return (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = err as {
       status?: number;
       statusCode?: number;
@@ -185,7 +209,5 @@ export function createApp(deps: AppDeps): express.Express {
     logOf(res, logger).error({ err }, 'unhandled error');
     if (res.headersSent) return;
     res.status(500).json({ error: 'internal error', requestId: res.locals.requestId });
-  });
-
-  return app;
+  };
 }

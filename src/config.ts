@@ -131,7 +131,7 @@ export const envSchema = z
     { when: () => true },
   );
 
-export type Env = z.infer<typeof envSchema>;
+type Env = z.infer<typeof envSchema>;
 
 export interface ITRetailCredentials {
   kind: 'password' | 'token';
@@ -204,7 +204,7 @@ export class ConfigError extends AppError {
 }
 
 /** Accepts a 32-byte key as 64 hex characters or as base64 (standard or URL-safe). */
-export function decodeKey(value: string): Buffer | null {
+function decodeKey(value: string): Buffer | null {
   const v = value.trim();
   if (/^[0-9a-fA-F]{64}$/.test(v)) return Buffer.from(v, 'hex');
   if (/^[A-Za-z0-9+/_-]{43}=?$/.test(v)) {

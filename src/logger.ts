@@ -8,7 +8,7 @@ export type { Logger };
  * (a Set lookup per key, copying only the objects that hold a secret) — pino's path-based `redact` with
  * wildcards for every depth cost about ten times as much per line on the webhook path.
  */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(
+const SECRET_KEYS: ReadonlySet<string> = new Set(
   [
     'authorization',
     'password',

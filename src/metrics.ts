@@ -15,14 +15,14 @@ export type WebhookOutcome =
   | 'unavailable'
   | 'error';
 
-export interface ITRetailCallEvent {
+interface ITRetailCallEvent {
   call: string;
   status: number | 'network' | 'timeout';
   durationMs: number;
   errorCode?: string;
 }
 
-export type QueueCountsSource = () => Promise<Record<string, number>>;
+type QueueCountsSource = () => Promise<Record<string, number>>;
 
 export interface Metrics {
   registry: Registry;
@@ -65,58 +65,10 @@ export function createMetrics(
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: p });
   const registers = [registry];
   let queueSource: { fn: QueueCountsSource; timeoutMs: number } | undefined;
+  const { webhooksReceived, countWebhook } = webhookMetrics(p, registers);
+  const { jobsProcessed, catchUpRecovered, jobDuration } = jobMetrics(p, registers);
+  const { itretailCallDuration, itretailCallErrors } = itretailMetrics(p, registers);
 
-  // Deliveries counted since the counter was last read, by topic then outcome.
-  const pendingWebhooks = new Map<
-    string,
-    Map<string, { labels: { topic: string; outcome: string }; n: number }>
-  >();
-  const webhooksReceived = new Counter({
-    name: `${p}webhooks_received_total`,
-    help: 'Shopify webhook deliveries by topic and outcome',
-    labelNames: ['topic', 'outcome'] as const,
-    registers,
-    collect() {
-      for (const byOutcome of pendingWebhooks.values())
-        for (const c of byOutcome.values())
-          if (c.n > 0) {
-            this.inc(c.labels, c.n);
-            c.n = 0;
-          }
-    },
-  });
-  const jobsProcessed = new Counter({
-    name: `${p}jobs_total`,
-    help: 'Sync job attempts by topic and outcome',
-    labelNames: ['topic', 'outcome'] as const,
-    registers,
-  });
-  const catchUpRecovered = new Counter({
-    name: `${p}catch_up_recovered_total`,
-    help: 'Orders whose points the catch-up from the Admin API changed (their webhook never arrived), by topic',
-    labelNames: ['topic'] as const,
-    registers,
-  });
-  const jobDuration = new Histogram({
-    name: `${p}job_duration_seconds`,
-    help: 'Sync job duration by topic and outcome',
-    labelNames: ['topic', 'outcome'] as const,
-    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    registers,
-  });
-  const itretailCallDuration = new Histogram({
-    name: `${p}itretail_call_duration_seconds`,
-    help: 'IT Retail HTTP attempts by call and status',
-    labelNames: ['call', 'status'] as const,
-    buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers,
-  });
-  const itretailCallErrors = new Counter({
-    name: `${p}itretail_call_errors_total`,
-    help: 'IT Retail HTTP attempts that failed, by call and error code',
-    labelNames: ['call', 'code'] as const,
-    registers,
-  });
   const queueJobs = new Gauge({
     name: `${p}queue_jobs`,
     help: 'Jobs in the sync queue by state (read on scrape)',
@@ -146,16 +98,7 @@ export function createMetrics(
   return {
     registry,
     webhooksReceived,
-    countWebhook(topic, outcome) {
-      let byOutcome = pendingWebhooks.get(topic);
-      if (!byOutcome) {
-        byOutcome = new Map();
-        pendingWebhooks.set(topic, byOutcome);
-      }
-      const c = byOutcome.get(outcome);
-      if (c) c.n++;
-      else byOutcome.set(outcome, { labels: { topic, outcome }, n: 1 });
-    },
+    countWebhook,
     observeRequest(method, route, status, seconds) {
       const key = `${method} ${status} ${route}`;
       let child = requestChildren.get(key);
@@ -182,6 +125,82 @@ export function createMetrics(
       queueSource = { fn, timeoutMs };
     },
   };
+}
+
+type Registers = Registry[];
+
+/** Webhook deliveries: counted in a plain map on the hot path, added to the counter when it is read. */
+function webhookMetrics(p: string, registers: Registers) {
+  // Deliveries counted since the counter was last read, by topic then outcome.
+  const pendingWebhooks = new Map<
+    string,
+    Map<string, { labels: { topic: string; outcome: string }; n: number }>
+  >();
+  const webhooksReceived = new Counter({
+    name: `${p}webhooks_received_total`,
+    help: 'Shopify webhook deliveries by topic and outcome',
+    labelNames: ['topic', 'outcome'] as const,
+    registers,
+    collect() {
+      for (const byOutcome of pendingWebhooks.values())
+        for (const c of byOutcome.values())
+          if (c.n > 0) {
+            this.inc(c.labels, c.n);
+            c.n = 0;
+          }
+    },
+  });
+  const countWebhook = (topic: string, outcome: string) => {
+    let byOutcome = pendingWebhooks.get(topic);
+    if (!byOutcome) {
+      byOutcome = new Map();
+      pendingWebhooks.set(topic, byOutcome);
+    }
+    const c = byOutcome.get(outcome);
+    if (c) c.n++;
+    else byOutcome.set(outcome, { labels: { topic, outcome }, n: 1 });
+  };
+  return { webhooksReceived, countWebhook };
+}
+
+function jobMetrics(p: string, registers: Registers) {
+  const jobsProcessed = new Counter({
+    name: `${p}jobs_total`,
+    help: 'Sync job attempts by topic and outcome',
+    labelNames: ['topic', 'outcome'] as const,
+    registers,
+  });
+  const catchUpRecovered = new Counter({
+    name: `${p}catch_up_recovered_total`,
+    help: 'Orders whose points the catch-up from the Admin API changed (their webhook never arrived), by topic',
+    labelNames: ['topic'] as const,
+    registers,
+  });
+  const jobDuration = new Histogram({
+    name: `${p}job_duration_seconds`,
+    help: 'Sync job duration by topic and outcome',
+    labelNames: ['topic', 'outcome'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers,
+  });
+  return { jobsProcessed, catchUpRecovered, jobDuration };
+}
+
+function itretailMetrics(p: string, registers: Registers) {
+  const itretailCallDuration = new Histogram({
+    name: `${p}itretail_call_duration_seconds`,
+    help: 'IT Retail HTTP attempts by call and status',
+    labelNames: ['call', 'status'] as const,
+    buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  });
+  const itretailCallErrors = new Counter({
+    name: `${p}itretail_call_errors_total`,
+    help: 'IT Retail HTTP attempts that failed, by call and error code',
+    labelNames: ['call', 'code'] as const,
+    registers,
+  });
+  return { itretailCallDuration, itretailCallErrors };
 }
 
 async function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -46,7 +46,7 @@ export function requestLogger(
 ): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const reqId = requestIdOf(req.headers);
-    // The child logger is made on first use: a webhook that goes well logs only the finishing line below.
+    // The child logger is made on first use: a request that goes well logs only the finishing line below.
     let child: Logger | undefined;
     Object.defineProperty(res.locals, 'log', {
       get: () => {

@@ -12,7 +12,7 @@ import {
 import { DEFAULT_POINTS_RULES, type PointsRules } from './sync/points.js';
 
 /** Default retention horizon: an order's facts are kept this many days after its last change. */
-export const DEFAULT_ORDER_RETENTION_DAYS = 400;
+const DEFAULT_ORDER_RETENTION_DAYS = 400;
 
 /** Per-shop settings and install state. Credentials are stored encrypted and never leave the server. */
 export interface ShopSettings {
@@ -204,7 +204,7 @@ export class SettingsStore {
   private readonly patchSchema: ReturnType<typeof settingsPatchSchemaFor>;
 
   private key(shop: string) {
-    return this.keys.shop(shop, 'settings');
+    return this.keys.settings(shop);
   }
 
   async get(shop: string): Promise<ShopSettings> {
@@ -326,11 +326,11 @@ export class SettingsStore {
 
   /** Adds a shop to the known shops (those the scheduled jobs visit) without changing its state. */
   async remember(shop: string): Promise<void> {
-    await this.redis.sadd(this.keys.global('shops'), shop);
+    await this.redis.sadd(this.keys.shops(), shop);
   }
 
   async listShops(): Promise<string[]> {
-    return (await this.redis.smembers(this.keys.global('shops'))).sort();
+    return (await this.redis.smembers(this.keys.shops())).sort();
   }
 
   /**
@@ -351,6 +351,6 @@ export class SettingsStore {
       })
       .exec();
     // The shop registry is a key of its own (another hash slot on a cluster).
-    await this.redis.srem(this.keys.global('shops'), shop);
+    await this.redis.srem(this.keys.shops(), shop);
   }
 }

@@ -20,7 +20,7 @@ export interface MachineInfo {
   loadAvg1m: number;
 }
 
-export function machineInfo(): MachineInfo {
+function machineInfo(): MachineInfo {
   const cpus = os.cpus();
   return {
     cpuModel: cpus[0]?.model.trim() ?? 'unknown',
@@ -90,7 +90,7 @@ export function writeResult(r: BenchResult): string {
 }
 
 /** JSON as the repository's formatter (biome, line width 110) writes it: short arrays of plain values on one line. */
-export function formatJson(value: unknown): string {
+function formatJson(value: unknown): string {
   const text = JSON.stringify(value, null, 2);
   return text.replace(
     /^( *)("[^"\n]*": )?\[\n((?:\1 {2}(?:-?[\d.eE+-]+|"[^"\n]*"|true|false|null),?\n)+)\1\]/gm,

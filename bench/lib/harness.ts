@@ -39,8 +39,8 @@ export async function seedCustomers(sim: Child, n: number, offset = 0): Promise<
 export async function prelink(redis: Redis, keys: Keys, customers: BenchCustomer[], shop = BENCH_SHOP) {
   const pipe = redis.pipeline();
   for (const c of customers) {
-    pipe.hset(keys.shop(shop, 'link', 'email'), c.email, c.id);
-    pipe.hset(keys.shop(shop, 'link', 'customer'), String(c.shopifyId), c.id);
+    pipe.hset(keys.linkEmail(shop), c.email, c.id);
+    pipe.hset(keys.linkCustomer(shop), String(c.shopifyId), c.id);
   }
   await pipe.exec();
 }

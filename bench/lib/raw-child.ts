@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     redis,
     // The bench shop's queue shard: the bench queues every job for that one shop.
     prefix: shardPrefix(keys, shardOfShop(BENCH_SHOP, config.redis.queueShards), config.redis.queueShards),
-    linkKey: (shop) => keys.shop(shop, 'link', 'email'),
+    linkKey: (shop) => keys.linkEmail(shop),
     client,
     concurrency: config.workerConcurrency,
   });

@@ -8,7 +8,7 @@ import { TEST_APP } from '../../test/helpers/shopify.js';
 import { REDIS_URL } from './common.js';
 
 export const BENCH_SHOP = 'bench-store.myshopify.com';
-export const API_SECRET = TEST_APP.apiSecret;
+const API_SECRET = TEST_APP.apiSecret;
 
 /** Environment for loadConfig in a web or worker child (production settings, logging at info). */
 export function appEnv(prefix: string, extra: Record<string, string> = {}): Record<string, string> {

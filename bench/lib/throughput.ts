@@ -56,7 +56,7 @@ export interface ThroughputRun {
 }
 
 /** Points one bench order is worth at 1 point per dollar ($54.00). */
-export const POINTS_PER_ORDER = 54;
+const POINTS_PER_ORDER = 54;
 
 /**
  * Fresh customers for every run (their records grow by one loyalty operation per order, so reusing them

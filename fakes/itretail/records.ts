@@ -1,3 +1,5 @@
+import { FULL_RECORD_FIELDS } from '../../src/itretail/schemas.js';
+
 /**
  * The IT Retail customer record as the simulator keeps and writes it: the full record's fields in wire order
  * and how a Put body binds to each (as the .NET model binder does), the GetAllCustomers summary, four-decimal
@@ -61,47 +63,55 @@ export interface FullCustomer {
 
 type FieldKind = 'guid' | 'string' | 'int' | 'money' | 'bool' | 'nonNullBool' | 'date' | 'list';
 
-/** Every field of the full record, in the order GetOne writes them, with how a Put body is bound. */
-export const FULL_RECORD_FIELDS: readonly (readonly [keyof FullCustomer, FieldKind])[] = [
-  ['Id', 'guid'],
-  ['CardNo', 'string'],
-  ['LastName', 'string'],
-  ['FirstName', 'string'],
-  ['BirthDate', 'date'],
-  ['Address1', 'string'],
-  ['Address2', 'string'],
-  ['Phone', 'string'],
-  ['City', 'string'],
-  ['State', 'string'],
-  ['Zip', 'string'],
-  ['CashBack', 'money'],
-  ['Discount', 'int'],
-  ['FrequentShopper', 'bool'],
-  ['WriteChecks', 'bool'],
-  ['Type', 'int'],
-  ['Purchases', 'money'],
-  ['NumberOfChecks', 'int'],
-  ['PointsEarned', 'int'],
-  ['Deleted', 'nonNullBool'],
-  ['Created', 'date'],
-  ['Modified', 'date'],
-  ['ModifiedBy', 'int'],
-  ['ReceiptType', 'int'],
-  ['Email', 'string'],
-  ['Attributes', 'int'],
-  ['TenantId', 'guid'],
-  ['PaymentToken', 'string'],
-  ['Inc', 'int'],
-  ['Balance', 'money'],
-  ['BalanceLimit', 'money'],
-  ['LoyaltyPoints', 'int'],
-  ['expiration_date', 'date'],
-  ['CustomerBalanceOperations', 'list'],
-  ['CustomerCoupons', 'list'],
-  ['CustomerGroupCustomers', 'list'],
-  ['CustomerLoyaltyPointOperations', 'list'],
-  ['TransactionLoyaltyOperations', 'list'],
-];
+/** How a Put body binds to each field of the full record (as the .NET model binder does). */
+const FIELD_KINDS: Record<(typeof FULL_RECORD_FIELDS)[number], FieldKind> = {
+  Id: 'guid',
+  CardNo: 'string',
+  LastName: 'string',
+  FirstName: 'string',
+  BirthDate: 'date',
+  Address1: 'string',
+  Address2: 'string',
+  Phone: 'string',
+  City: 'string',
+  State: 'string',
+  Zip: 'string',
+  CashBack: 'money',
+  Discount: 'int',
+  FrequentShopper: 'bool',
+  WriteChecks: 'bool',
+  Type: 'int',
+  Purchases: 'money',
+  NumberOfChecks: 'int',
+  PointsEarned: 'int',
+  Deleted: 'nonNullBool',
+  Created: 'date',
+  Modified: 'date',
+  ModifiedBy: 'int',
+  ReceiptType: 'int',
+  Email: 'string',
+  Attributes: 'int',
+  TenantId: 'guid',
+  PaymentToken: 'string',
+  Inc: 'int',
+  Balance: 'money',
+  BalanceLimit: 'money',
+  LoyaltyPoints: 'int',
+  expiration_date: 'date',
+  CustomerBalanceOperations: 'list',
+  CustomerCoupons: 'list',
+  CustomerGroupCustomers: 'list',
+  CustomerLoyaltyPointOperations: 'list',
+  TransactionLoyaltyOperations: 'list',
+};
+
+/**
+ * Every field of the full record, in the order GetOne writes them (the documented list in
+ * src/itretail/schemas.ts), with how a Put body binds to it.
+ */
+export const FULL_RECORD_WIRE: readonly (readonly [keyof FullCustomer, FieldKind])[] = FULL_RECORD_FIELDS.map(
+  (k) => [k, FIELD_KINDS[k]] as const,
+);
 
 /** Summary record (GetAllCustomers) fields in wire order. */
 export const SUMMARY_FIELDS = [
@@ -209,13 +219,13 @@ export function formatMoney(v: number | null | undefined): string {
 }
 
 const MONEY_SET: ReadonlySet<string> = new Set(MONEY_FIELDS);
-const FULL_KEYS_JSON = FULL_RECORD_FIELDS.map(([k]) => JSON.stringify(k));
+const FULL_KEYS_JSON = FULL_RECORD_WIRE.map(([k]) => JSON.stringify(k));
 
 /** Serialises a full record in wire order with four-decimal money. */
 export function serializeFullRecord(c: FullCustomer): string {
   let s = '{';
-  for (let i = 0; i < FULL_RECORD_FIELDS.length; i++) {
-    const key = FULL_RECORD_FIELDS[i]![0];
+  for (let i = 0; i < FULL_RECORD_WIRE.length; i++) {
+    const key = FULL_RECORD_WIRE[i]![0];
     if (i) s += ',';
     s += FULL_KEYS_JSON[i];
     s += ':';
@@ -275,7 +285,8 @@ function copyAny<T>(v: T): T {
 /** Shared frozen empty list for generated records (lists are replaced, never mutated in place). */
 export const EMPTY = Object.freeze([]) as unknown as never[];
 
-export class BadRequest extends Error {
+/** The simulated service's refusal: its HTTP status and the body it answers with. */
+export class ServiceRefusal extends Error {
   constructor(
     readonly status: number,
     readonly body: unknown,
@@ -343,5 +354,5 @@ export function bindField(kind: FieldKind, v: unknown): unknown {
       if (Array.isArray(v)) return v.map(copyAny);
       break;
   }
-  throw new BadRequest(400, INVALID);
+  throw new ServiceRefusal(400, INVALID);
 }

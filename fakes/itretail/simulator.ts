@@ -23,12 +23,11 @@ import {
 } from './faults.js';
 import { CITIES, FIRST_NAMES, LAST_NAMES, STREETS } from './names.js';
 import {
-  BadRequest,
   bindField,
   copyCustomer,
   DAY_DURATION,
   EMPTY,
-  FULL_RECORD_FIELDS,
+  FULL_RECORD_WIRE,
   type FullCustomer,
   flat,
   formatLocalDateTime,
@@ -48,6 +47,7 @@ import {
   normEmail,
   pad2,
   pick,
+  ServiceRefusal,
   SimulatorError,
   serializeFullRecord,
   serializeSummary,
@@ -55,7 +55,7 @@ import {
 
 export { CALL_NAMES, DEFAULT_FAULTS, type FaultKind, type Faults, type HeldCall } from './faults.js';
 export {
-  FULL_RECORD_FIELDS,
+  FULL_RECORD_WIRE,
   type FullCustomer,
   formatLocalDateTime,
   formatMoney,
@@ -494,7 +494,7 @@ export class ITRetailSimulator {
       c.CustomerGroupCustomers = [];
       c.CustomerLoyaltyPointOperations = [];
       c.TransactionLoyaltyOperations = [];
-      for (const [key, kind] of FULL_RECORD_FIELDS) {
+      for (const [key, kind] of FULL_RECORD_WIRE) {
         if (key === 'Id' || !(key in r)) continue;
         const v = (r as Record<string, unknown>)[key];
         try {
@@ -757,7 +757,7 @@ export class ITRetailSimulator {
       req.on('data', (c: Buffer) => {
         size += c.length;
         if (size > limit) {
-          reject(new BadRequest(413, { Message: 'The request body is too large.' }));
+          reject(new ServiceRefusal(413, { Message: 'The request body is too large.' }));
           req.resume();
           return;
         }
@@ -797,7 +797,7 @@ export class ITRetailSimulator {
     try {
       bodyText = await this.readBody(req, MAX_API_BODY);
     } catch (e) {
-      if (e instanceof BadRequest) {
+      if (e instanceof ServiceRefusal) {
         this.sendJson(res, e.status, e.body, { Connection: 'close' });
         finish(e.status);
         return;
@@ -895,7 +895,7 @@ export class ITRetailSimulator {
         }
         case 'GetCustomer': {
           const id = queryParam(url.searchParams, 'Id');
-          if (id === undefined || !GUID_RE.test(id)) throw new BadRequest(400, INVALID);
+          if (id === undefined || !GUID_RE.test(id)) throw new ServiceRefusal(400, INVALID);
           const key = id.replace(GUID_RE, '$1').toLowerCase();
           entry.customerId = key;
           const hidden = this.hiddenFromGetOne.get(key) ?? 0;
@@ -937,7 +937,7 @@ export class ITRetailSimulator {
         }
       }
     } catch (e) {
-      if (e instanceof BadRequest) {
+      if (e instanceof ServiceRefusal) {
         this.sendJson(res, e.status, e.body);
         finish(e.status);
         return;
@@ -1054,13 +1054,13 @@ export class ITRetailSimulator {
   private purchasesFor(params: URLSearchParams): string {
     const raw = queryParam(params, 'date');
     const m = raw === undefined ? null : /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/.exec(raw.trim());
-    if (!m) throw new BadRequest(400, INVALID);
+    if (!m) throw new ServiceRefusal(400, INVALID);
     const month = Number(m[1]);
     const day = Number(m[2]);
     const year = Number(m[3]);
     const d = new Date(year, month - 1, day);
     if (d.getFullYear() !== year || d.getMonth() !== month - 1 || d.getDate() !== day) {
-      throw new BadRequest(400, INVALID);
+      throw new ServiceRefusal(400, INVALID);
     }
     const entries = this.purchases.get(`${year}-${pad2(month)}-${pad2(day)}`);
     const out: { Id: string; CardNumber: string | null; ProductsPurchased: string[] }[] = [];
@@ -1079,9 +1079,10 @@ export class ITRetailSimulator {
     try {
       body = JSON.parse(text);
     } catch {
-      throw new BadRequest(400, INVALID);
+      throw new ServiceRefusal(400, INVALID);
     }
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new BadRequest(400, INVALID);
+    if (body === null || typeof body !== 'object' || Array.isArray(body))
+      throw new ServiceRefusal(400, INVALID);
     return body as Record<string, unknown>;
   }
 
@@ -1091,18 +1092,18 @@ export class ITRetailSimulator {
     const str = (name: string): string | null => {
       const [, v] = pick(body, name, lk);
       if (v === undefined || v === null) return null;
-      if (typeof v !== 'string') throw new BadRequest(400, INVALID);
+      if (typeof v !== 'string') throw new ServiceRefusal(400, INVALID);
       return v.trim() === '' ? null : v.trim();
     };
     const first = str('FirstName');
     const last = str('LastName');
     const email = str('Email');
     const phone = str('Phone');
-    if (!first) throw new BadRequest(400, { Message: 'FirstName is required.' });
-    if (!last) throw new BadRequest(400, { Message: 'LastName is required.' });
-    if (!email) throw new BadRequest(400, { Message: 'Email is required.' });
-    if (phone !== null && !/^\d{10}$/.test(phone)) throw new BadRequest(400, { Message: MSG_PHONE });
-    if (this.liveWithEmail(email).length > 0) throw new BadRequest(400, { Message: MSG_EMAIL_TAKEN });
+    if (!first) throw new ServiceRefusal(400, { Message: 'FirstName is required.' });
+    if (!last) throw new ServiceRefusal(400, { Message: 'LastName is required.' });
+    if (!email) throw new ServiceRefusal(400, { Message: 'Email is required.' });
+    if (phone !== null && !/^\d{10}$/.test(phone)) throw new ServiceRefusal(400, { Message: MSG_PHONE });
+    if (this.liveWithEmail(email).length > 0) throw new ServiceRefusal(400, { Message: MSG_EMAIL_TAKEN });
     const c = this.blankCustomer(guidFrom(this.dataRng));
     c.CardNo = this.nextCardNo();
     c.FirstName = first;
@@ -1126,20 +1127,20 @@ export class ITRetailSimulator {
     const body = this.parseJsonObject(text);
     const lk = lowerKeys(body);
     const [hasId, rawId] = pick(body, 'Id', lk);
-    if (!hasId || typeof rawId !== 'string' || !GUID_RE.test(rawId)) throw new BadRequest(400, INVALID);
+    if (!hasId || typeof rawId !== 'string' || !GUID_RE.test(rawId)) throw new ServiceRefusal(400, INVALID);
     const id = rawId.replace(GUID_RE, '$1').toLowerCase();
     const old = this.customers.get(id);
-    if (!old) throw new BadRequest(400, { Message: 'Customer not found.' });
+    if (!old) throw new ServiceRefusal(400, { Message: 'Customer not found.' });
     const next = this.blankCustomer(id);
     const target = next as unknown as Record<string, unknown>;
-    for (const [key, kind] of FULL_RECORD_FIELDS) {
+    for (const [key, kind] of FULL_RECORD_WIRE) {
       if (key === 'Id') continue;
       const [, v] = pick(body, key, lk);
       target[key] = bindField(kind, v);
     }
     const newEmail = normEmail(next.Email);
     if (newEmail && newEmail !== normEmail(old.Email) && this.liveWithEmail(next.Email, id).length > 0) {
-      throw new BadRequest(400, { Message: MSG_EMAIL_TAKEN });
+      throw new ServiceRefusal(400, { Message: MSG_EMAIL_TAKEN });
     }
     // Which version of the record was this Put based on? Points changed since then are written over.
     const readPoints = this.pointsAt.get(id)?.get(String(next.Modified));
@@ -1282,7 +1283,7 @@ export class ITRetailSimulator {
         return this.sendJson(res, e.code === 'NOT_FOUND' ? 404 : 400, { error: e.message });
       }
       if (e instanceof SyntaxError) return this.sendJson(res, 400, { error: 'body is not valid JSON' });
-      if (e instanceof BadRequest) return this.sendJson(res, e.status, e.body);
+      if (e instanceof ServiceRefusal) return this.sendJson(res, e.status, e.body);
       throw e;
     }
   }

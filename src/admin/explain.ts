@@ -3,12 +3,26 @@
  * wrong and what to do about it. Pure functions of what the overview gathered, so they are easy to test.
  */
 
+export type Severity = 'critical' | 'warning';
+
+/** What a problem's button does: open a section of the page, or call the API there and then. */
+export type ProblemAction =
+  | { label: string; kind: 'open'; section: 'settings' | 'failures' | 'link-existing' }
+  | { label: string; kind: 'retry-all' | 'resume' };
+
 export interface Problem {
-  severity: 'critical' | 'warning';
+  severity: Severity;
   code: string;
   title: string;
   fix: string;
+  action?: ProblemAction;
 }
+
+/** The one answer at the top of the page. */
+export type Verdict = 'working' | 'needs-attention' | 'not-working';
+
+/** IT Retail's answers are judged over this window, not call by call. */
+export const HEALTH_WINDOW_MS = 5 * 60_000;
 
 export interface OverviewFacts {
   installed: boolean;
@@ -17,19 +31,55 @@ export interface OverviewFacts {
     configured: boolean;
     lastOkAt?: string;
     lastError?: { at: string; code: string; message: string };
-    check?: { ok: boolean; message: string; code?: string };
+    check?: { ok: boolean; message: string; code?: string; checkedAt?: string };
   };
   redisOk: boolean;
   shopifyAccess?: { ok: boolean; message?: string };
   queue: { waiting: number; active: number; delayed: number };
   failures: number;
+  /** Of the failures looked at: how many a Retry can help, and how many it cannot (to review and dismiss). */
+  retryableFailures?: number;
+  permanentFailures?: number;
   /** Points writes waiting for the merchant's decision. */
   uncertainWrites?: number;
   /** The most recent failure's error code, when there are failures. */
   latestFailureCode?: string;
-  /** When the oldest waiting job was queued (ISO), if known. */
   now?: number;
 }
+
+export type ItretailState = 'not-set-up' | 'ok' | 'refused' | 'not-answering' | 'unsteady';
+
+/**
+ * IT Retail's state over the last HEALTH_WINDOW_MS: refused (the sign-in was refused and nothing succeeded
+ * since), not answering (errors and no good call in the window), unsteady (errors in the window beside good
+ * calls: needs attention but keeps working), ok. One good call after a refusal does not hide the errors of
+ * the window, and one error after a good minute does not turn it red.
+ */
+export function itretailState(it: OverviewFacts['itretail'], now = Date.now()): ItretailState {
+  if (!it.configured) return 'not-set-up';
+  const recent = (iso?: string) => Boolean(iso) && now - Date.parse(iso as string) < HEALTH_WINDOW_MS;
+  const err = it.lastError;
+  const okAfterErr = it.lastOkAt && err ? it.lastOkAt > err.at : Boolean(it.lastOkAt);
+  const failedCheck =
+    it.check && !it.check.ok && !(it.lastOkAt && recent(it.lastOkAt)) ? it.check : undefined;
+  const refusedCode = (code?: string) => code === 'ITR_AUTH';
+  if (err && !okAfterErr && refusedCode(err.code)) return 'refused';
+  if (failedCheck && refusedCode(failedCheck.code)) return 'refused';
+  if (failedCheck) return 'not-answering';
+  if (err && recent(err.at)) {
+    return recent(it.lastOkAt) ? 'unsteady' : okAfterErr ? 'unsteady' : 'not-answering';
+  }
+  if (err && !okAfterErr) return 'not-answering';
+  return 'ok';
+}
+
+/** Working, needs attention or not working: the worst severity among the problems. */
+export function verdictOf(problems: Problem[]): Verdict {
+  if (problems.some((p) => p.severity === 'critical')) return 'not-working';
+  return problems.length ? 'needs-attention' : 'working';
+}
+
+const SEVERITY_ORDER: Record<Severity, number> = { critical: 0, warning: 1 };
 
 /** What to do about a failed event, by its error code. */
 export function fixFor(errorCode: string | undefined): string | undefined {
@@ -65,6 +115,48 @@ export function fixFor(errorCode: string | undefined): string | undefined {
   }
 }
 
+const OPEN_SETTINGS: ProblemAction = { label: 'Open Settings', kind: 'open', section: 'settings' };
+
+function itretailProblem(f: OverviewFacts): Problem | undefined {
+  const it = f.itretail;
+  switch (itretailState(it, f.now)) {
+    case 'not-set-up':
+      return {
+        severity: 'critical',
+        code: 'ITR_NOT_CONFIGURED',
+        title: 'IT Retail is not connected',
+        fix: 'Enter your IT Retail username and password (or API token) under Settings and press Test connection.',
+        action: OPEN_SETTINGS,
+      };
+    case 'refused':
+      return {
+        severity: 'critical',
+        code: 'ITR_AUTH',
+        title: 'IT Retail refused the sign-in',
+        fix: 'The username and password (or API token) saved for IT Retail no longer work. Update them under Settings.',
+        action: OPEN_SETTINGS,
+      };
+    case 'not-answering':
+      return {
+        severity: 'critical',
+        code: it.check?.code ?? it.lastError?.code ?? 'ITR_FAILING',
+        title: 'IT Retail is not answering',
+        fix: `${it.check && !it.check.ok ? it.check.message : (it.lastError?.message ?? 'No call succeeded recently')}. The app keeps retrying; check the base URL under Settings if this lasts.`,
+        action: OPEN_SETTINGS,
+      };
+    case 'unsteady':
+      return {
+        severity: 'warning',
+        code: 'ITR_UNSTEADY',
+        title: 'IT Retail answered some calls with errors in the last 5 minutes',
+        fix: `${it.lastError?.message ?? 'Some calls failed'}. Other calls succeed; the app retries on its own.`,
+      };
+    default:
+      return undefined;
+  }
+}
+
+/** The problems of the shop, the most severe first, each with what to do and (where one helps) a button. */
 export function problemsOf(f: OverviewFacts): Problem[] {
   const out: Problem[] = [];
   if (!f.redisOk) {
@@ -83,32 +175,8 @@ export function problemsOf(f: OverviewFacts): Problem[] {
       fix: 'Install it again from the Shopify App Store to resume syncing.',
     });
   }
-  const it = f.itretail;
-  if (!it.configured) {
-    out.push({
-      severity: 'critical',
-      code: 'ITR_NOT_CONFIGURED',
-      title: 'IT Retail is not connected',
-      fix: 'Enter your IT Retail username and password (or API token) under Settings and press Test connection.',
-    });
-  } else if (it.check && !it.check.ok && (!it.lastOkAt || (it.lastError && it.lastError.at >= it.lastOkAt))) {
-    out.push({
-      severity: 'critical',
-      code: it.check.code ?? 'ITR_FAILING',
-      title: 'IT Retail is not answering the app',
-      fix: it.check.message,
-    });
-  } else if (it.lastError && (!it.lastOkAt || it.lastError.at > it.lastOkAt)) {
-    out.push({
-      severity: it.lastError.code === 'ITR_AUTH' ? 'critical' : 'warning',
-      code: it.lastError.code,
-      title: `IT Retail's last answer was an error (${new Date(it.lastError.at).toUTCString()})`,
-      fix:
-        it.lastError.code === 'ITR_AUTH'
-          ? 'Update the IT Retail username and password under Settings.'
-          : `${it.lastError.message}. The app retries on its own.`,
-    });
-  }
+  const itr = itretailProblem(f);
+  if (itr) out.push(itr);
   if (f.shopifyAccess && !f.shopifyAccess.ok) {
     out.push({
       severity: 'warning',
@@ -122,7 +190,8 @@ export function problemsOf(f: OverviewFacts): Problem[] {
       severity: 'warning',
       code: 'PAUSED',
       title: 'Sync is paused',
-      fix: 'New orders and refunds wait in the queue. Untick "Pause sync" under Settings to resume.',
+      fix: 'New orders and refunds wait in the queue; nothing is lost.',
+      action: { label: 'Resume', kind: 'resume' },
     });
   }
   if ((f.uncertainWrites ?? 0) > 0) {
@@ -131,15 +200,28 @@ export function problemsOf(f: OverviewFacts): Problem[] {
       severity: 'critical',
       code: 'UNCERTAIN_WRITES',
       title: `${n} ${n === 1 ? 'change to points needs' : 'changes to points need'} your decision`,
-      fix: 'IT Retail did not confirm them and its record cannot tell. Under Failures, choose It landed or Apply it for each.',
+      fix: 'IT Retail did not confirm them and its record cannot tell. Choose It landed or Apply it for each.',
+      action: { label: 'Decide', kind: 'open', section: 'failures' },
     });
   }
   if (f.failures > 0) {
+    const retryable = f.retryableFailures ?? 0;
+    const permanent = f.permanentFailures ?? 0;
+    const cause = fixFor(f.latestFailureCode) ?? 'See Failures for what went wrong with each.';
     out.push({
       severity: 'critical',
       code: 'FAILURES',
       title: `${f.failures} ${f.failures === 1 ? 'event' : 'events'} could not be synced`,
-      fix: `${fixFor(f.latestFailureCode) ?? 'See Failures below for what went wrong with each.'} Use Retry (or Retry all) under Failures once the cause is fixed.`,
+      fix:
+        retryable > 0
+          ? cause
+          : permanent > 0
+            ? 'Retrying cannot help these. Review them under Failures and dismiss them once handled.'
+            : cause,
+      action:
+        retryable > 0
+          ? { label: `Retry ${retryable}`, kind: 'retry-all' }
+          : { label: permanent > 0 ? 'Review' : 'Open Failures', kind: 'open', section: 'failures' },
     });
   }
   if (!f.paused && f.queue.waiting > 100 && f.queue.active === 0) {
@@ -150,5 +232,6 @@ export function problemsOf(f: OverviewFacts): Problem[] {
       fix: 'The sync worker may not be running. Contact whoever runs the app.',
     });
   }
-  return out;
+  // Stable: within a severity, the order above (database, install, IT Retail, …) stands.
+  return out.sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
 }

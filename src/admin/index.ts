@@ -20,8 +20,6 @@ export interface Admin {
 }
 
 export interface AdminOptions {
-  /** Development sign-in (the demo turns it on); always refused when NODE_ENV=production. */
-  devSignIn?: boolean;
   itretail?: ItretailAccess;
   links?: CustomerLinks;
 }
@@ -49,7 +47,7 @@ export function createAdmin(deps: Omit<AppDeps, 'extraRoutes'>, opts: AdminOptio
         settings: deps.settings,
       }),
     );
-    app.use(pageRouter({ config: deps.config, devSignIn: opts.devSignIn }));
+    app.use(pageRouter({ config: deps.config }));
     app.use('/api', adminApiRouter({ ...deps, install, itretail, links }));
   };
   return { mount, sessions, install, itretail, close: () => itretail.close() };

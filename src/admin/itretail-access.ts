@@ -17,7 +17,7 @@ export interface ConnectionTarget {
   credentials: ITRetailCredentials;
 }
 
-export interface ConnectionCheck {
+interface ConnectionCheck {
   ok: boolean;
   /** Plain words for the page. */
   message: string;
@@ -73,7 +73,7 @@ function credentialsToOption(c: ITRetailCredentials) {
     : ({ kind: 'password', username: c.username ?? '', password: c.password ?? '' } as const);
 }
 
-export function defaultClientFactory(config: Config, logger?: Logger): ClientFactory {
+function defaultClientFactory(config: Config, logger?: Logger): ClientFactory {
   return (t) =>
     new ITRetailClient({
       baseUrl: t.baseUrl,
@@ -90,6 +90,36 @@ export function defaultClientFactory(config: Config, logger?: Logger): ClientFac
 const CHECK_TTL_MS = 60_000;
 const RECENT_OK_MS = 5 * 60_000;
 
+/** One cheap authenticated call: reading a customer that cannot exist needs a valid token, changes nothing. */
+async function probe(client: Client): Promise<ConnectionCheck> {
+  const checkedAt = new Date().toISOString();
+  try {
+    await client.getCustomer(randomUUID());
+    return { ok: true, message: 'Connected: IT Retail accepted the sign-in and answered.', checkedAt };
+  } catch (err) {
+    return { ok: false, ...explainItretailError(err), checkedAt };
+  }
+}
+
+const fingerprintOf = (t: ConnectionTarget) =>
+  createHash('sha256')
+    .update(JSON.stringify([t.baseUrl, t.credentials]))
+    .digest('hex');
+
+/** Where a shop's calls go: its own saved sign-in, else (single-store mode: only for that shop) the server's. */
+async function targetOf(
+  config: Config,
+  settings: Pick<SettingsStore, 'get'>,
+  shop: string,
+): Promise<ConnectionTarget | undefined> {
+  const s = await settings.get(shop);
+  const baseUrl = s.itretail?.baseUrl ?? config.itretail.baseUrl;
+  const only = config.shopify.singleStore?.shop;
+  const fallback = !only || only === shop ? config.itretail.defaultCredentials : undefined;
+  const credentials = s.itretail?.credentials ?? fallback;
+  return credentials ? { baseUrl, credentials } : undefined;
+}
+
 export function createItretailAccess(deps: {
   config: Config;
   settings: Pick<SettingsStore, 'get'>;
@@ -101,20 +131,7 @@ export function createItretailAccess(deps: {
   const clients = new Map<string, { fingerprint: string; client: Client }>();
   const checks = new Map<string, ConnectionCheck>();
 
-  async function targetFor(shop: string): Promise<ConnectionTarget | undefined> {
-    const s = await settings.get(shop);
-    const baseUrl = s.itretail?.baseUrl ?? config.itretail.baseUrl;
-    // Single-store mode: the environment's credentials serve that shop only.
-    const only = config.shopify.singleStore?.shop;
-    const fallback = !only || only === shop ? config.itretail.defaultCredentials : undefined;
-    const credentials = s.itretail?.credentials ?? fallback;
-    return credentials ? { baseUrl, credentials } : undefined;
-  }
-
-  const fingerprintOf = (t: ConnectionTarget) =>
-    createHash('sha256')
-      .update(JSON.stringify([t.baseUrl, t.credentials]))
-      .digest('hex');
+  const targetFor = (shop: string) => targetOf(config, settings, shop);
 
   async function clientFor(shop: string): Promise<Client | undefined> {
     const target = await targetFor(shop);
@@ -133,17 +150,6 @@ export function createItretailAccess(deps: {
     const client = factory(target);
     clients.set(shop, { fingerprint, client });
     return client;
-  }
-
-  async function probe(client: Client): Promise<ConnectionCheck> {
-    const checkedAt = new Date().toISOString();
-    try {
-      // Reading a customer that cannot exist: needs a valid token, changes nothing, answers `null`.
-      await client.getCustomer(randomUUID());
-      return { ok: true, message: 'Connected: IT Retail accepted the sign-in and answered.', checkedAt };
-    } catch (err) {
-      return { ok: false, ...explainItretailError(err), checkedAt };
-    }
   }
 
   async function health(shop: string) {

@@ -12,13 +12,13 @@ import type { MatchInput, MatchResult, SyncClient } from '../sync/matching.js';
  * "Link existing customers": walks every customer of the shop through the GraphQL Admin API and finds
  * (or creates) each one in IT Retail, so points start flowing for customers who signed up before the app.
  *
- * Progress lives in one Redis hash per shop (`keys.shop(shop, 'link-existing')`) and is saved after every
+ * Progress lives in one Redis hash per shop (`keys.linkExisting(shop)`) and is saved after every
  * page: {state, done, total, cursor, counts}. A restarted or retried job continues from the saved cursor;
  * customers of the page that was in flight are looked at again, which is harmless (findOrCreate is
  * idempotent: the second time it finds the link).
  */
 
-export type LinkState = 'idle' | 'queued' | 'running' | 'done' | 'failed';
+type LinkState = 'idle' | 'queued' | 'running' | 'done' | 'failed';
 
 export interface LinkExistingProgress {
   state: LinkState;
@@ -39,12 +39,8 @@ export interface LinkExistingProgress {
 
 const NUMS = ['done', 'linked', 'created', 'skipped', 'failed'] as const;
 
-export function progressKey(keys: Keys, shop: string): string {
-  return keys.shop(shop, 'link-existing');
-}
-
 export async function readProgress(redis: Redis, keys: Keys, shop: string): Promise<LinkExistingProgress> {
-  const h = await redis.hgetall(progressKey(keys, shop));
+  const h = await redis.hgetall(keys.linkExisting(shop));
   const p: LinkExistingProgress = {
     state: (h.state as LinkState) || 'idle',
     done: 0,
@@ -70,12 +66,12 @@ async function writeProgress(
 ) {
   const fields: Record<string, string> = { updatedAt: new Date().toISOString() };
   for (const [k, v] of Object.entries(p)) if (v !== undefined) fields[k] = String(v);
-  const tx = redis.multi().hset(progressKey(keys, shop), fields);
-  if (drop.length) tx.hdel(progressKey(keys, shop), ...drop);
+  const tx = redis.multi().hset(keys.linkExisting(shop), fields);
+  if (drop.length) tx.hdel(keys.linkExisting(shop), ...drop);
   await tx.exec();
 }
 
-export function linkExistingJobId(shop: string, runId: string): string {
+function linkExistingJobId(shop: string, runId: string): string {
   return ['link-existing', encodeURIComponent(shop), runId].join('|');
 }
 
@@ -107,7 +103,7 @@ export async function startLinkExisting(
       'finishedAt',
     ]);
   } else {
-    await ctx.redis.del(progressKey(ctx.keys, shop));
+    await ctx.redis.del(ctx.keys.linkExisting(shop));
     await writeProgress(ctx.redis, ctx.keys, shop, {
       state: 'queued',
       runId,
@@ -153,6 +149,76 @@ export function summaryOf(p: LinkExistingProgress): string {
 
 const isRetryable = (err: unknown) => Boolean((err as { retryable?: boolean })?.retryable);
 
+/** The progress of this job's run: a job started outside the page (or whose progress was erased) begins afresh. */
+async function beginRun(job: LinkExistingJob, deps: LinkExistingDeps): Promise<LinkExistingProgress> {
+  const { redis, keys } = deps;
+  const shop = job.data.shop;
+  const p = await readProgress(redis, keys, shop);
+  if (p.jobId && (!job.id || p.jobId === job.id)) {
+    await writeProgress(redis, keys, shop, { state: 'running' }, ['error']);
+    return p;
+  }
+  await redis.del(keys.linkExisting(shop));
+  await writeProgress(redis, keys, shop, {
+    state: 'running',
+    jobId: job.id,
+    startedAt: new Date().toISOString(),
+    done: 0,
+    linked: 0,
+    created: 0,
+    skipped: 0,
+    failed: 0,
+    cursor: job.data.cursor,
+  });
+  return readProgress(redis, keys, shop);
+}
+
+type PageCustomer = Awaited<ReturnType<CustomerPager['page']>>['customers'][number];
+
+/**
+ * Finds or creates each customer of one page in IT Retail. A retryable failure throws (the job resumes
+ * later from the page's cursor); a customer refused for good is counted and recorded as a failed event.
+ */
+async function linkPage(
+  shop: string,
+  client: SyncClient,
+  customers: PageCustomer[],
+  deps: LinkExistingDeps,
+): Promise<{ linked: number; created: number; skipped: number; failed: number }> {
+  const counts = { linked: 0, created: 0, skipped: 0, failed: 0 };
+  for (const c of customers) {
+    if (!c.email) {
+      counts.skipped++;
+      continue;
+    }
+    try {
+      const r = await deps.matcher.findOrCreate(shop, client, {
+        email: c.email,
+        firstName: c.firstName,
+        lastName: c.lastName,
+        phone: c.phone,
+        shopifyCustomerId: c.id,
+      });
+      if (r.created) counts.created++;
+      else counts.linked++;
+    } catch (err) {
+      if (isRetryable(err)) throw err;
+      counts.failed++;
+      const name = [c.firstName, c.lastName].filter(Boolean).join(' ') || undefined;
+      await deps.events?.record({
+        shop,
+        topic: 'admin/link-existing',
+        status: 'failed',
+        error: `Could not link ${name ?? 'this customer'} to IT Retail: ${(err as Error).message}`,
+        errorCode: (err as { code?: string }).code,
+        shopifyCustomerId: c.id,
+        customerName: name,
+      });
+    }
+  }
+  return counts;
+}
+
 /**
  * The handler of a 'link-existing' job. A retryable IT Retail failure (outage) throws, so BullMQ retries
  * the job later and it resumes from the saved cursor; a customer IT Retail refuses for good is counted as
@@ -165,25 +231,7 @@ export async function runLinkExisting(
   const { redis, keys } = deps;
   const shop = job.data.shop;
   const log = deps.logger?.child({ shop, job: 'link-existing' });
-  let p = await readProgress(redis, keys, shop);
-  // A job started outside the page (or whose progress was erased) begins a fresh run of its own.
-  if (!p.jobId || (job.id && p.jobId !== job.id)) {
-    await redis.del(progressKey(keys, shop));
-    await writeProgress(redis, keys, shop, {
-      state: 'running',
-      jobId: job.id,
-      startedAt: new Date().toISOString(),
-      done: 0,
-      linked: 0,
-      created: 0,
-      skipped: 0,
-      failed: 0,
-      cursor: job.data.cursor,
-    });
-    p = await readProgress(redis, keys, shop);
-  } else {
-    await writeProgress(redis, keys, shop, { state: 'running' }, ['error']);
-  }
+  let p = await beginRun(job, deps);
 
   try {
     const request = await deps.graphqlFor(shop);
@@ -196,40 +244,10 @@ export async function runLinkExisting(
     let cursor = p.cursor;
     for (;;) {
       const page = await pager.page(cursor);
-      const counts = { linked: 0, created: 0, skipped: 0, failed: 0 };
-      for (const c of page.customers) {
-        if (!c.email) {
-          counts.skipped++;
-          continue;
-        }
-        try {
-          const r = await deps.matcher.findOrCreate(shop, client, {
-            email: c.email,
-            firstName: c.firstName,
-            lastName: c.lastName,
-            phone: c.phone,
-            shopifyCustomerId: c.id,
-          });
-          if (r.created) counts.created++;
-          else counts.linked++;
-        } catch (err) {
-          if (isRetryable(err)) throw err;
-          counts.failed++;
-          const name = [c.firstName, c.lastName].filter(Boolean).join(' ') || undefined;
-          await deps.events?.record({
-            shop,
-            topic: 'admin/link-existing',
-            status: 'failed',
-            error: `Could not link ${name ?? 'this customer'} to IT Retail: ${(err as Error).message}`,
-            errorCode: (err as { code?: string }).code,
-            shopifyCustomerId: c.id,
-            customerName: name,
-          });
-        }
-      }
+      const counts = await linkPage(shop, client, page.customers, deps);
       // One atomic step per page: counters and the cursor of the next page move together.
       const tx = redis.multi();
-      const key = progressKey(keys, shop);
+      const key = keys.linkExisting(shop);
       tx.hincrby(key, 'done', page.customers.length);
       for (const [k, v] of Object.entries(counts)) if (v) tx.hincrby(key, k, v);
       if (page.endCursor) tx.hset(key, 'cursor', page.endCursor);

@@ -29,7 +29,7 @@ const decisionSchema = z.object({
 });
 
 /** What the page shows for one uncertain write: what was meant, what the record showed, both readings. */
-export function describeUncertain(u: UncertainWrite) {
+function describeUncertain(u: UncertainWrite) {
   const i = u.intent;
   const change = i.after - i.before;
   const what =

@@ -10,7 +10,7 @@ const str = z.string().nullish();
 const num = z.number().nullish();
 const bool = z.boolean().nullish();
 
-export const loyaltyOperationSchema = z.looseObject({
+const loyaltyOperationSchema = z.looseObject({
   Id: str,
   TenantId: str,
   CustomerId: str,
@@ -20,17 +20,6 @@ export const loyaltyOperationSchema = z.looseObject({
   IsManualUpdate: bool,
   TransactionId: str,
 });
-
-export type LoyaltyOperation = {
-  Id?: string | null;
-  TenantId?: string | null;
-  CustomerId?: string | null;
-  LoyaltyPointsAdded?: number | null;
-  LoyaltyPointsAfterAdd?: number | null;
-  OperationDate?: string | null;
-  IsManualUpdate?: boolean | null;
-  TransactionId?: string | null;
-} & Record<string, unknown>;
 
 /** Fields common to the summary (GetAllCustomers) and the full record (GetOne, Put). */
 const commonShape = {
@@ -59,22 +48,7 @@ export const customerSummarySchema = z.looseObject({
   expiration_date: str,
 });
 
-export type CustomerSummary = {
-  Id: string;
-  CardNo?: string | null;
-  LastName?: string | null;
-  FirstName?: string | null;
-  BirthDate?: string | null;
-  Phone?: string | null;
-  Discount?: number | null;
-  Deleted: boolean;
-  Email?: string | null;
-  Balance?: number | null;
-  BalanceLimit?: number | null;
-  LoyaltyPoints?: number | null;
-  ExpirationDate?: string | null;
-  InstoreChargeEnabled?: boolean | null;
-} & Record<string, unknown>;
+export type CustomerSummary = z.output<typeof customerSummarySchema>;
 
 const listOf = <T extends z.ZodType>(item: T) => z.array(item).nullish();
 
@@ -111,25 +85,7 @@ export const customerRecordSchema = z.looseObject({
   TransactionLoyaltyOperations: listOf(z.unknown()),
 });
 
-export type CustomerRecord = {
-  Id: string;
-  CardNo?: string | null;
-  LastName?: string | null;
-  FirstName?: string | null;
-  BirthDate?: string | null;
-  Phone?: string | null;
-  Email?: string | null;
-  /** The service sends a boolean; null is tolerated and means "not deleted". */
-  Deleted?: boolean | null;
-  LoyaltyPoints?: number | null;
-  Balance?: number | null;
-  BalanceLimit?: number | null;
-  Created?: string | null;
-  Modified?: string | null;
-  TenantId?: string | null;
-  expiration_date?: string | null;
-  CustomerLoyaltyPointOperations?: LoyaltyOperation[] | null;
-} & Record<string, unknown>;
+export type CustomerRecord = z.output<typeof customerRecordSchema>;
 
 /**
  * Every field of the full record as the service documents it. A Put body lacking one of them would
@@ -181,18 +137,14 @@ export function missingFullRecordFields(record: Record<string, unknown>): string
   return FULL_RECORD_FIELDS.filter((f) => !Object.hasOwn(record, f));
 }
 
-export const customerPurchasesSchema = z.looseObject({
+const customerPurchasesSchema = z.looseObject({
   Id: z.string().min(1),
   CardNumber: str,
   ProductsPurchased: z.array(z.string()).nullish(),
 });
 export const customerPurchasesListSchema = z.array(customerPurchasesSchema);
 
-export type CustomerPurchases = {
-  Id: string;
-  CardNumber?: string | null;
-  ProductsPurchased?: string[] | null;
-} & Record<string, unknown>;
+export type CustomerPurchases = z.output<typeof customerPurchasesSchema>;
 
 export const tokenResponseSchema = z.looseObject({
   access_token: z.string().min(1),
@@ -208,8 +160,6 @@ export const serviceErrorSchema = z.looseObject({
   error_description: z.string().optional(),
 });
 
-export type NewCustomer = { FirstName: string; LastName: string; Email: string; Phone?: string };
-
 export const newCustomerSchema = z.object({
   FirstName: z.string().trim().min(1, 'FirstName is required'),
   LastName: z.string().trim().min(1, 'LastName is required'),
@@ -219,6 +169,7 @@ export const newCustomerSchema = z.object({
     .regex(/^\d{10}$/, 'Phone must be an unformatted 10 digit number')
     .optional(),
 });
+export type NewCustomer = z.input<typeof newCustomerSchema>;
 
 /** The record's expiration date, whichever casing the service used (`expiration_date` or `ExpirationDate`). */
 export function expirationDateOf(r: Record<string, unknown> | null | undefined): string | null {

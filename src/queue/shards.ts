@@ -48,7 +48,7 @@ export interface SyncQueues {
 const SLOTS = 16384;
 
 /** Hash tag of shard `i` of `n`: the first `sync-i`, `sync-i.1`, … whose slot is in the i-th of n ranges. */
-export function shardTag(i: number, n: number): string {
+function shardTag(i: number, n: number): string {
   const lo = Math.floor((i * SLOTS) / n);
   const hi = Math.floor(((i + 1) * SLOTS) / n);
   for (let j = 0; ; j++) {
@@ -78,7 +78,7 @@ export function shardOfShop(shop: string, n: number): number {
  * `perSecond` gets BullMQ priority 1 + log2(rate ÷ perSecond), so its surplus waits behind the jobs of
  * shops within the rate (priority-less jobs are taken first; BullMQ keeps each priority in arrival order).
  */
-export class BurstMeter {
+class BurstMeter {
   private window = 0;
   private current = new Map<string, number>();
   private previous = new Map<string, number>();

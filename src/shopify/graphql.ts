@@ -24,7 +24,7 @@ export type GraphqlRequest = (
   variables: Record<string, unknown>,
 ) => Promise<{ data?: unknown; extensions?: unknown }>;
 
-export class ShopifyThrottledError extends AppError {
+class ShopifyThrottledError extends AppError {
   override readonly code = 'SHOPIFY_THROTTLED' as const;
   constructor(
     readonly cost: QueryCost | undefined,
@@ -35,7 +35,7 @@ export class ShopifyThrottledError extends AppError {
 }
 
 /** Shopify answered 5xx or could not be reached; a later attempt may succeed. */
-export class ShopifyUnavailableError extends AppError {
+class ShopifyUnavailableError extends AppError {
   override readonly code = 'SHOPIFY_UNAVAILABLE' as const;
   override readonly retryable = true;
   constructor(message: string) {
@@ -62,7 +62,7 @@ const costSchema = z.object({
 });
 export type QueryCost = z.infer<typeof costSchema>;
 
-export function readCost(extensions: unknown): QueryCost | undefined {
+function readCost(extensions: unknown): QueryCost | undefined {
   const parsed = z.object({ cost: costSchema }).safeParse(extensions);
   return parsed.success ? parsed.data.cost : undefined;
 }
@@ -114,7 +114,7 @@ export function graphqlRequestFor(shopify: Shopify, session: Session): GraphqlRe
   };
 }
 
-export interface ShopifyCustomer {
+interface ShopifyCustomer {
   /** `gid://shopify/Customer/<id>` */
   gid: string;
   /** The numeric id as a string (what webhooks carry). */

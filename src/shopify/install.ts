@@ -58,7 +58,7 @@ export interface InstallService {
 }
 
 export function createInstallService(deps: InstallDeps): InstallService {
-  const { config, shopify, sessions, settings, logger } = deps;
+  const { config, shopify, sessions } = deps;
   const single = config.shopify.singleStore;
   const pending = new Map<string, Promise<Session>>();
   /** A refused exchange is not repeated for a short while: the page makes several calls per refresh. */
@@ -80,30 +80,6 @@ export function createInstallService(deps: InstallDeps): InstallService {
     return sessions.loadSession(shopify.session.getOfflineId(shop));
   }
 
-  async function exchange(shop: string, sessionToken: string): Promise<Session> {
-    try {
-      const { session } = await shopify.auth.tokenExchange({
-        shop,
-        sessionToken,
-        requestedTokenType: RequestedTokenType.OfflineAccessToken,
-      });
-      await sessions.storeSession(session);
-      await settings.markInstalled(shop);
-      logger.info({ shop }, 'offline access token obtained by token exchange');
-      return session;
-    } catch (err) {
-      const detail =
-        err instanceof HttpResponseError ? `Shopify answered ${err.response.code}` : describe(err);
-      logger.warn({ shop, err: detail }, 'token exchange failed');
-      throw new InstallError(
-        'TOKEN_EXCHANGE_FAILED',
-        502,
-        `Could not get an access token from Shopify for ${shop} (${detail}). Reload the app from the Shopify admin; if it persists, reinstall the app.`,
-        err instanceof HttpResponseError,
-      );
-    }
-  }
-
   async function ensureOfflineSession(shop: string, sessionToken: string): Promise<Session> {
     const existing = await offlineSession(shop);
     if (existing?.accessToken && !existing.isExpired()) return existing;
@@ -119,7 +95,7 @@ export function createInstallService(deps: InstallDeps): InstallService {
     // One exchange per shop at a time: the page fires several API calls at once on first load.
     let p = pending.get(shop);
     if (!p) {
-      p = exchange(shop, sessionToken)
+      p = exchangeToken(deps, shop, sessionToken)
         .then(
           (s) => {
             refused.delete(shop);
@@ -140,12 +116,42 @@ export function createInstallService(deps: InstallDeps): InstallService {
   return { offlineSession, ensureOfflineSession };
 }
 
+/** Token exchange: the shop's offline session from a session token, stored; the shop marked installed. */
+async function exchangeToken(deps: InstallDeps, shop: string, sessionToken: string): Promise<Session> {
+  const { shopify, sessions, settings, logger } = deps;
+  try {
+    const { session } = await shopify.auth.tokenExchange({
+      shop,
+      sessionToken,
+      requestedTokenType: RequestedTokenType.OfflineAccessToken,
+    });
+    await sessions.storeSession(session);
+    await settings.markInstalled(shop);
+    logger.info({ shop }, 'offline access token obtained by token exchange');
+    return session;
+  } catch (err) {
+    const detail = err instanceof HttpResponseError ? `Shopify answered ${err.response.code}` : describe(err);
+    logger.warn({ shop, err: detail }, 'token exchange failed');
+    throw new InstallError(
+      'TOKEN_EXCHANGE_FAILED',
+      502,
+      `Could not get an access token from Shopify for ${shop} (${detail}). Reload the app from the Shopify admin; if it persists, reinstall the app.`,
+      err instanceof HttpResponseError,
+    );
+  }
+}
+
+/** Single-store mode has no install step. */
+function nothingToInstall(res: express.Response): void {
+  res.status(400).type('text/plain').send('This app runs in single-store mode; there is nothing to install.');
+}
+
 function describe(err: unknown): string {
   if (err instanceof Error) return err.message.split('\n')[0]?.slice(0, 200) ?? err.name;
   return 'unknown error';
 }
 
-export const AUTH_CALLBACK_PATH = '/auth/callback';
+const AUTH_CALLBACK_PATH = '/auth/callback';
 
 /**
  * `/auth?shop=` starts the authorization-code flow; `/auth/callback` finishes it, stores the offline
@@ -156,13 +162,7 @@ export function installRouter(deps: InstallDeps): express.Router {
   const router = express.Router();
 
   router.get('/auth', async (req, res) => {
-    if (config.shopify.singleStore) {
-      res
-        .status(400)
-        .type('text/plain')
-        .send('This app runs in single-store mode; there is nothing to install.');
-      return;
-    }
+    if (config.shopify.singleStore) return nothingToInstall(res);
     const shop = validShopDomain(req.query.shop);
     if (!shop) {
       res
@@ -186,13 +186,7 @@ export function installRouter(deps: InstallDeps): express.Router {
   });
 
   router.get(AUTH_CALLBACK_PATH, async (req, res) => {
-    if (config.shopify.singleStore) {
-      res
-        .status(400)
-        .type('text/plain')
-        .send('This app runs in single-store mode; there is nothing to install.');
-      return;
-    }
+    if (config.shopify.singleStore) return nothingToInstall(res);
     try {
       const { session, headers } = await shopify.auth.callback<Record<string, string | string[]>>({
         rawRequest: req,

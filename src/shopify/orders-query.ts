@@ -13,7 +13,7 @@ import { z } from 'zod';
  */
 export const ORDERS_PAGE_SIZE = 20;
 /** Refund ids asked per order; an order with this many or more is reported, not guessed. */
-export const REFUNDS_PER_ORDER = 20;
+const REFUNDS_PER_ORDER = 20;
 export const REFUND_LINES_PAGE_SIZE = 50;
 
 export const ORDERS_UPDATED_QUERY = `query CatchUpOrders($first: Int!, $after: String, $query: String!) {
@@ -106,7 +106,7 @@ const refundLine = z.object({
   subtotalSet: money,
   totalTaxSet: money,
 });
-export type RefundLineNode = z.infer<typeof refundLine>;
+type RefundLineNode = z.infer<typeof refundLine>;
 
 export const refundPageSchema = z.object({
   refund: z
@@ -135,8 +135,8 @@ const lineItemNode = z.object({
   discountAllocations: z.array(z.object({ allocatedAmountSet: money })).nullish(),
 });
 const shippingNode = z.object({ originalPriceSet: money, discountedPriceSet: money });
-export type LineItemNode = z.infer<typeof lineItemNode>;
-export type ShippingNode = z.infer<typeof shippingNode>;
+type LineItemNode = z.infer<typeof lineItemNode>;
+type ShippingNode = z.infer<typeof shippingNode>;
 
 export const orderLinesPageSchema = z.object({
   order: z
@@ -287,31 +287,36 @@ export function toWebhookOrder(
           phone: c.defaultPhoneNumber?.phoneNumber ?? null,
         }
       : null,
-    refunds: refunds.map((r) => ({
-      id: legacyId(r.id),
-      admin_graphql_api_id: r.id,
-      order_id: orderId,
-      created_at: r.createdAt ?? undefined,
-      refund_line_items: r.lines.map((li) => ({
-        id: li.id ? legacyId(li.id) : undefined,
-        line_item_id: li.lineItem ? legacyId(li.lineItem.id) : undefined,
-        line_item: li.lineItem
-          ? { id: legacyId(li.lineItem.id), gift_card: li.lineItem.isGiftCard === true }
-          : undefined,
-        quantity: li.quantity ?? undefined,
-        subtotal: li.subtotalSet?.shopMoney.amount.toString(),
-        subtotal_set: moneySet(li.subtotalSet),
-        total_tax: amountOf(li.totalTaxSet),
-        total_tax_set: moneySet(li.totalTaxSet),
-      })),
-      refund_shipping_lines: r.shipping.map((sh) => ({
-        subtotal_amount_set: moneySet(sh.subtotalAmountSet),
-      })),
-      order_adjustments: r.adjustments.map((a) => ({
-        kind: a.reason?.toLowerCase(),
-        amount: amountOf(a.amountSet),
-        amount_set: moneySet(a.amountSet),
-      })),
+    refunds: refunds.map((r) => toWebhookRefund(r, orderId)),
+  };
+}
+
+/** One refund of the order as a `refunds/create` body. */
+function toWebhookRefund(r: RefundDetail, orderId: string): Record<string, unknown> {
+  return {
+    id: legacyId(r.id),
+    admin_graphql_api_id: r.id,
+    order_id: orderId,
+    created_at: r.createdAt ?? undefined,
+    refund_line_items: r.lines.map((li) => ({
+      id: li.id ? legacyId(li.id) : undefined,
+      line_item_id: li.lineItem ? legacyId(li.lineItem.id) : undefined,
+      line_item: li.lineItem
+        ? { id: legacyId(li.lineItem.id), gift_card: li.lineItem.isGiftCard === true }
+        : undefined,
+      quantity: li.quantity ?? undefined,
+      subtotal: li.subtotalSet?.shopMoney.amount.toString(),
+      subtotal_set: moneySet(li.subtotalSet),
+      total_tax: amountOf(li.totalTaxSet),
+      total_tax_set: moneySet(li.totalTaxSet),
+    })),
+    refund_shipping_lines: r.shipping.map((sh) => ({
+      subtotal_amount_set: moneySet(sh.subtotalAmountSet),
+    })),
+    order_adjustments: r.adjustments.map((a) => ({
+      kind: a.reason?.toLowerCase(),
+      amount: amountOf(a.amountSet),
+      amount_set: moneySet(a.amountSet),
     })),
   };
 }

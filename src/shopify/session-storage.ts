@@ -31,7 +31,7 @@ interface StoredSession {
   onlineAccessInfo?: string; // encrypted JSON (names and email of the staff member)
 }
 
-export class SessionStorageError extends AppError {
+class SessionStorageError extends AppError {
   declare readonly code: 'SESSION_CORRUPT' | 'SESSION_ID_UNKNOWN_SHOP';
   constructor(code: SessionStorageError['code'], message: string) {
     // Retried like any unexpected failure when a job meets it (a session is rewritten by the next sign-in).
@@ -43,8 +43,8 @@ const OFFLINE_ID = /^offline_(.+)$/;
 const ONLINE_ID = /^(.+\.myshopify\.com)_\d+$/;
 
 /**
- * Shopify sessions in Redis, one string per session at `keys.shop(shop, 'session', id)` so that erasing
- * a shop (or the worker's `app/uninstalled` clean-up of `keys.shop(shop, 'session', *)`) removes them.
+ * Shopify sessions in Redis, one string per session at `keys.session(shop, id)` so that erasing
+ * a shop (or the worker's `app/uninstalled` clean-up of `keys.session(shop, *)`) removes them.
  * `loadSession(id)` needs the shop to build the key: the library's ids carry it (`offline_<shop>`,
  * `<shop>_<userId>`); any other id is found through a small global index.
  */
@@ -56,16 +56,16 @@ export class RedisSessionStorage implements SessionStorage {
   ) {}
 
   private sessionKey(shop: string, id: string): string {
-    return this.keys.shop(shop, 'session', id);
+    return this.keys.session(shop, id);
   }
 
   /** Per-shop set of session ids; lives inside the session namespace so a shop-wide delete drops it too. */
   private indexKey(shop: string): string {
-    return this.keys.shop(shop, 'session', '#ids');
+    return this.keys.sessionIds(shop);
   }
 
   private otherIdsKey(): string {
-    return this.keys.global('session-shop');
+    return this.keys.sessionShop();
   }
 
   private async shopForId(id: string): Promise<string | undefined> {

@@ -8,7 +8,7 @@ export const RETRY_INVALID_SESSION_HEADER = 'X-Shopify-Retry-Invalid-Session-Req
 
 const JWT_LIKE = /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*/g;
 
-export interface SessionTokenLocals {
+interface SessionTokenLocals {
   /** The shop the token was issued for (from `dest`). */
   shop: string;
   sessionToken: JwtPayload;
@@ -22,7 +22,7 @@ export function shopOf(res: Response): string {
 }
 
 /** The shop domain a session token's `dest` (`https://<shop>`) names, or null when it names none. */
-export function shopFromDest(dest: unknown): string | null {
+function shopFromDest(dest: unknown): string | null {
   if (typeof dest !== 'string') return null;
   try {
     const host = new URL(dest).hostname.toLowerCase();

@@ -11,10 +11,10 @@ import { SHOP_DOMAIN } from '../shop-domain.js';
 import type { Keys } from '../store/keys.js';
 import { jsonShape } from './json-check.js';
 
-export const WEBHOOK_PATH = '/webhooks';
+const WEBHOOK_PATH = '/webhooks';
 
 /** Header names as Shopify sends them; Node lower-cases names, and `req.get` matches them in any case. */
-export const WEBHOOK_HEADERS = {
+const WEBHOOK_HEADERS = {
   hmac: 'X-Shopify-Hmac-Sha256',
   topic: 'X-Shopify-Topic',
   shop: 'X-Shopify-Shop-Domain',
@@ -126,34 +126,29 @@ function readRawBody(req: IncomingMessage, limit: number, done: (r: BodyResult) 
   req.once('error', () => finish({ status: 400, error: 'request aborted' }));
 }
 
+/** One delivery in progress: the request, its id and start, and what its finishing log line adds. */
+interface Delivery {
+  req: IncomingMessage;
+  res: ServerResponse;
+  reqId: string;
+  started: bigint;
+  fields?: Record<string, unknown>;
+}
+
+type Answer = (
+  d: Delivery,
+  topic: string | undefined,
+  outcome: WebhookOutcome,
+  status: number,
+  body: Record<string, unknown>,
+) => void;
+
 /**
- * The handler of `POST /webhooks`, one route for every topic: read the raw bytes (capped), verify the HMAC
- * over them, check the body is a JSON object, deduplicate and enqueue in one Redis round trip, answer. A 200
- * means the job is in Redis; no other service is called in the request.
- *
- * It is the whole request: mounted before every generic middleware, it gives the request its id and writes
- * its one log line itself (the same line the request logger writes elsewhere), so an accepted webhook costs
- * no more than the bridge needs — no body parser, no per-request logger, no finish listeners.
+ * Answers a delivery, counts it by topic and outcome, observes its duration and writes its one log line (the
+ * request logger's line: request id, what the route added, method, URL, status, time).
  */
-export function webhookHandler(deps: WebhookRouteDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const { logger, metrics, bodyLimitBytes: limit } = deps;
-
-  interface Delivery {
-    req: IncomingMessage;
-    res: ServerResponse;
-    reqId: string;
-    started: bigint;
-    /** Fields of the finishing log line beyond the request's own. */
-    fields?: Record<string, unknown>;
-  }
-
-  const answer = (
-    d: Delivery,
-    topic: string | undefined,
-    outcome: WebhookOutcome,
-    status: number,
-    body: Record<string, unknown>,
-  ) => {
+function answerFor(metrics: Pick<Metrics, 'countWebhook' | 'observeRequest'>, logger: Logger): Answer {
+  return (d, topic, outcome, status, body) => {
     metrics.countWebhook(topic && isHandledTopic(topic) ? topic : 'other', outcome);
     const { req, res } = d;
     const text = JSON.stringify(body);
@@ -173,115 +168,136 @@ export function webhookHandler(deps: WebhookRouteDeps): (req: IncomingMessage, r
     if (status >= 500) logger.error(line, 'request failed');
     else logger.info(line, 'request completed');
   };
+}
 
-  const handle = async (d: Delivery, raw: Buffer) => {
-    const headers = d.req.headers;
-    if (!verifyWebhookHmac(deps.apiSecret, raw, headerOf(headers, HMAC))) {
-      logger.warn(
-        { reqId: d.reqId, topic: headerOf(headers, TOPIC) },
-        'webhook with an invalid HMAC refused',
-      );
-      return answer(d, undefined, 'unauthorized', 401, { error: 'invalid HMAC' });
-    }
-
-    const shop = headerOf(headers, SHOP)?.toLowerCase();
-    const topic = headerOf(headers, TOPIC)?.toLowerCase();
-    const webhookId = headerOf(headers, WEBHOOK_ID);
-    const eventId = headerOf(headers, EVENT_ID);
-    if (!shop || !topic || !webhookId) {
-      const missing = [
-        !shop && WEBHOOK_HEADERS.shop,
-        !topic && WEBHOOK_HEADERS.topic,
-        !webhookId && WEBHOOK_HEADERS.webhookId,
-      ].filter(Boolean);
-      return answer(d, topic, 'bad_request', 400, { error: `missing header(s): ${missing.join(', ')}` });
-    }
-    if (!SHOP_DOMAIN.test(shop)) {
-      return answer(d, topic, 'bad_request', 400, {
-        error: `${WEBHOOK_HEADERS.shop} must be a <name>.myshopify.com domain`,
-      });
-    }
-    if (webhookId.length > MAX_ID_LENGTH || (eventId && eventId.length > MAX_ID_LENGTH)) {
-      return answer(d, topic, 'bad_request', 400, {
-        error: `webhook and event ids must be at most ${MAX_ID_LENGTH} characters`,
-      });
-    }
-
-    // The body goes on as the text it came as; here it is only checked to be one JSON object, without
-    // building it (the worker parses it, keeping ids beyond 2^53 exact).
-    const shape = jsonShape(raw);
-    if (shape !== 'object') {
-      if (shape === 'invalid')
-        logger.warn(
-          { reqId: d.reqId, shop, topic, webhookId },
-          'signed webhook with a body that is not JSON',
-        );
-      const error = shape === 'invalid' ? 'body is not valid JSON' : 'body must be a JSON object';
-      return answer(d, topic, 'bad_request', 400, { error });
-    }
-
-    if (!isHandledTopic(topic)) {
-      logger.info(
-        { reqId: d.reqId, shop, topic, webhookId },
-        'webhook topic not handled; acknowledged and ignored',
-      );
-      return answer(d, topic, 'ignored', 200, { status: 'ignored' });
-    }
-
-    const data: WebhookJobData = {
-      kind: 'webhook',
-      shop,
-      topic,
-      webhookId,
-      eventId,
-      apiVersion: headerOf(headers, API_VERSION),
-      triggeredAt: headerOf(headers, TRIGGERED_AT),
-      receivedAt: new Date().toISOString(),
-      body: raw.toString('utf8'),
-    };
-    try {
-      const result = await enqueueWebhook(deps, data);
-      // Said once, on the request's finishing line.
-      d.fields = { shop, topic, webhookId, eventId, jobId: result.jobId, webhook: result.status };
-      return answer(d, topic, result.status, 200, result);
-    } catch (err) {
-      if (err instanceof QueueUnavailableError) {
-        logger.warn(
-          { reqId: d.reqId, shop, topic, webhookId, err: err.message },
-          'webhook not queued: Redis unavailable',
-        );
-        d.res.setHeader('Retry-After', '5');
-        return answer(d, topic, 'unavailable', 503, { error: 'queue unavailable, retry later' });
-      }
-      logger.error({ reqId: d.reqId, shop, topic, webhookId, err }, 'webhook not queued');
-      return answer(d, topic, 'error', 500, { error: 'internal error' });
-    }
-  };
-
+/**
+ * The handler of `POST /webhooks`, one route for every topic: read the raw bytes (capped), verify the HMAC
+ * over them, check the body is a JSON object, deduplicate and enqueue in one Redis round trip, answer. A 200
+ * means the job is in Redis; no other service is called in the request.
+ *
+ * It is the whole request (createApp takes it before Express): it gives the request its id and writes its
+ * one log line itself, so an accepted webhook costs no more than the bridge needs — no body parser, no
+ * per-request logger, no finish listeners.
+ */
+export function webhookHandler(deps: WebhookRouteDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const { logger } = deps;
+  const answer = answerFor(deps.metrics, logger);
   return (req, res) => {
     const started = process.hrtime.bigint();
-    const headers = req.headers;
-    const reqId = requestIdOf(headers);
+    const reqId = requestIdOf(req.headers);
     res.setHeader(REQUEST_ID_HEADER, reqId);
     const d: Delivery = { req, res, reqId, started };
     // An unsigned delivery is refused before its body is read at all.
-    if (!headerOf(headers, HMAC)) {
+    if (!headerOf(req.headers, HMAC)) {
       req.resume();
-      logger.warn({ reqId, topic: headerOf(headers, TOPIC) }, 'webhook without HMAC refused');
+      logger.warn({ reqId, topic: headerOf(req.headers, TOPIC) }, 'webhook without HMAC refused');
       return answer(d, undefined, 'unauthorized', 401, { error: 'missing X-Shopify-Hmac-Sha256 header' });
     }
-    readRawBody(req, limit, (r) => {
+    readRawBody(req, deps.bodyLimitBytes, (r) => {
       if ('status' in r) {
-        if (r.status === 413) logger.warn({ reqId, limit }, 'webhook body over the limit refused');
+        if (r.status === 413)
+          logger.warn({ reqId, limit: deps.bodyLimitBytes }, 'webhook body over the limit refused');
         if (res.headersSent || res.destroyed) return;
-        return answer(d, undefined, r.status === 413 ? 'too_large' : 'bad_request', r.status, {
-          error: r.error,
-        });
+        const outcome = r.status === 413 ? 'too_large' : 'bad_request';
+        return answer(d, undefined, outcome, r.status, { error: r.error });
       }
-      handle(d, r.body).catch((err: unknown) => {
+      handleDelivery(deps, answer, d, r.body).catch((err: unknown) => {
         logger.error({ reqId, err }, 'webhook handler failed');
         if (!res.headersSent) answer(d, undefined, 'error', 500, { error: 'internal error' });
       });
     });
   };
+}
+
+/** A signed delivery's bytes: checked, queued (or refused), answered. */
+async function handleDelivery(
+  deps: WebhookRouteDeps,
+  answer: Answer,
+  d: Delivery,
+  raw: Buffer,
+): Promise<void> {
+  const { logger } = deps;
+  const headers = d.req.headers;
+  if (!verifyWebhookHmac(deps.apiSecret, raw, headerOf(headers, HMAC))) {
+    logger.warn({ reqId: d.reqId, topic: headerOf(headers, TOPIC) }, 'webhook with an invalid HMAC refused');
+    return answer(d, undefined, 'unauthorized', 401, { error: 'invalid HMAC' });
+  }
+
+  const ids = webhookIds(headers);
+  if ('error' in ids) return answer(d, ids.topic, 'bad_request', 400, { error: ids.error });
+  const { shop, topic, webhookId, eventId } = ids;
+
+  // The body goes on as the text it came as; here it is only checked to be one JSON object, without
+  // building it (the worker parses it, keeping ids beyond 2^53 exact).
+  const shape = jsonShape(raw);
+  if (shape !== 'object') {
+    if (shape === 'invalid')
+      logger.warn({ reqId: d.reqId, shop, topic, webhookId }, 'signed webhook with a body that is not JSON');
+    const error = shape === 'invalid' ? 'body is not valid JSON' : 'body must be a JSON object';
+    return answer(d, topic, 'bad_request', 400, { error });
+  }
+
+  if (!isHandledTopic(topic)) {
+    logger.info(
+      { reqId: d.reqId, shop, topic, webhookId },
+      'webhook topic not handled; acknowledged and ignored',
+    );
+    return answer(d, topic, 'ignored', 200, { status: 'ignored' });
+  }
+
+  const data: WebhookJobData = {
+    kind: 'webhook',
+    shop,
+    topic,
+    webhookId,
+    eventId,
+    apiVersion: headerOf(headers, API_VERSION),
+    triggeredAt: headerOf(headers, TRIGGERED_AT),
+    receivedAt: new Date().toISOString(),
+    body: raw.toString('utf8'),
+  };
+  try {
+    const result = await enqueueWebhook(deps, data);
+    // Said once, on the request's finishing line.
+    d.fields = { shop, topic, webhookId, eventId, jobId: result.jobId, webhook: result.status };
+    return answer(d, topic, result.status, 200, result);
+  } catch (err) {
+    if (err instanceof QueueUnavailableError) {
+      logger.warn(
+        { reqId: d.reqId, shop, topic, webhookId, err: err.message },
+        'webhook not queued: Redis unavailable',
+      );
+      d.res.setHeader('Retry-After', '5');
+      return answer(d, topic, 'unavailable', 503, { error: 'queue unavailable, retry later' });
+    }
+    logger.error({ reqId: d.reqId, shop, topic, webhookId, err }, 'webhook not queued');
+    return answer(d, topic, 'error', 500, { error: 'internal error' });
+  }
+}
+
+/** The delivery's shop, topic and ids from its headers, or what is wrong with them (a 400). */
+function webhookIds(
+  headers: IncomingHttpHeaders,
+):
+  | { shop: string; topic: string; webhookId: string; eventId: string | undefined }
+  | { topic: string | undefined; error: string } {
+  const shop = headerOf(headers, SHOP)?.toLowerCase();
+  const topic = headerOf(headers, TOPIC)?.toLowerCase();
+  const webhookId = headerOf(headers, WEBHOOK_ID);
+  const eventId = headerOf(headers, EVENT_ID);
+  if (!shop || !topic || !webhookId) {
+    const missing = [
+      !shop && WEBHOOK_HEADERS.shop,
+      !topic && WEBHOOK_HEADERS.topic,
+      !webhookId && WEBHOOK_HEADERS.webhookId,
+    ].filter(Boolean);
+    return { topic, error: `missing header(s): ${missing.join(', ')}` };
+  }
+  if (!SHOP_DOMAIN.test(shop)) {
+    return { topic, error: `${WEBHOOK_HEADERS.shop} must be a <name>.myshopify.com domain` };
+  }
+  if (webhookId.length > MAX_ID_LENGTH || (eventId && eventId.length > MAX_ID_LENGTH)) {
+    return { topic, error: `webhook and event ids must be at most ${MAX_ID_LENGTH} characters` };
+  }
+  return { shop, topic, webhookId, eventId };
 }

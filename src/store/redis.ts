@@ -65,7 +65,7 @@ function createCluster(
 }
 
 /** True when the connection is a Redis Cluster client. */
-export function isCluster(redis: Redis): boolean {
+function isCluster(redis: Redis): boolean {
   return (redis as unknown as { isCluster?: boolean }).isCluster === true;
 }
 

@@ -39,8 +39,7 @@ export class BalanceUnavailableError extends AppError {
 
 export function createBalanceReader(deps: BalanceReaderDeps) {
   const cacheMs = deps.cacheMs ?? BALANCE_CACHE_MS;
-  const cacheKey = (shop: string, customerId: string) =>
-    deps.keys.shop(shop, 'storefront', 'balance', customerId);
+  const cacheKey = (shop: string, customerId: string) => deps.keys.storefrontBalance(shop, customerId);
 
   /** Throws BalanceUnavailableError when IT Retail is not connected; IT Retail's own errors pass through. */
   async function balance(shop: string, shopifyCustomerId: string): Promise<CustomerBalance> {

@@ -48,7 +48,7 @@ export interface ProxyDeps {
 }
 
 /** What a verified proxy request carries (res.locals.proxy). */
-export interface ProxyRequest {
+interface ProxyRequest {
   shop: string;
   /** Shopify's numeric customer id, or undefined for a signed-out visitor. */
   customerId?: string;
@@ -127,7 +127,7 @@ function verifyProxyRequest(deps: ProxyDeps): RequestHandler {
 }
 
 /** Whether `signature` is Shopify's app-proxy signature of the query, computed exactly as Shopify does. */
-export function signedInShopifyOrder(
+function signedInShopifyOrder(
   query: Record<string, string | string[]>,
   signature: string,
   secret: string,
@@ -145,7 +145,7 @@ export function signedInShopifyOrder(
 /** The shop's settings when it is a known shop with the app installed, else undefined. */
 async function installedShop(deps: ProxyDeps, shop: string): Promise<ShopSettings | undefined> {
   const [known, settings] = await withRedis(deps.redis, 'shop lookup', () =>
-    Promise.all([deps.redis.sismember(deps.keys.global('shops'), shop), deps.settings.get(shop)]),
+    Promise.all([deps.redis.sismember(deps.keys.shops(), shop), deps.settings.get(shop)]),
   );
   return known === 1 && settings.installed ? settings : undefined;
 }

@@ -64,10 +64,9 @@ export const redemptionPatchSchema = z.strictObject({
     )
     .optional(),
 });
-export type RedemptionPatch = z.infer<typeof redemptionPatchSchema>;
 
 /** Decimal places of a currency's minor unit (USD 2, JPY 0), or undefined for an unknown code. */
-export function currencyDigits(currency: string): number | undefined {
+function currencyDigits(currency: string): number | undefined {
   try {
     return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions()
       .maximumFractionDigits;
@@ -77,7 +76,7 @@ export function currencyDigits(currency: string): number | undefined {
 }
 
 /** The problems of a complete set of rules taken together, by field (empty when they fit). */
-export function redemptionRuleProblems(r: RedemptionRules): Record<string, string> {
+function redemptionRuleProblems(r: RedemptionRules): Record<string, string> {
   const out: Record<string, string> = {};
   if (r.minimumPoints > r.maximumPoints) out.maximumPoints = 'must be at least the minimum';
   if (r.minimumPoints % r.stepPoints !== 0) out.minimumPoints = 'must be a multiple of the step';

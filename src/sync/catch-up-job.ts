@@ -8,7 +8,6 @@ import type { Shopify } from '../shopify/api.js';
 import { type GraphqlRequest, graphqlRequestFor } from '../shopify/graphql.js';
 import type { Keys } from '../store/keys.js';
 import { type CatchUpOptions, startCatchUp } from './catch-up.js';
-import { catchUpDueKey } from './catch-up-state.js';
 
 /** The shop has no Admin API token (never opened from the Shopify admin, or uninstalled). */
 export class NoShopifyAccess extends PermanentJobError {
@@ -65,7 +64,7 @@ export function scheduleCatchUp(deps: CatchUpScheduleDeps): { stop(): Promise<vo
       try {
         const s = await deps.settings.get(shop);
         if (!s.installed || s.paused) continue;
-        const due = await deps.redis.set(catchUpDueKey(deps.keys, shop), 'scheduled', 'PX', everyMs, 'NX');
+        const due = await deps.redis.set(deps.keys.catchUpDue(shop), 'scheduled', 'PX', everyMs, 'NX');
         if (due !== 'OK') continue;
         const { jobId, started } = await startCatchUp(deps, shop, { everyMs });
         if (started) deps.logger.debug({ shop, jobId }, 'scheduled catch-up queued');

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
 
 /**
- * What the catch-up from the Admin API knows per shop, in one hash (`keys.shop(shop, 'catch-up')`):
+ * What the catch-up from the Admin API knows per shop, in one hash (`keys.catchUp(shop)`):
  *   watermark   orders updated at or before this instant have been read (ISO 8601)
  *   runId, jobId, state (queued | running | done | failed), error
  *   since, until, cursor   the window of the run in progress and where its paging stands (resume point)
@@ -12,7 +12,7 @@ import type { Keys } from '../store/keys.js';
  * filled by the worker as those jobs finish, kept 30 days.
  */
 
-export type CatchUpState = 'idle' | 'queued' | 'running' | 'done' | 'failed';
+type CatchUpState = 'idle' | 'queued' | 'running' | 'done' | 'failed';
 
 export interface CatchUpProgress {
   state: CatchUpState;
@@ -43,14 +43,8 @@ export const RECOVERED_REASON = 'recovered by catch-up: the webhook for this cha
 export const isRecovered = (reason: string | undefined) => Boolean(reason?.startsWith(RECOVERED_REASON));
 const RECOVERED_KEEP_SECONDS = 30 * 86_400;
 
-export const catchUpKey = (keys: Keys, shop: string) => keys.shop(shop, 'catch-up');
-export const recoveredKey = (keys: Keys, shop: string, runId: string) =>
-  keys.shop(shop, 'catch-up-recovered', runId);
-/** Set (with a TTL of the period) when a shop's scheduled run is enqueued; the next is due when it expires. */
-export const catchUpDueKey = (keys: Keys, shop: string) => keys.shop(shop, 'catch-up-due');
-
 export async function readCatchUp(redis: Redis, keys: Keys, shop: string): Promise<CatchUpProgress> {
-  const h = await redis.hgetall(catchUpKey(keys, shop));
+  const h = await redis.hgetall(keys.catchUp(shop));
   const p: CatchUpProgress = {
     state: (h.state as CatchUpState) || 'idle',
     ordersSeen: Number(h.ordersSeen ?? 0) || 0,
@@ -82,8 +76,8 @@ export async function writeCatchUp(
   const set: Record<string, string> = {};
   for (const [k, v] of Object.entries(fields)) if (v !== undefined) set[k] = String(v);
   const tx = redis.multi();
-  if (Object.keys(set).length) tx.hset(catchUpKey(keys, shop), set);
-  if (drop.length) tx.hdel(catchUpKey(keys, shop), ...drop);
+  if (Object.keys(set).length) tx.hset(keys.catchUp(shop), set);
+  if (drop.length) tx.hdel(keys.catchUp(shop), ...drop);
   await tx.exec();
 }
 
@@ -95,13 +89,13 @@ export async function markRecovered(
   runId: string,
   orderId: string,
 ): Promise<void> {
-  const key = recoveredKey(keys, shop, runId);
+  const key = keys.catchUpRecovered(shop, runId);
   await redis.multi().sadd(key, orderId).expire(key, RECOVERED_KEEP_SECONDS).exec();
 }
 
 export async function catchUpStatus(redis: Redis, keys: Keys, shop: string): Promise<CatchUpStatus> {
   const p = await readCatchUp(redis, keys, shop);
-  const recovered = p.lastRunId ? await redis.scard(recoveredKey(keys, shop, p.lastRunId)) : 0;
+  const recovered = p.lastRunId ? await redis.scard(keys.catchUpRecovered(shop, p.lastRunId)) : 0;
   return {
     lastRunAt: p.lastRunAt ?? null,
     ordersSeen: p.lastOrdersSeen,

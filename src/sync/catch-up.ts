@@ -36,13 +36,7 @@ import {
   updatedBetweenQuery,
 } from '../shopify/orders-query.js';
 import type { Keys } from '../store/keys.js';
-import {
-  type CatchUpProgress,
-  catchUpDueKey,
-  catchUpKey,
-  readCatchUp,
-  writeCatchUp,
-} from './catch-up-state.js';
+import { type CatchUpProgress, readCatchUp, writeCatchUp } from './catch-up-state.js';
 import type { NewSyncEvent } from './events.js';
 
 /**
@@ -79,7 +73,7 @@ export const CATCH_UP_DEFAULTS = {
   pageSize: ORDERS_PAGE_SIZE,
 } as const satisfies Required<CatchUpOptions>;
 
-export function catchUpJobId(shop: string, runId: string): string {
+function catchUpJobId(shop: string, runId: string): string {
   return ['catch-up', encodeURIComponent(shop), runId].join('|');
 }
 
@@ -115,7 +109,7 @@ export async function startCatchUp(
   const data: AdminJobData = { kind: 'catch-up', shop, requestedAt: new Date().toISOString(), runId };
   await ctx.queue.add('catch-up', data, { ...SYNC_JOB_OPTIONS, jobId });
   const everyMs = opts.everyMs ?? CATCH_UP_DEFAULTS.everyMs;
-  if (everyMs > 0) await ctx.redis.set(catchUpDueKey(ctx.keys, shop), runId, 'PX', everyMs);
+  if (everyMs > 0) await ctx.redis.set(ctx.keys.catchUpDue(shop), runId, 'PX', everyMs);
   return { jobId, started: true };
 }
 
@@ -179,8 +173,8 @@ export async function runCatchUp(job: { data: AdminJobData }, deps: CatchUpDeps)
     for (const raw of page.data.orders.nodes) queued += await catchUpOrder(deps, budget, shop, runId, raw);
     const { hasNextPage, endCursor } = page.data.orders.pageInfo;
     // The page's count and the next page's cursor move together.
-    const tx = redis.multi().hincrby(catchUpKey(keys, shop), 'ordersSeen', page.data.orders.nodes.length);
-    if (endCursor) tx.hset(catchUpKey(keys, shop), 'cursor', endCursor);
+    const tx = redis.multi().hincrby(keys.catchUp(shop), 'ordersSeen', page.data.orders.nodes.length);
+    if (endCursor) tx.hset(keys.catchUp(shop), 'cursor', endCursor);
     await tx.exec();
     if (!hasNextPage || !endCursor) break;
     cursor = endCursor;

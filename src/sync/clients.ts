@@ -45,9 +45,7 @@ export interface ClientRegistryOptions {
   logger?: Logger;
 }
 
-export function toClientCredentials(
-  c: ITRetailCredentials | undefined,
-): ITRetailCredentialsOption | undefined {
+function toClientCredentials(c: ITRetailCredentials | undefined): ITRetailCredentialsOption | undefined {
   if (!c) return undefined;
   if (c.kind === 'token' && c.token) return { kind: 'token', token: c.token };
   if (c.kind === 'password' && c.username && c.password) {

@@ -40,7 +40,7 @@ export interface CustomerWriteDeps {
   onRegisterRestored?(shop: string, r: RegisterRestore): Promise<void>;
 }
 
-export interface RegisterRestore {
+interface RegisterRestore {
   itrCustomerId: string;
   cardNo?: string;
   amount: number;
@@ -51,7 +51,7 @@ export interface RegisterRestore {
   orderId?: string;
 }
 
-export const newWriteId = () => randomBytes(9).toString('base64url');
+const newWriteId = () => randomBytes(9).toString('base64url');
 
 const ledgerOf = (d: CustomerWriteDeps) => new Ledger(d.redis, d.keys);
 const outcomeTtlOf = (d: CustomerWriteDeps) => d.outcomeTtlSeconds ?? 14 * 86_400;

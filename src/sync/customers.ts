@@ -16,7 +16,7 @@ import type { ReconcileDeps } from './reconcile.js';
  */
 
 /** The Shopify customer's new email belongs to another IT Retail customer: a person must sort it out. */
-export class EmailOfAnotherCustomerError extends AppError {
+class EmailOfAnotherCustomerError extends AppError {
   override readonly code = 'EMAIL_OF_ANOTHER_CUSTOMER' as const;
   constructor(email: string, changed: string[]) {
     super(
@@ -36,10 +36,7 @@ export type CustomerOutcome =
  * Shopify customer id, value: ms). Webhooks may arrive out of order; an older one is skipped, never applied
  * over a newer one.
  */
-export const customerUpdatedKey = (d: Pick<ReconcileDeps, 'keys'>, shop: string) =>
-  d.keys.shop(shop, 'customer-updated-at');
-
-export const OLDER_THAN_APPLIED = 'older than a change already applied';
+const OLDER_THAN_APPLIED = 'older than a change already applied';
 
 /** Raises the remembered `updated_at` (never lowers it). */
 const RECORD_UPDATED = `
@@ -50,19 +47,19 @@ return 1`;
 /** True when a payload newer than this one was already applied for the same Shopify customer. */
 async function isOlderThanApplied(d: ReconcileDeps, shop: string, c: CustomerPayload): Promise<boolean> {
   if (c.updatedAtMs === undefined) return false;
-  const v = await d.redis.hget(customerUpdatedKey(d, shop), c.id);
+  const v = await d.redis.hget(d.keys.customerUpdatedAt(shop), c.id);
   return v !== null && c.updatedAtMs < Number(v);
 }
 
 async function rememberApplied(d: ReconcileDeps, shop: string, c: CustomerPayload): Promise<void> {
   if (c.updatedAtMs === undefined) return;
-  await d.redis.eval(RECORD_UPDATED, 1, customerUpdatedKey(d, shop), c.id, String(c.updatedAtMs));
+  await d.redis.eval(RECORD_UPDATED, 1, d.keys.customerUpdatedAt(shop), c.id, String(c.updatedAtMs));
 }
 
 type Fields = Partial<Pick<CustomerRecord, 'FirstName' | 'LastName' | 'Phone' | 'Email'>>;
 
 /** The fields of `rec` that differ from Shopify's non-empty values. */
-export function customerFieldChanges(rec: CustomerRecord, c: CustomerPayload): Fields {
+function customerFieldChanges(rec: CustomerRecord, c: CustomerPayload): Fields {
   const out: Fields = {};
   if (c.firstName && c.firstName !== (rec.FirstName ?? '').trim()) out.FirstName = c.firstName;
   if (c.lastName && c.lastName !== (rec.LastName ?? '').trim()) out.LastName = c.lastName;
@@ -82,113 +79,138 @@ export async function syncCustomer(
 ): Promise<CustomerOutcome> {
   if (!c.email) return { status: 'skipped', reason: 'customer has no email' };
   if (await isOlderThanApplied(d, shop, c)) return { status: 'skipped', reason: OLDER_THAN_APPLIED };
-
-  // 1. Which IT Retail customer: the one this Shopify customer is linked to (it keeps its points when the
-  //    email changes), else the one matched or created by email.
-  let itrId: string | undefined;
-  let created = false;
-  let oldEmail: string | undefined;
-  // False when the payload's email is not the linked record's (a late create): that email is not linked.
-  let linkEmail = true;
-  const linked = await d.matcher.linkedByCustomer(shop, c.id);
-  if (linked) {
-    const rec = await d.matcher.getOrConfirmGone(shop, client, linked);
-    if (rec && rec.Deleted !== true) {
-      // The link decides, whatever the email: an email change is carried to this record below.
-      itrId = linked;
-      const recEmail = normalizeEmail(rec.Email);
-      if (recEmail !== c.email) {
-        if (mode === 'update') oldEmail = recEmail;
-        // A create delivered after an update that changed the email: the link stays, nothing is created.
-        else linkEmail = false;
-      }
-    } else {
-      await d.matcher.unlinkCustomer(shop, linked, { shopifyCustomerId: c.id });
-    }
-  }
-  if (!itrId) {
-    const m = await d.matcher.findOrCreate(shop, client, {
-      email: c.rawEmail ?? c.email,
-      firstName: c.firstName,
-      lastName: c.lastName,
-      phone: c.phone,
-      shopifyCustomerId: c.id,
-    });
-    itrId = m.id;
-    created = m.created;
-  }
-  await d.matcher.link(shop, itrId, { email: linkEmail ? c.email : undefined, shopifyCustomerId: c.id });
+  const target = await resolveTarget(d, shop, client, c, c.email, mode);
+  await d.matcher.link(shop, target.id, {
+    email: target.linkEmail ? c.email : undefined,
+    shopifyCustomerId: c.id,
+  });
 
   // 2. Fields (update only: a create that found an existing register customer leaves its data alone).
-  const id = itrId;
+  const id = target.id;
   if (mode === 'create') {
     await rememberApplied(d, shop, c);
-    if (!linkEmail) {
+    if (!target.linkEmail) {
       return { status: 'skipped', reason: 'already linked to its IT Retail customer', itrCustomerId: id };
     }
-    const rec = created ? undefined : await client.getCustomer(id);
+    const rec = target.created ? undefined : await client.getCustomer(id);
     return {
       status: 'applied',
-      reason: created ? 'customer created in IT Retail' : 'linked to the existing IT Retail customer',
+      reason: target.created ? 'customer created in IT Retail' : 'linked to the existing IT Retail customer',
       itrCustomerId: id,
       cardNo: rec?.CardNo ?? undefined,
       changed: [],
     };
   }
-  const run = async (lock: Lock): Promise<CustomerOutcome> => {
-    // Checked again under the customer's lock: a newer update may have been applied while this one waited.
-    if (await isOlderThanApplied(d, shop, c)) {
-      return { status: 'skipped', reason: OLDER_THAN_APPLIED, itrCustomerId: id };
-    }
-    const rec = await client.getCustomer(id);
-    if (!rec)
-      return { status: 'skipped', reason: 'the IT Retail customer no longer exists', itrCustomerId: id };
-    const changes = customerFieldChanges(rec, c);
-    const changed = Object.keys(changes);
-    if (changed.length === 0) {
-      await rememberApplied(d, shop, c);
-      return created
-        ? {
-            status: 'applied',
-            reason: 'customer created in IT Retail',
-            itrCustomerId: id,
-            cardNo: rec.CardNo ?? undefined,
-            changed,
-          }
-        : {
-            status: 'skipped',
-            reason: 'already up to date',
-            itrCustomerId: id,
-            cardNo: rec.CardNo ?? undefined,
-          };
-    }
-    await lock.ensure();
-    try {
-      const sent = { ...rec, ...changes };
-      await giveBackOverwrite(d, shop, client, id, lock, sent, await client.updateCustomer(sent), jobId);
-    } catch (e) {
-      if (e instanceof EmailTakenError && changes.Email) {
-        // Another live customer holds the new email: take the other fields, and say so instead of retrying.
-        const { Email: _drop, ...rest } = changes;
-        if (Object.keys(rest).length) {
-          await lock.ensure();
-          const sent = { ...rec, ...rest };
-          await giveBackOverwrite(d, shop, client, id, lock, sent, await client.updateCustomer(sent), jobId);
-        }
-        await rememberApplied(d, shop, c);
-        throw new EmailOfAnotherCustomerError(changes.Email, Object.keys(rest));
-      }
-      throw e;
-    }
-    await rememberApplied(d, shop, c);
-    if (oldEmail && changes.Email) await d.matcher.unlinkCustomer(shop, id, { email: oldEmail });
-    return {
-      status: 'applied',
-      reason: `updated ${changed.join(', ')}`,
-      itrCustomerId: id,
-      cardNo: rec.CardNo ?? undefined,
-      changed,
-    };
-  };
+  const run = (lock: Lock) => applyFields(d, shop, client, c, target, lock, jobId);
   return withCustomer(d, shop, client, id, run, { jobId });
+}
+
+interface Target {
+  id: string;
+  created: boolean;
+  /** The linked record's email before this update changed it (unlinked once the change is applied). */
+  oldEmail?: string;
+  /** False when the payload's email is not the linked record's (a late create): that email is not linked. */
+  linkEmail: boolean;
+}
+
+/**
+ * 1. Which IT Retail customer: the one this Shopify customer is linked to (it keeps its points when the
+ *    email changes), else the one matched or created by email.
+ */
+async function resolveTarget(
+  d: ReconcileDeps,
+  shop: string,
+  client: SyncClient,
+  c: CustomerPayload,
+  email: string,
+  mode: 'create' | 'update',
+): Promise<Target> {
+  const linked = await d.matcher.linkedByCustomer(shop, c.id);
+  if (linked) {
+    const rec = await d.matcher.getOrConfirmGone(shop, client, linked);
+    if (rec && rec.Deleted !== true) {
+      // The link decides, whatever the email: an email change is carried to this record below.
+      const recEmail = normalizeEmail(rec.Email);
+      if (recEmail === email) return { id: linked, created: false, linkEmail: true };
+      if (mode === 'update') return { id: linked, created: false, oldEmail: recEmail, linkEmail: true };
+      // A create delivered after an update that changed the email: the link stays, nothing is created.
+      return { id: linked, created: false, linkEmail: false };
+    }
+    await d.matcher.unlinkCustomer(shop, linked, { shopifyCustomerId: c.id });
+  }
+  const m = await d.matcher.findOrCreate(shop, client, {
+    email: c.rawEmail ?? email,
+    firstName: c.firstName,
+    lastName: c.lastName,
+    phone: c.phone,
+    shopifyCustomerId: c.id,
+  });
+  return { id: m.id, created: m.created, linkEmail: true };
+}
+
+/** An update's fields, under the customer's lock: only what differs, never an email another customer has. */
+async function applyFields(
+  d: ReconcileDeps,
+  shop: string,
+  client: SyncClient,
+  c: CustomerPayload,
+  target: Target,
+  lock: Lock,
+  jobId: string | undefined,
+): Promise<CustomerOutcome> {
+  const { id, created, oldEmail } = target;
+  // Checked again under the customer's lock: a newer update may have been applied while this one waited.
+  if (await isOlderThanApplied(d, shop, c)) {
+    return { status: 'skipped', reason: OLDER_THAN_APPLIED, itrCustomerId: id };
+  }
+  const rec = await client.getCustomer(id);
+  if (!rec)
+    return { status: 'skipped', reason: 'the IT Retail customer no longer exists', itrCustomerId: id };
+  const changes = customerFieldChanges(rec, c);
+  const changed = Object.keys(changes);
+  if (changed.length === 0) {
+    await rememberApplied(d, shop, c);
+    return created
+      ? {
+          status: 'applied',
+          reason: 'customer created in IT Retail',
+          itrCustomerId: id,
+          cardNo: rec.CardNo ?? undefined,
+          changed,
+        }
+      : {
+          status: 'skipped',
+          reason: 'already up to date',
+          itrCustomerId: id,
+          cardNo: rec.CardNo ?? undefined,
+        };
+  }
+  await lock.ensure();
+  try {
+    const sent = { ...rec, ...changes };
+    await giveBackOverwrite(d, shop, client, id, lock, sent, await client.updateCustomer(sent), jobId);
+  } catch (e) {
+    if (e instanceof EmailTakenError && changes.Email) {
+      // Another live customer holds the new email: take the other fields, and say so instead of retrying.
+      const { Email: _drop, ...rest } = changes;
+      if (Object.keys(rest).length) {
+        await lock.ensure();
+        const sent = { ...rec, ...rest };
+        await giveBackOverwrite(d, shop, client, id, lock, sent, await client.updateCustomer(sent), jobId);
+      }
+      await rememberApplied(d, shop, c);
+      throw new EmailOfAnotherCustomerError(changes.Email, Object.keys(rest));
+    }
+    throw e;
+  }
+  await rememberApplied(d, shop, c);
+  if (oldEmail && changes.Email) await d.matcher.unlinkCustomer(shop, id, { email: oldEmail });
+  return {
+    status: 'applied',
+    reason: `updated ${changed.join(', ')}`,
+    itrCustomerId: id,
+    cardNo: rec.CardNo ?? undefined,
+    changed,
+  };
 }

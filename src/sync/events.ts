@@ -107,7 +107,7 @@ export class SyncEventStore {
   }
 
   private k(shop: string, ...parts: string[]) {
-    return this.keys.shop(shop, 'ev', ...parts);
+    return this.keys.events(shop, ...parts);
   }
 
   async record(input: NewSyncEvent): Promise<SyncEvent> {

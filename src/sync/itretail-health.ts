@@ -13,8 +13,6 @@ export interface ITRetailHealthSeen {
   lastError?: { at: string; code: string; message: string };
 }
 
-export const itretailHealthKey = (keys: Keys, shop: string) => keys.shop(shop, 'itretail-health');
-
 function failureOf(e: CallEvent): { code: string; message: string } | undefined {
   if (e.status === 'network' || e.status === 'timeout') {
     const what = e.status === 'timeout' ? 'timed out' : 'could not be reached';
@@ -62,7 +60,7 @@ export class ITRetailHealthRecorder {
       this.timers.delete(s);
       const fields = this.pending.get(s);
       this.pending.delete(s);
-      if (fields) await this.redis.hset(itretailHealthKey(this.keys, s), fields).catch(() => undefined);
+      if (fields) await this.redis.hset(this.keys.itretailHealth(s), fields).catch(() => undefined);
     }
   }
 }
@@ -72,7 +70,7 @@ export async function readITRetailHealth(
   keys: Keys,
   shop: string,
 ): Promise<ITRetailHealthSeen> {
-  const h = await redis.hgetall(itretailHealthKey(keys, shop));
+  const h = await redis.hgetall(keys.itretailHealth(shop));
   return {
     lastOkAt: h.lastOkAt || undefined,
     lastError: h.lastErrorAt

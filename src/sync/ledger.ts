@@ -2,7 +2,6 @@ import type { Redis } from 'ioredis';
 import { AppError, type Deferral } from '../errors.js';
 import type { Keys } from '../store/keys.js';
 import type { Lock } from './locks.js';
-import { orderKey } from './order-state.js';
 import type { PendingIntent, UncertainWrite } from './write-evidence.js';
 
 /**
@@ -18,19 +17,20 @@ import type { PendingIntent, UncertainWrite } from './write-evidence.js';
 /** A write's marker outlives any answer that could still arrive for it. */
 const MARKER_TTL_S = 30 * 86_400;
 
+/** The keys of one shop the write protocol uses together (the named keys of store/keys.ts). */
 export const ledgerKeys = (keys: Keys, shop: string) => ({
-  pending: (itrId: string) => keys.shop(shop, 'pending', itrId),
-  uncertain: (itrId: string) => keys.shop(shop, 'uncertain', itrId),
-  uncertainIndex: keys.shop(shop, 'uncertain-writes'),
-  held: (itrId: string) => keys.shop(shop, 'held', itrId),
-  marker: (writeId: string) => keys.shop(shop, 'write', writeId),
-  restoreDue: (itrId: string) => keys.shop(shop, 'restore-due', itrId),
-  outcome: (jobId: string) => keys.shop(shop, 'job-outcome', jobId),
-  order: (orderId: string) => orderKey(keys, shop, orderId),
-  custLock: (itrId: string) => keys.shop(shop, 'lock', 'cust', itrId),
-  orderLock: (orderId: string) => keys.shop(shop, 'lock', 'order', orderId),
-  linkEmail: keys.shop(shop, 'link', 'email'),
-  linkCustomer: keys.shop(shop, 'link', 'customer'),
+  pending: (itrId: string) => keys.pending(shop, itrId),
+  uncertain: (itrId: string) => keys.uncertain(shop, itrId),
+  uncertainIndex: keys.uncertainWrites(shop),
+  held: (itrId: string) => keys.held(shop, itrId),
+  marker: (writeId: string) => keys.writeMarker(shop, writeId),
+  restoreDue: (itrId: string) => keys.restoreDue(shop, itrId),
+  outcome: (jobId: string) => keys.jobOutcome(shop, jobId),
+  order: (orderId: string) => keys.order(shop, orderId),
+  custLock: (itrId: string) => keys.customerLock(shop, itrId),
+  orderLock: (orderId: string) => keys.orderLock(shop, orderId),
+  linkEmail: keys.linkEmail(shop),
+  linkCustomer: keys.linkCustomer(shop),
 });
 
 /** A job cannot write to this customer: one of its writes waits for a person's decision. */

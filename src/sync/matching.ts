@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
@@ -12,18 +12,13 @@ import {
 } from '../itretail/errors.js';
 import { type CustomerRecord, normalizePhone } from '../itretail/schemas.js';
 import type { Keys } from '../store/keys.js';
-import { acquireLock, type LockOptions, withLock } from './locks.js';
+import { EmailIndex, type IndexMeta, MatchError } from './email-index.js';
+import { type LockOptions, withLock } from './locks.js';
 import { normalizeEmail } from './payloads.js';
 
 /**
- * Matching Shopify customers to IT Retail customers by email.
- *
- * IT Retail has no search by email, so the bridge keeps an index built from GetAllCustomers:
- *   idx       hash  email → "<Id>|<CardNo>"   (live records only; the chosen one when several share an email)
- *   idx:meta  hash  startedAt, builtAt, count, durationMs
- *   dups      hash  email → JSON [{id, cardNo}] of every live record carrying that email
- * Rule for several live records with one email: the lowest CardNo wins (string order; no CardNo last),
- * then the lowest Id. Deterministic, so every worker picks the same record; the rest are listed in `dups`.
+ * Matching Shopify customers to IT Retail customers by email: the links first, then the email index of IT
+ * Retail's customers (email-index.ts), refreshed on a miss, else a new IT Retail customer.
  *
  * Links remember what was matched: link:email (email → Id), link:customer (Shopify customer id → Id).
  * findOrCreate runs under a per-email lock and checks again after taking it, so two jobs for one new email
@@ -36,15 +31,7 @@ export type SyncClient = Pick<
   'getCustomer' | 'updateCustomer' | 'createCustomer' | 'forEachCustomer'
 >;
 
-export class MatchError extends AppError {
-  override readonly code = 'MATCH_FAILED' as const;
-  constructor(message: string, retryable: boolean) {
-    super(message, { retryable });
-  }
-}
-
-/** GetOne answered null, and the customer list could not yet confirm the customer is gone. */
-export class AbsenceUnconfirmedError extends AppError {
+class AbsenceUnconfirmedError extends AppError {
   override readonly code = 'ABSENCE_UNCONFIRMED' as const;
   constructor(readonly itrId: string) {
     super(
@@ -75,7 +62,7 @@ export interface MatchInput {
   shopifyCustomerId?: string;
 }
 
-export type MatchVia = 'link' | 'index' | 'refresh' | 'created' | 'email-taken' | 'write-unknown';
+type MatchVia = 'link' | 'index' | 'refresh' | 'created' | 'email-taken' | 'write-unknown';
 
 export interface MatchResult {
   id: string;
@@ -84,46 +71,7 @@ export interface MatchResult {
   created: boolean;
 }
 
-export interface IndexMeta {
-  startedAt: number;
-  builtAt: number;
-  count: number;
-  emails: number;
-  durationMs: number;
-}
-
-const BUILD_SCRIPT = `
-local added = 0
-for i = 1, #ARGV, 3 do
-  local email, id, card = ARGV[i], ARGV[i+1], ARGV[i+2]
-  local val = id .. '|' .. card
-  local cur = redis.call('HGET', KEYS[1], email)
-  if not cur then
-    redis.call('HSET', KEYS[1], email, val)
-    added = added + 1
-  else
-    local sep = string.find(cur, '|', 1, true)
-    local cid = string.sub(cur, 1, sep - 1)
-    local ccard = string.sub(cur, sep + 1)
-    local better
-    if card == ccard then better = id < cid
-    elseif card == '' then better = false
-    elseif ccard == '' then better = true
-    else better = card < ccard end
-    if better then redis.call('HSET', KEYS[1], email, val) end
-    local d = redis.call('HGET', KEYS[2], email)
-    local list
-    if d then list = cjson.decode(d) else list = { { id = cid, cardNo = ccard } } end
-    table.insert(list, { id = id, cardNo = card })
-    redis.call('HSET', KEYS[2], email, cjson.encode(list))
-  end
-end
-return added
-`;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export function emailHash(email: string): string {
+function emailHash(email: string): string {
   return createHash('sha256').update(email).digest('hex').slice(0, 32);
 }
 
@@ -135,9 +83,7 @@ export function isLiveWithEmail(record: CustomerRecord | null, email: string): r
 export class CustomerMatcher {
   private readonly missRefreshAfterMs: number;
   private readonly emailLock: LockOptions;
-  private readonly refreshWaitMs: number;
-  private readonly batchSize: number;
-  private readonly indexLockTtlMs: number;
+  private readonly index: EmailIndex;
 
   constructor(
     private readonly redis: Redis,
@@ -147,23 +93,17 @@ export class CustomerMatcher {
   ) {
     this.missRefreshAfterMs = opts.missRefreshAfterMs ?? 60_000;
     this.emailLock = { ttlMs: 60_000, waitMs: 20_000, ...opts.emailLock };
-    this.refreshWaitMs = opts.refreshWaitMs ?? 120_000;
-    this.batchSize = opts.batchSize ?? 500;
-    this.indexLockTtlMs = opts.indexLockTtlMs ?? 60_000;
-  }
-
-  private k(shop: string, ...parts: string[]) {
-    return this.keys.shop(shop, ...parts);
+    this.index = new EmailIndex(redis, keys, logger, opts);
   }
 
   // ----- links ---------------------------------------------------------------------------------------------
 
   async linkedByEmail(shop: string, email: string): Promise<string | undefined> {
-    return (await this.redis.hget(this.k(shop, 'link', 'email'), email)) ?? undefined;
+    return (await this.redis.hget(this.keys.linkEmail(shop), email)) ?? undefined;
   }
 
   async linkedByCustomer(shop: string, shopifyCustomerId: string): Promise<string | undefined> {
-    return (await this.redis.hget(this.k(shop, 'link', 'customer'), shopifyCustomerId)) ?? undefined;
+    return (await this.redis.hget(this.keys.linkCustomer(shop), shopifyCustomerId)) ?? undefined;
   }
 
   async link(
@@ -172,8 +112,8 @@ export class CustomerMatcher {
     ids: { email?: string; shopifyCustomerId?: string },
   ): Promise<void> {
     const tx = this.redis.multi();
-    if (ids.email) tx.hset(this.k(shop, 'link', 'email'), ids.email, itrId);
-    if (ids.shopifyCustomerId) tx.hset(this.k(shop, 'link', 'customer'), ids.shopifyCustomerId, itrId);
+    if (ids.email) tx.hset(this.keys.linkEmail(shop), ids.email, itrId);
+    if (ids.shopifyCustomerId) tx.hset(this.keys.linkCustomer(shop), ids.shopifyCustomerId, itrId);
     await tx.exec();
   }
 
@@ -184,9 +124,9 @@ export class CustomerMatcher {
     hints: { email?: string; shopifyCustomerId?: string } = {},
   ) {
     const script = `if redis.call('hget', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('hdel', KEYS[1], ARGV[1]) end`;
-    if (hints.email) await this.redis.eval(script, 1, this.k(shop, 'link', 'email'), hints.email, itrId);
+    if (hints.email) await this.redis.eval(script, 1, this.keys.linkEmail(shop), hints.email, itrId);
     if (hints.shopifyCustomerId) {
-      await this.redis.eval(script, 1, this.k(shop, 'link', 'customer'), hints.shopifyCustomerId, itrId);
+      await this.redis.eval(script, 1, this.keys.linkCustomer(shop), hints.shopifyCustomerId, itrId);
     }
     // The index may still name it until the next refresh; lookups verify with GetOne anyway.
   }
@@ -199,7 +139,7 @@ export class CustomerMatcher {
    * a known customer nothing can be confirmed. A confirmation is remembered for 10 minutes.
    */
   async confirmAbsent(shop: string, client: SyncClient, itrId: string): Promise<boolean> {
-    const key = this.k(shop, 'gone', itrId.toLowerCase());
+    const key = this.keys.gone(shop, itrId.toLowerCase());
     if ((await this.redis.get(key)) === '1') return true;
     const wanted = itrId.toLowerCase();
     const known = await this.knownCustomerIds(shop, wanted);
@@ -222,8 +162,8 @@ export class CustomerMatcher {
   private async knownCustomerIds(shop: string, except: string): Promise<Set<string>> {
     const out = new Set<string>();
     const [byCustomer, byEmail] = await Promise.all([
-      this.redis.hrandfield(this.k(shop, 'link', 'customer'), 10, 'WITHVALUES'),
-      this.redis.hrandfield(this.k(shop, 'link', 'email'), 10, 'WITHVALUES'),
+      this.redis.hrandfield(this.keys.linkCustomer(shop), 10, 'WITHVALUES'),
+      this.redis.hrandfield(this.keys.linkEmail(shop), 10, 'WITHVALUES'),
     ]);
     for (const list of [byCustomer, byEmail] as string[][]) {
       for (let i = 1; i < list.length; i += 2) {
@@ -232,7 +172,7 @@ export class CustomerMatcher {
       }
     }
     if (out.size === 0) {
-      const idx = (await this.redis.hrandfield(this.k(shop, 'idx'), 10, 'WITHVALUES')) as string[];
+      const idx = (await this.redis.hrandfield(this.keys.emailIndex(shop), 10, 'WITHVALUES')) as string[];
       for (let i = 1; i < idx.length; i += 2) {
         const id = idx[i]!.slice(0, idx[i]!.indexOf('|')).toLowerCase();
         if (id !== except) out.add(id);
@@ -243,110 +183,17 @@ export class CustomerMatcher {
 
   // ----- index ---------------------------------------------------------------------------------------------
 
-  async indexLookup(shop: string, email: string): Promise<{ id: string; cardNo: string } | undefined> {
-    const v = await this.redis.hget(this.k(shop, 'idx'), email);
-    if (!v) return undefined;
-    const sep = v.indexOf('|');
-    return { id: v.slice(0, sep), cardNo: v.slice(sep + 1) };
+  indexLookup(shop: string, email: string): Promise<{ id: string; cardNo: string } | undefined> {
+    return this.index.lookup(shop, email);
   }
 
-  async duplicates(shop: string, email: string): Promise<{ id: string; cardNo: string }[]> {
-    const v = await this.redis.hget(this.k(shop, 'dups'), email);
-    return v ? (JSON.parse(v) as { id: string; cardNo: string }[]) : [];
+  duplicates(shop: string, email: string): Promise<{ id: string; cardNo: string }[]> {
+    return this.index.duplicates(shop, email);
   }
 
-  async indexMeta(shop: string): Promise<IndexMeta | undefined> {
-    const h = await this.redis.hgetall(this.k(shop, 'idx:meta'));
-    if (!h.builtAt) return undefined;
-    return {
-      startedAt: Number(h.startedAt),
-      builtAt: Number(h.builtAt),
-      count: Number(h.count),
-      emails: Number(h.emails),
-      durationMs: Number(h.durationMs),
-    };
-  }
-
-  /**
-   * Makes sure the index was built from a download started no earlier than `notBefore` (ms). One refresh
-   * per shop at a time across all workers: a caller that finds another refresh running waits for it and
-   * uses its result when it is recent enough.
-   */
-  async ensureIndex(shop: string, client: SyncClient, notBefore: number): Promise<IndexMeta> {
-    const deadline = Date.now() + this.refreshWaitMs;
-    for (;;) {
-      const meta = await this.indexMeta(shop);
-      if (meta && meta.startedAt >= notBefore) return meta;
-      let lock: Awaited<ReturnType<typeof acquireLock>> | undefined;
-      try {
-        lock = await acquireLock(this.redis, this.k(shop, 'lock', 'idx'), {
-          ttlMs: this.indexLockTtlMs,
-          waitMs: 0,
-        });
-      } catch {
-        lock = undefined;
-      }
-      if (lock) {
-        try {
-          const again = await this.indexMeta(shop);
-          if (again && again.startedAt >= notBefore) return again;
-          return await this.buildIndex(shop, client);
-        } finally {
-          await lock.release().catch(() => false);
-        }
-      }
-      if (Date.now() > deadline)
-        throw new MatchError('timed out waiting for the customer index refresh', true);
-      await sleep(100 + Math.random() * 150);
-    }
-  }
-
-  private async buildIndex(shop: string, client: SyncClient): Promise<IndexMeta> {
-    const startedAt = Date.now();
-    const suffix = randomBytes(6).toString('hex');
-    const tmpIdx = this.k(shop, 'idx:tmp', suffix);
-    const tmpDups = this.k(shop, 'dups:tmp', suffix);
-    let batch: string[] = [];
-    let emails = 0;
-    const flush = async () => {
-      if (batch.length === 0) return;
-      const args = batch;
-      batch = [];
-      emails += (await this.redis.eval(BUILD_SCRIPT, 2, tmpIdx, tmpDups, ...args)) as number;
-    };
-    try {
-      const count = await client.forEachCustomer(async (c) => {
-        if (c.Deleted) return;
-        const email = normalizeEmail(c.Email);
-        if (!email) return;
-        batch.push(email, c.Id, c.CardNo ?? '');
-        if (batch.length >= this.batchSize * 3) await flush();
-      });
-      await flush();
-      const builtAt = Date.now();
-      const meta: IndexMeta = { startedAt, builtAt, count, emails, durationMs: builtAt - startedAt };
-      const tx = this.redis.multi();
-      if (emails > 0) tx.rename(tmpIdx, this.k(shop, 'idx'));
-      else tx.del(this.k(shop, 'idx'));
-      tx.del(this.k(shop, 'dups'));
-      // RENAME of a missing key fails; dups exist only when some email repeats.
-      if ((await this.redis.exists(tmpDups)) === 1) tx.rename(tmpDups, this.k(shop, 'dups'));
-      tx.hset(this.k(shop, 'idx:meta'), {
-        startedAt: String(startedAt),
-        builtAt: String(builtAt),
-        count: String(count),
-        emails: String(emails),
-        durationMs: String(meta.durationMs),
-      });
-      await tx.exec();
-      this.logger?.info(
-        { shop, count, emails, durationMs: meta.durationMs },
-        'IT Retail customer index rebuilt',
-      );
-      return meta;
-    } finally {
-      await this.redis.del(tmpIdx, tmpDups).catch(() => 0);
-    }
+  /** See EmailIndex.ensure. */
+  ensureIndex(shop: string, client: SyncClient, notBefore: number): Promise<IndexMeta> {
+    return this.index.ensure(shop, client, notBefore);
   }
 
   // ----- find or create ------------------------------------------------------------------------------------
@@ -358,7 +205,7 @@ export class CustomerMatcher {
   async findOrCreate(shop: string, client: SyncClient, input: MatchInput): Promise<MatchResult> {
     const email = normalizeEmail(input.email);
     if (!email) throw new MatchError('the email address is not usable', false);
-    return withLock(this.redis, this.k(shop, 'lock', 'email', emailHash(email)), this.emailLock, async () => {
+    return withLock(this.redis, this.keys.emailLock(shop, emailHash(email)), this.emailLock, async () => {
       const found = await this.findExisting(shop, client, email, input.shopifyCustomerId);
       if (found) return found;
       return this.create(shop, client, email, input);
@@ -395,7 +242,7 @@ export class CustomerMatcher {
       await this.link(shop, fromIndex.Id, { email, shopifyCustomerId });
       return { id: fromIndex.Id, record: fromIndex, via: 'index', created: false };
     }
-    await this.ensureIndex(shop, client, Date.now() - this.missRefreshAfterMs);
+    await this.index.ensure(shop, client, Date.now() - this.missRefreshAfterMs);
     const refreshed = await this.verifiedIndexHit(shop, client, email);
     if (refreshed) {
       await this.link(shop, refreshed.Id, { email, shopifyCustomerId });
@@ -420,12 +267,12 @@ export class CustomerMatcher {
     client: SyncClient,
     email: string,
   ): Promise<CustomerRecord | null> {
-    const hit = await this.indexLookup(shop, email);
+    const hit = await this.index.lookup(shop, email);
     if (!hit) return null;
     const rec = await client.getCustomer(hit.id);
     if (isLiveWithEmail(rec, email)) return rec;
     // The index is stale for this email (deleted since, or the email changed at the register).
-    await this.redis.hdel(this.k(shop, 'idx'), email);
+    await this.redis.hdel(this.keys.emailIndex(shop), email);
     return null;
   }
 
@@ -470,7 +317,7 @@ export class CustomerMatcher {
       // Someone has this email after all (the register, or our own create whose answer was lost): find it.
       // Any download started after the create was sent will do, so every job of a burst of conflicting
       // creates is served by one refresh instead of each starting its own.
-      await this.ensureIndex(shop, client, sentAt);
+      await this.index.ensure(shop, client, sentAt);
       const rec = await this.verifiedIndexHit(shop, client, email);
       if (rec) {
         await this.link(shop, rec.Id, { email, shopifyCustomerId: input.shopifyCustomerId });

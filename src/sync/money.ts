@@ -14,7 +14,7 @@ export class MoneyFormatError extends AppError {
 }
 
 /** Largest amount accepted, in cents (10^13 cents = 100 billion): keeps every product below 2^53. */
-export const MAX_CENTS = 10 ** 13;
+const MAX_CENTS = 10 ** 13;
 
 const DECIMAL = /^(-)?(\d+)(?:\.(\d+))?$/;
 
@@ -53,18 +53,9 @@ const EXPONENTS: Record<string, number> = {
   XPF: 0,
 };
 
-/** Largest currency exponent handled (three-decimal currencies). */
-export const MAX_EXPONENT = 3;
-
 export function currencyExponent(code: string | null | undefined): number {
   if (typeof code !== 'string') return 2;
   return EXPONENTS[code.trim().toUpperCase()] ?? 2;
-}
-
-/** An amount in minor units of exponent `from`, in minor units of exponent `to` (≥ from): exact. */
-export function rescaleMinor(minor: number, from: number, to: number): number {
-  if (to < from) throw new RangeError(`cannot rescale from exponent ${from} down to ${to} exactly`);
-  return minor * 10 ** (to - from);
 }
 
 /**
@@ -139,7 +130,7 @@ export function parseOptionalCents(
 }
 
 /** Largest rate accepted (points per dollar). */
-export const MAX_RATE_MILLI = 9_999_999;
+const MAX_RATE_MILLI = 9_999_999;
 
 /**
  * Points per dollar as a decimal string with at most 3 decimals ("1", "1.5", "0.125") → thousandths

@@ -9,7 +9,6 @@ import {
   factsFromOrder,
   factsFromRefund,
   mergeOrderFacts,
-  orderLedgerKey,
   readOrderState,
 } from './order-state.js';
 import {
@@ -53,12 +52,9 @@ type OrderTopicPayload = Extract<
   { topic: 'orders/paid' | 'orders/updated' | 'orders/cancelled' | 'refunds/create' | 'orders/edited' }
 >;
 
-/** Orders whose facts were compacted and that wait for an Admin API read (scored by when that was noted). */
-export const ordersNeedingReadKey = (keys: Keys, shop: string) => keys.shop(shop, 'orders-needing-read');
-
 /** The ids of compacted orders a refund or edit arrived for, oldest first (for the catch-up to read). */
 export async function ordersNeedingRead(redis: Redis, keys: Keys, shop: string, limit = 100) {
-  return redis.zrange(ordersNeedingReadKey(keys, shop), 0, limit - 1);
+  return redis.zrange(keys.ordersNeedingRead(shop), 0, limit - 1);
 }
 
 function buyerOf(order: OrderPayload): BuyerFacts {
@@ -113,7 +109,7 @@ export async function handleOrderTopic(d: OrderJobDeps, p: OrderTopicPayload): P
   }
 }
 
-export class InvalidRefundError extends AppError {
+class InvalidRefundError extends AppError {
   override readonly code = 'INVALID_PAYLOAD' as const;
   constructor() {
     super('invalid refunds/create payload (order_id is missing)', { retryable: false });
@@ -140,13 +136,13 @@ async function handleEdit(d: OrderJobDeps, edit: OrderEditPayload): Promise<Orde
 /** A compacted order that these facts cannot restore: read it from Shopify, or note that it needs reading. */
 async function needsRead(d: OrderJobDeps, orderId: string, facts: OrderFacts): Promise<OrderJobOutcome> {
   const shop = d.shop;
-  const ledger = await d.redis.hget(orderLedgerKey(d.keys, shop), orderId);
+  const ledger = await d.redis.hget(d.keys.orderLedger(shop), orderId);
   const [applied, , , , , , cancelled] = (ledger ?? '').split('|');
   if (cancelled === '1' && Number(applied || 0) === 0) {
     return { kind: 'skipped', orderId, reason: 'order cancelled; nothing was applied and nothing changes' };
   }
   if (d.fetchOrderSnapshot) return readAndMerge(d, orderId, facts);
-  await d.redis.zadd(ordersNeedingReadKey(d.keys, shop), 'NX', Date.now(), orderId);
+  await d.redis.zadd(d.keys.ordersNeedingRead(shop), 'NX', Date.now(), orderId);
   return {
     kind: 'skipped',
     orderId,
@@ -172,11 +168,11 @@ async function readAndMerge(d: OrderJobDeps, orderId: string, facts: OrderFacts)
   const combined: OrderFacts = { ...read, refunds: all.refunds, cancelled: all.cancelled || undefined };
   const buyer = buyerOf(order);
   await mergeOrderFacts(d.redis, d.keys, shop, orderId, combined, buyer);
-  await d.redis.zrem(ordersNeedingReadKey(d.keys, shop), orderId);
+  await d.redis.zrem(d.keys.ordersNeedingRead(shop), orderId);
   return { kind: 'reconcile', orderId, customer: buyer };
 }
 
-export function orderContext(o: OrderPayload): Partial<NewSyncEvent> {
+function orderContext(o: OrderPayload): Partial<NewSyncEvent> {
   const name = [o.customer?.first_name, o.customer?.last_name].filter(Boolean).join(' ');
   return {
     shopifyOrderId: o.id,

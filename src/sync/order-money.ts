@@ -48,7 +48,7 @@ export function exponentOf(sets: (MoneySet | undefined)[], fallback?: string | n
 }
 
 /** x × part / whole, rounded half up (a line's tax or discount for part of its quantity). */
-export function prorate(x: number, part: number, whole: number): number {
+function prorate(x: number, part: number, whole: number): number {
   if (whole <= 0 || part >= whole) return x;
   if (part <= 0) return 0;
   const num = BigInt(x) * BigInt(part) * 2n + BigInt(whole);

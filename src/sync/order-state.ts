@@ -14,7 +14,7 @@ import {
 } from './points.js';
 
 /**
- * An order's known facts in Redis: hash keys.shop(shop, 'order', orderId).
+ * An order's known facts in Redis: hash keys.order(shop, orderId).
  *   paid facts (set once, HSETNX): rateMilli, rules, test, testIncluded, paidAt, paidExp, paidSubtotalCents
  *   (written last: its presence marks the order paid)
  *   refund:<refundId> = the refund's amounts (HSETNX: a refund id counts once); a bare number is a refund
@@ -28,18 +28,12 @@ import {
  * set (scored by the last merge), from which retention.ts compacts orders past the shop's horizon.
  */
 
-export class InvalidOrderError extends AppError {
+class InvalidOrderError extends AppError {
   override readonly code = 'INVALID_ORDER' as const;
   constructor(message: string) {
     super(message, { retryable: false });
   }
 }
-
-export const orderKey = (keys: Keys, shop: string, orderId: string) => keys.shop(shop, 'order', orderId);
-export const ordersByEmailKey = (keys: Keys, shop: string, email: string) =>
-  keys.shop(shop, 'orders-by-email', email);
-export const ordersByCustomerKey = (keys: Keys, shop: string, shopifyCustomerId: string) =>
-  keys.shop(shop, 'orders-by-customer', shopifyCustomerId);
 
 /** What the shop's settings say when an order's payment is merged. */
 export interface PaidContext {
@@ -127,29 +121,24 @@ export interface BuyerFacts {
   phone?: string;
 }
 
-/** The shop's orders scored by their last change (ms): what retention.ts compacts from. */
-export const ordersByChangeKey = (keys: Keys, shop: string) => keys.shop(shop, 'orders-by-change');
-/** Compacted orders: orderId → the small ledger kept after the horizon (see retention.ts). */
-export const orderLedgerKey = (keys: Keys, shop: string) => keys.shop(shop, 'order-ledger');
-
 /** Rules as stored: "tax=1,gift=1,ship=0". */
-export function encodeRules(r: PointsRules): string {
+function encodeRules(r: PointsRules): string {
   return `tax=${r.excludeTax ? 1 : 0},gift=${r.excludeGiftCards ? 1 : 0},ship=${r.includeShipping ? 1 : 0}`;
 }
 
-export function decodeRules(v: string | undefined): PointsRules | undefined {
+function decodeRules(v: string | undefined): PointsRules | undefined {
   if (!v) return undefined;
   const f = Object.fromEntries(v.split(',').map((p) => p.split('=') as [string, string]));
   return { excludeTax: f.tax === '1', excludeGiftCards: f.gift === '1', includeShipping: f.ship === '1' };
 }
 
 /** A refund as stored: "v2:exp:lines:tax:giftCards:giftCardTax:shipping" (a bare number: older layout). */
-export function encodeRefund(r: RefundFact): string {
+function encodeRefund(r: RefundFact): string {
   if (typeof r === 'number') return String(r);
   return ['v2', r.exp, r.lines, r.tax, r.giftCards, r.giftCardTax, r.shipping].join(':');
 }
 
-export function decodeRefund(v: string): RefundFact {
+function decodeRefund(v: string): RefundFact {
   if (!v.startsWith('v2:')) return Number(v);
   const [, exp, lines, tax, giftCards, giftCardTax, shipping] = v.split(':').map(Number);
   return {
@@ -162,7 +151,7 @@ export function decodeRefund(v: string): RefundFact {
   };
 }
 
-export function decodeSnapshot(v: string | undefined): OrderSnapshot | undefined {
+function decodeSnapshot(v: string | undefined): OrderSnapshot | undefined {
   if (!v) return undefined;
   const a = JSON.parse(v) as [number, number, number, number, number, number, number, number, string[]];
   return {
@@ -186,7 +175,7 @@ export function decodeSnapshot(v: string | undefined): OrderSnapshot | undefined
  * Returns 1 merged, 0 when the order was compacted and nothing was written (the facts are not enough).
  * Kept free of anything but these keys, so a lock script can run the same steps inside itself.
  */
-export const MERGE_ORDER_FACTS = `
+const MERGE_ORDER_FACTS = `
 local function after(a, b)
   for i = 1, math.min(#a, #b) do
     local x, y = string.byte(a, i), string.byte(b, i)
@@ -226,13 +215,13 @@ redis.call('zadd', KEYS[2], ARGV[2], ARGV[1])
 return 1`;
 
 /** The keys and arguments of one MERGE_ORDER_FACTS run (so a lock script can run the merge inside itself). */
-export interface OrderMergeCall {
+interface OrderMergeCall {
   keys: string[];
   args: string[];
 }
 
 /** Builds the merge of `facts` (and the buyer's names and phone) into one order: see MERGE_ORDER_FACTS. */
-export function orderMergeCall(
+function orderMergeCall(
   keys: Keys,
   shop: string,
   orderId: string,
@@ -270,16 +259,11 @@ export function orderMergeCall(
   // Makes the hash exist even for a refund alone, so "known order" checks work.
   setnx('firstSeenAt', new Date(nowMs).toISOString());
   const indexKeys: string[] = [];
-  if (email) indexKeys.push(ordersByEmailKey(keys, shop, email));
-  if (customerId) indexKeys.push(ordersByCustomerKey(keys, shop, customerId));
+  if (email) indexKeys.push(keys.ordersByEmail(shop, email));
+  if (customerId) indexKeys.push(keys.ordersByCustomer(shop, customerId));
   const snap = facts.snapshot;
   return {
-    keys: [
-      orderKey(keys, shop, orderId),
-      ordersByChangeKey(keys, shop),
-      orderLedgerKey(keys, shop),
-      ...indexKeys,
-    ],
+    keys: [keys.order(shop, orderId), keys.ordersByChange(shop), keys.orderLedger(shop), ...indexKeys],
     args: [
       orderId,
       String(nowMs),
@@ -318,7 +302,7 @@ export async function readOrderState(
   shop: string,
   orderId: string,
 ): Promise<OrderState> {
-  return orderStateFromHash(await redis.hgetall(orderKey(keys, shop, orderId)));
+  return orderStateFromHash(await redis.hgetall(keys.order(shop, orderId)));
 }
 
 /** A hash as a Lua script returns HGETALL (a flat [field, value, …] list) → an object. */

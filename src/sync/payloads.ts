@@ -180,7 +180,7 @@ const editChange = z.looseObject({ id: optId, delta: z.number().nullish() });
 const editChanges = z
   .looseObject({ additions: z.array(editChange).nullish(), removals: z.array(editChange).nullish() })
   .nullish();
-export const orderEditSchema = z
+const orderEditSchema = z
   .looseObject({
     order_edit: z.preprocess(
       preferGid,
@@ -196,7 +196,7 @@ export const orderEditSchema = z
   }));
 export type OrderEditPayload = z.output<typeof orderEditSchema>;
 
-export const customerSchema = z
+const customerSchema = z
   .preprocess(
     preferGid,
     z.looseObject({
@@ -226,7 +226,7 @@ const redactCustomer = z
   .nullish()
   .transform((c) => ({ id: c?.id, email: normalizeEmail(c?.email) }));
 
-export const customersRedactSchema = z
+const customersRedactSchema = z
   .looseObject({
     shop_domain: str,
     customer: redactCustomer,
@@ -238,7 +238,7 @@ export const customersRedactSchema = z
     orderIds: r.orders_to_redact ?? [],
   }));
 
-export const dataRequestSchema = z
+const dataRequestSchema = z
   .looseObject({
     shop_domain: str,
     customer: redactCustomer,
@@ -252,11 +252,11 @@ export const dataRequestSchema = z
     requestId: r.data_request?.id,
   }));
 
-export const shopRedactSchema = z
+const shopRedactSchema = z
   .looseObject({ shop_domain: str })
   .transform((r) => ({ shopDomain: r.shop_domain }));
 
-export const appUninstalledSchema = z.unknown().transform(() => ({}));
+const appUninstalledSchema = z.unknown().transform(() => ({}));
 
 const SCHEMAS = {
   'orders/paid': orderSchema,
@@ -279,13 +279,13 @@ export type HandledTopic = keyof typeof SCHEMAS;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
 const _sameTopics: Same<HandledTopic, (typeof HANDLED_TOPICS)[number]> = true;
 void _sameTopics;
-export type PayloadOf<T extends HandledTopic> = z.output<(typeof SCHEMAS)[T]>;
+type PayloadOf<T extends HandledTopic> = z.output<(typeof SCHEMAS)[T]>;
 
 export type ParsedPayload = { [T in HandledTopic]: { topic: T; data: PayloadOf<T> } }[HandledTopic];
 
 export type ParseResult = ({ ok: true } & ParsedPayload) | { ok: false; error: string };
 
-export function isHandledTopic(topic: string): topic is HandledTopic {
+function isHandledTopic(topic: string): topic is HandledTopic {
   return Object.hasOwn(SCHEMAS, topic);
 }
 

@@ -29,7 +29,7 @@ export const DEFAULT_POINTS_RULES: Readonly<PointsRules> = Object.freeze({
 });
 
 /** Orders paid before the rules were kept with them earn on the subtotal as Shopify gives it. */
-export const LEGACY_POINTS_RULES: Readonly<PointsRules> = Object.freeze({
+const LEGACY_POINTS_RULES: Readonly<PointsRules> = Object.freeze({
   excludeTax: false,
   excludeGiftCards: false,
   includeShipping: false,
@@ -149,7 +149,7 @@ export function snapshotText(s: OrderSnapshot): string {
 }
 
 /** Whether `b` replaces `a`: later `updated_at`, or the same and the greater canonical text (any order, same winner). */
-export function isNewerSnapshot(a: OrderSnapshot | undefined, b: OrderSnapshot): boolean {
+function isNewerSnapshot(a: OrderSnapshot | undefined, b: OrderSnapshot): boolean {
   if (!a) return true;
   if (b.at !== a.at) return b.at > a.at;
   return snapshotText(b) > snapshotText(a);
@@ -170,7 +170,7 @@ export function mergeFacts(state: OrderState, facts: OrderFacts): OrderState {
   return next;
 }
 
-export function refundAmounts(r: RefundFact): RefundAmounts {
+function refundAmounts(r: RefundFact): RefundAmounts {
   return typeof r === 'number' ? { exp: 2, lines: r, tax: 0, giftCards: 0, giftCardTax: 0, shipping: 0 } : r;
 }
 
@@ -218,7 +218,7 @@ function decidingSnapshot(state: Pick<OrderState, 'paid' | 'snapshot'>): OrderSn
  * so every amount is scaled up exactly): the deciding snapshot less the refunds it does not list, never
  * below 0; 0 before payment.
  */
-export function eligibleMinor(state: Pick<OrderState, 'paid' | 'refunds' | 'snapshot'>): {
+function eligibleMinor(state: Pick<OrderState, 'paid' | 'refunds' | 'snapshot'>): {
   minor: number;
   exp: number;
 } {

@@ -1,19 +1,19 @@
 import { AppError } from '../errors.js';
-import type { Keys } from '../store/keys.js';
 import { appliedOutcome, type CustomerWriteDeps, withCustomer, writePoints } from './customer-writes.js';
+import { MatchError } from './email-index.js';
 import { ledgerKeys } from './ledger.js';
 import { type Lock, type LockOptions, type LockRead, withLock } from './locks.js';
-import { isLiveWithEmail, MatchError, type MatchInput, type SyncClient } from './matching.js';
-import { hashFromPairs, orderKey, orderStateFromHash, readOrderState } from './order-state.js';
+import { isLiveWithEmail, type MatchInput, type SyncClient } from './matching.js';
+import { hashFromPairs, orderStateFromHash, readOrderState } from './order-state.js';
 import { type OrderState, worth, worthBasis } from './points.js';
 
 /**
  * Moving an IT Retail balance by exactly what an order is worth now minus what was already applied.
  *
  * Locks (always taken in this order, never the reverse, so they cannot deadlock):
- *   order lock  keys.shop(shop,'lock','order',orderId)  — one job per order decides and acts at a time
+ *   order lock  keys.orderLock(shop, orderId)  — one job per order decides and acts at a time
  *   email lock  (inside findOrCreate, released before the next one is taken)
- *   customer lock keys.shop(shop,'lock','cust',itrId)   — one writer per IT Retail customer (customer-writes.ts)
+ *   customer lock keys.customerLock(shop, itrId)   — one writer per IT Retail customer (customer-writes.ts)
  *
  * Who the buyer is: the Shopify customer. An order of a Shopify customer that is linked goes to the linked
  * IT Retail record whatever email the order carries; a guest order (or a customer not linked yet) is matched
@@ -32,7 +32,7 @@ import { type OrderState, worth, worthBasis } from './points.js';
  * Retail calls: GetOne and Put.
  */
 
-export interface AppliedOutcome {
+interface AppliedOutcome {
   status: 'applied';
   itrCustomerId: string;
   cardNo?: string;
@@ -47,7 +47,7 @@ export interface AppliedOutcome {
   registerOverwritten?: number;
 }
 
-export interface SkippedOutcome {
+interface SkippedOutcome {
   status: 'skipped';
   reason: string;
   orderName?: string;
@@ -64,7 +64,7 @@ export interface ReconcileDeps extends CustomerWriteDeps {
 }
 
 /** The candidate customer failed its check (gone, deleted, or no longer carrying the order's email). */
-export class CustomerGoneError extends AppError {
+class CustomerGoneError extends AppError {
   override readonly code = 'CUSTOMER_GONE' as const;
   constructor(readonly itrId: string) {
     super('the IT Retail customer no longer exists', { retryable: false });
@@ -73,10 +73,6 @@ export class CustomerGoneError extends AppError {
 
 export const GONE_REASON =
   'the IT Retail customer that holds this order’s points no longer exists; nothing more is applied';
-
-export function customerLockKey(keys: Keys, shop: string, itrId: string): string {
-  return ledgerKeys(keys, shop).custLock(itrId);
-}
 
 function skipReason(state: OrderState, includeTestOrders: boolean, w: number): string {
   if (state.appliedPoints !== 0 || w !== 0) return 'already applied';
@@ -147,7 +143,7 @@ export async function reconcileOrder(
   const k = ledgerKeys(d.keys, shop);
   const read: LockRead = {
     lua: ORDER_LOCK_READ,
-    keys: [k.order(orderId), k.linkEmail, d.keys.shop(shop, 'idx'), k.linkCustomer],
+    keys: [k.order(orderId), k.linkEmail, d.keys.emailIndex(shop), k.linkCustomer],
   };
   const lockKey = k.orderLock(orderId);
   const lockOpts: LockOptions = { ttlMs: 60_000, waitMs: 20_000, ...d.orderLock };
@@ -155,74 +151,7 @@ export async function reconcileOrder(
     d.redis,
     lockKey,
     lockOpts,
-    async (orderLock) => {
-      const [pairs, linked, via] = orderLock.read as [unknown, string, Via | ''];
-      let candidate: { id: string; via: Via } | undefined = linked
-        ? { id: linked, via: via as Via }
-        : undefined;
-      let state = orderStateFromHash(hashFromPairs(pairs));
-      for (let round = 0; round < 3; round++) {
-        if (round > 0) state = await readOrderState(d.redis, d.keys, shop, orderId);
-        const named = (o: ReconcileOutcome): ReconcileOutcome => ({ ...o, orderName: state.name });
-        const w = worth(state, opts.includeTestOrders);
-        let target: { id: string; via: Via } | undefined = state.itrCustomerId
-          ? { id: state.itrCustomerId, via: 'bound' }
-          : undefined;
-        if (!target) {
-          if (w === state.appliedPoints) {
-            const remembered = await rememberedOutcome(d, shop, opts);
-            return named(
-              remembered ?? {
-                status: 'skipped',
-                reason: skipReason(state, opts.includeTestOrders, w),
-                worth: w,
-              },
-            );
-          }
-          if (!state.email && !candidate) {
-            return named({ status: 'skipped', reason: 'order has no email', worth: w });
-          }
-          if (candidate) {
-            target = candidate;
-            candidate = undefined;
-          } else {
-            const match = await d.matcher.findOrCreate(shop, client, {
-              ...opts.customer,
-              firstName: opts.customer?.firstName ?? state.buyer?.firstName,
-              lastName: opts.customer?.lastName ?? state.buyer?.lastName,
-              phone: opts.customer?.phone ?? state.buyer?.phone,
-              email: state.email ?? '',
-              shopifyCustomerId: state.shopifyCustomerId,
-            });
-            target = { id: match.id, via: 'matched' };
-          }
-        }
-        const t = target;
-        const result = await withCustomer(
-          d,
-          shop,
-          client,
-          t.id,
-          (lock, hash) => applyUnderLock(d, shop, client, orderId, t, lock, opts, { hash, orderLock }),
-          { orderId, jobId: opts.jobId },
-        ).catch((e: unknown) => {
-          if (e instanceof CustomerGoneError) return 'rebind' as const;
-          throw e;
-        });
-        if (result !== 'rebind') return named(result);
-        // The candidate did not check out (an order not bound yet: nothing was applied). Unlink it and match
-        // again by email, through findOrCreate.
-        await d.matcher.unlinkCustomer(shop, t.id, {
-          email: t.via === 'customer' ? undefined : state.email,
-          shopifyCustomerId: state.shopifyCustomerId,
-        });
-        d.logger?.warn(
-          { shop, orderId, itretailCustomerId: t.id, via: t.via },
-          'IT Retail customer gone or no longer matching; matching the order again',
-        );
-      }
-      throw new MatchError('the matched IT Retail customer kept disappearing; will try again', true);
-    },
+    (orderLock) => reconcileLocked(d, shop, client, orderId, opts, orderLock),
     read,
   );
   if (out.status === 'applied' && out.registerOverwritten && out.itrCustomerId) {
@@ -231,6 +160,84 @@ export async function reconcileOrder(
     await withCustomer(d, shop, client, out.itrCustomerId, async () => undefined, { jobId: opts.jobId });
   }
   return out;
+}
+
+/**
+ * Under the order's lock: the order's customer (bound, linked, or matched by email) and its balance moved;
+ * a candidate that no longer checks out is unlinked and the order matched again (at most three rounds).
+ */
+async function reconcileLocked(
+  d: ReconcileDeps,
+  shop: string,
+  client: SyncClient,
+  orderId: string,
+  opts: ReconcileOptions,
+  orderLock: Lock,
+): Promise<ReconcileOutcome> {
+  const [pairs, linked, via] = orderLock.read as [unknown, string, Via | ''];
+  let candidate: { id: string; via: Via } | undefined = linked ? { id: linked, via: via as Via } : undefined;
+  let state = orderStateFromHash(hashFromPairs(pairs));
+  for (let round = 0; round < 3; round++) {
+    if (round > 0) state = await readOrderState(d.redis, d.keys, shop, orderId);
+    const named = (o: ReconcileOutcome): ReconcileOutcome => ({ ...o, orderName: state.name });
+    const w = worth(state, opts.includeTestOrders);
+    let target: { id: string; via: Via } | undefined = state.itrCustomerId
+      ? { id: state.itrCustomerId, via: 'bound' }
+      : undefined;
+    if (!target) {
+      if (w === state.appliedPoints) {
+        const remembered = await rememberedOutcome(d, shop, opts);
+        return named(
+          remembered ?? {
+            status: 'skipped',
+            reason: skipReason(state, opts.includeTestOrders, w),
+            worth: w,
+          },
+        );
+      }
+      if (!state.email && !candidate) {
+        return named({ status: 'skipped', reason: 'order has no email', worth: w });
+      }
+      if (candidate) {
+        target = candidate;
+        candidate = undefined;
+      } else {
+        const match = await d.matcher.findOrCreate(shop, client, {
+          ...opts.customer,
+          firstName: opts.customer?.firstName ?? state.buyer?.firstName,
+          lastName: opts.customer?.lastName ?? state.buyer?.lastName,
+          phone: opts.customer?.phone ?? state.buyer?.phone,
+          email: state.email ?? '',
+          shopifyCustomerId: state.shopifyCustomerId,
+        });
+        target = { id: match.id, via: 'matched' };
+      }
+    }
+    const t = target;
+    const result = await withCustomer(
+      d,
+      shop,
+      client,
+      t.id,
+      (lock, hash) => applyUnderLock(d, shop, client, orderId, t, lock, opts, { hash, orderLock }),
+      { orderId, jobId: opts.jobId },
+    ).catch((e: unknown) => {
+      if (e instanceof CustomerGoneError) return 'rebind' as const;
+      throw e;
+    });
+    if (result !== 'rebind') return named(result);
+    // The candidate did not check out (an order not bound yet: nothing was applied). Unlink it and match
+    // again by email, through findOrCreate.
+    await d.matcher.unlinkCustomer(shop, t.id, {
+      email: t.via === 'customer' ? undefined : state.email,
+      shopifyCustomerId: state.shopifyCustomerId,
+    });
+    d.logger?.warn(
+      { shop, orderId, itretailCustomerId: t.id, via: t.via },
+      'IT Retail customer gone or no longer matching; matching the order again',
+    );
+  }
+  throw new MatchError('the matched IT Retail customer kept disappearing; will try again', true);
 }
 
 async function rememberedOutcome(
@@ -289,7 +296,7 @@ async function applyUnderLock(
     if (!ok) throw new CustomerGoneError(itrId);
   } else if (rec.Deleted === true && state.appliedPoints === 0) {
     // Bound but never credited, and deleted at the register since: free to match again.
-    await d.redis.hdel(orderKey(d.keys, shop, orderId), 'itrCustomerId');
+    await d.redis.hdel(d.keys.order(shop, orderId), 'itrCustomerId');
     throw new CustomerGoneError(itrId);
   }
   const r = await writePoints(d, shop, client, itrId, lock, rec, {

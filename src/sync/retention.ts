@@ -2,13 +2,6 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Keys } from '../store/keys.js';
 import { ledgerKeys } from './ledger.js';
-import {
-  orderKey,
-  orderLedgerKey,
-  ordersByChangeKey,
-  ordersByCustomerKey,
-  ordersByEmailKey,
-} from './order-state.js';
 
 /**
  * Bounded Redis: an order's facts (snapshot, refunds, identity, buyer) and its index entries are compacted
@@ -71,36 +64,28 @@ export async function compactOrders(
   const out: CompactResult = { compacted: 0, busy: 0 };
   let offset = 0;
   for (let seen = 0; seen < (opts.maxOrders ?? Number.POSITIVE_INFINITY); ) {
-    const ids = await redis.zrangebyscore(
-      ordersByChangeKey(keys, shop),
-      '-inf',
-      cutoff,
-      'LIMIT',
-      offset,
-      batch,
-    );
+    const ids = await redis.zrangebyscore(keys.ordersByChange(shop), '-inf', cutoff, 'LIMIT', offset, batch);
     if (ids.length === 0) break;
     seen += ids.length;
     const heads = redis.pipeline();
-    for (const id of ids)
-      heads.hmget(orderKey(keys, shop, id), 'email', 'shopifyCustomerId', 'itrCustomerId');
+    for (const id of ids) heads.hmget(keys.order(shop, id), 'email', 'shopifyCustomerId', 'itrCustomerId');
     const fields = (await heads.exec()) ?? [];
     const tx = redis.pipeline();
     ids.forEach((id, i) => {
       const [email, customerId, itrId] = (fields[i]?.[1] as (string | null)[] | undefined) ?? [];
       const index: string[] = [];
-      if (email) index.push(ordersByEmailKey(keys, shop, email));
-      if (customerId) index.push(ordersByCustomerKey(keys, shop, customerId));
+      if (email) index.push(keys.ordersByEmail(shop, email));
+      if (customerId) index.push(keys.ordersByCustomer(shop, customerId));
       const k = ledgerKeys(keys, shop);
       tx.eval(
         COMPACT,
         6 + index.length,
-        orderKey(keys, shop, id),
-        orderLedgerKey(keys, shop),
-        ordersByChangeKey(keys, shop),
+        keys.order(shop, id),
+        keys.orderLedger(shop),
+        keys.ordersByChange(shop),
         k.orderLock(id),
-        itrId ? k.pending(itrId) : orderKey(keys, shop, id),
-        itrId ? k.uncertain(itrId) : orderKey(keys, shop, id),
+        itrId ? k.pending(itrId) : keys.order(shop, id),
+        itrId ? k.uncertain(itrId) : keys.order(shop, id),
         ...index,
         id,
         String(cutoff),
@@ -126,7 +111,7 @@ export async function compactOrders(
 
 /** The shop's ledger entry of a compacted order (undefined when the order is not compacted). */
 export async function compactedLedger(redis: Redis, keys: Keys, shop: string, orderId: string) {
-  const v = await redis.hget(orderLedgerKey(keys, shop), orderId);
+  const v = await redis.hget(keys.orderLedger(shop), orderId);
   if (v === null) return undefined;
   const [applied, itrCustomerId, rateMilli, rules, test, testIncluded, cancelled, paid] = v.split('|');
   return {

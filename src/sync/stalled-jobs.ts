@@ -14,7 +14,7 @@ import { looseContext } from './jobs/webhook.js';
  */
 
 /** BullMQ's own failedReason for a job moved to failed by the stalled-jobs check. */
-export const STALLED_REASON = 'job stalled more than allowable limit';
+const STALLED_REASON = 'job stalled more than allowable limit';
 
 export interface StalledRecorderDeps {
   queue: Pick<Queue<SyncJobData>, 'getJob' | 'name'>;
@@ -54,7 +54,7 @@ async function recordOne(deps: StalledRecorderDeps, jobId: string): Promise<void
   const job = await deps.queue.getJob(jobId);
   if (!job) return;
   const data = job.data;
-  const marker = deps.keys.shop(data.shop, 'stalled-recorded', `${jobId}:${job.finishedOn ?? 0}`);
+  const marker = deps.keys.stalledRecorded(data.shop, `${jobId}:${job.finishedOn ?? 0}`);
   if ((await deps.redis.set(marker, '1', 'EX', 14 * 86_400, 'NX')) !== 'OK') return;
   const topic = data.kind === 'webhook' ? data.topic : `admin/${data.kind}`;
   await deps.events.record({

@@ -38,7 +38,7 @@ export interface PendingIntent {
   endedAt?: number;
 }
 
-export type Verdict = 'landed' | 'not-landed' | 'uncertain';
+type Verdict = 'landed' | 'not-landed' | 'uncertain';
 
 export interface Judgement {
   verdict: Verdict;

@@ -78,21 +78,7 @@ export interface RunningWorker {
 
 export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker> {
   const health = new ITRetailHealthRecorder(deps.redis, deps.keys);
-  const clients =
-    deps.clients ??
-    new ClientRegistry({
-      defaultBaseUrl: deps.itretail?.baseUrl ?? 'https://retailnext.itretail.com',
-      defaultCredentials: deps.itretail?.defaultCredentials,
-      defaultCredentialsOnlyFor: deps.itretail?.defaultCredentialsOnlyFor,
-      guardShopUrls: deps.itretail?.guardShopUrls,
-      onShopCall: (shop, e) => health.record(shop, e),
-      clientOptions: {
-        logger: deps.logger,
-        ...(deps.metrics ? { onCall: (e) => deps.metrics?.observeITRetailCall(e) } : {}),
-        ...deps.itretail?.clientOptions,
-      },
-      logger: deps.logger,
-    });
+  const clients = deps.clients ?? clientRegistry(deps, health);
   const matcher =
     deps.matcher ?? new CustomerMatcher(deps.redis, deps.keys, deps.logger, deps.matcherOptions);
   // The worker's own handle on the queue (redact removes finished jobs' copies of personal data; the
@@ -120,20 +106,7 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
   const run = deps.metrics
     ? measured(parsed, deps.metrics)
     : (job: Job<SyncJobData>, token?: string) => parsed(job, token);
-  // Every shard has its worker; together they run at most `concurrency` jobs, shards served in turn.
-  const concurrency = deps.concurrency ?? 10;
-  const gate = new ShardGate(concurrency, queues.shards.length);
-  const workers = queues.shards.map(
-    (q, i) =>
-      new Worker<SyncJobData>(SYNC_QUEUE, (job, token) => gate.run(i, () => run(job, token)), {
-        connection: deps.connection,
-        prefix: q.opts.prefix,
-        concurrency,
-        // Processing is idempotent, so a job whose worker died may safely run again a few times.
-        maxStalledCount: 5,
-        ...deps.workerOptions,
-      }),
-  );
+  const workers = shardWorkers(deps, queues, run);
   for (const w of workers) w.on('error', (err) => deps.logger.error({ err }, 'sync worker error'));
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   // Jobs BullMQ fails itself (stalled too often) are recorded for the merchant: one listener per shard.
@@ -181,6 +154,44 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
       return closing;
     },
   };
+}
+
+/** Per-shop IT Retail clients; their calls feed the shop's IT Retail health and the metrics. */
+function clientRegistry(deps: StartWorkerDeps, health: ITRetailHealthRecorder): ClientRegistry {
+  return new ClientRegistry({
+    defaultBaseUrl: deps.itretail?.baseUrl ?? 'https://retailnext.itretail.com',
+    defaultCredentials: deps.itretail?.defaultCredentials,
+    defaultCredentialsOnlyFor: deps.itretail?.defaultCredentialsOnlyFor,
+    guardShopUrls: deps.itretail?.guardShopUrls,
+    onShopCall: (shop, e) => health.record(shop, e),
+    clientOptions: {
+      logger: deps.logger,
+      ...(deps.metrics ? { onCall: (e) => deps.metrics?.observeITRetailCall(e) } : {}),
+      ...deps.itretail?.clientOptions,
+    },
+    logger: deps.logger,
+  });
+}
+
+/** Every shard has its worker; together they run at most `concurrency` jobs, shards served in turn. */
+function shardWorkers(
+  deps: StartWorkerDeps,
+  queues: SyncQueues,
+  run: (job: Job<SyncJobData>, token?: string) => Promise<unknown>,
+): Worker<SyncJobData>[] {
+  const concurrency = deps.concurrency ?? 10;
+  const gate = new ShardGate(concurrency, queues.shards.length);
+  return queues.shards.map(
+    (q, i) =>
+      new Worker<SyncJobData>(SYNC_QUEUE, (job, token) => gate.run(i, () => run(job, token)), {
+        connection: deps.connection,
+        prefix: q.opts.prefix,
+        concurrency,
+        // Processing is idempotent, so a job whose worker died may safely run again a few times.
+        maxStalledCount: 5,
+        ...deps.workerOptions,
+      }),
+  );
 }
 
 /**

@@ -4,9 +4,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ITRetailSimulator } from '../../fakes/itretail/simulator.js';
 import { adminApiRouter } from '../../src/admin/api.js';
-import { progressKey } from '../../src/admin/link-existing.js';
 import { ITRetailHealthRecorder } from '../../src/sync/itretail-health.js';
-import { dataRequestIndexKey } from '../../src/sync/jobs/privacy.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
 import { type AdminHarness, adminHarness } from '../helpers/admin.js';
 import { shardWorkers } from '../helpers/queue.js';
@@ -132,9 +130,9 @@ beforeAll(async () => {
     attempts: 1,
   });
   // A customers/data_request report, as the worker keeps it (the report and its place in the shop's index).
-  await deps.redis.set(deps.keys.shop(A, 'data-request', DATA_REQUEST_ID), DATA_REPORT, 'EX', 3600);
-  await deps.redis.zadd(dataRequestIndexKey(deps.keys, A), Date.now(), DATA_REQUEST_ID);
-  await deps.redis.hset(progressKey(deps.keys, A), {
+  await deps.redis.set(deps.keys.dataRequest(A, DATA_REQUEST_ID), DATA_REPORT, 'EX', 3600);
+  await deps.redis.zadd(deps.keys.dataRequests(A), Date.now(), DATA_REQUEST_ID);
+  await deps.redis.hset(deps.keys.linkExisting(A), {
     state: 'done',
     done: '42',
     total: '42',
@@ -220,6 +218,15 @@ const ROUTES: RouteCase[] = [
     },
   },
   {
+    method: 'post',
+    path: `/api/failures/${encodeURIComponent('wh|shop-a|orders%2Fpaid|e-9002')}/dismiss`,
+    pattern: '/failures/:jobId/dismiss',
+    checkB: (r) => {
+      expect(r.status).toBe(404);
+      noneOfA(r);
+    },
+  },
+  {
     method: 'get',
     path: '/api/uncertain-writes',
     pattern: '/uncertain-writes',
@@ -253,7 +260,8 @@ const ROUTES: RouteCase[] = [
     method: 'post',
     path: '/api/customers/resync',
     pattern: '/customers/resync',
-    body: { email: 'ada@example.com' },
+    // Shop A's customer is unknown to shop B: B confirms it means to create one.
+    body: { email: 'ada@example.com', confirmCreate: true },
     checkB: async (r) => {
       expect(r.status).toBe(200);
       const job = await h.deps.queue.getJob(r.body.jobId);
@@ -364,10 +372,17 @@ describe('every /api route', () => {
       itretail: h.admin.itretail,
       links: new CustomerMatcher(h.deps.redis, h.deps.keys),
     });
-    const registered = (router.stack as { route?: { path: string; methods: Record<string, boolean> } }[])
-      .filter((l) => l.route)
-      .flatMap((l) => Object.keys(l.route!.methods).map((m) => `${m} ${l.route!.path}`))
-      .sort();
+    type Layer = { route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: Layer[] } };
+    // The section routers are mounted without a path: their routes are the API's routes as they are.
+    const routesOf = (stack: Layer[]): string[] =>
+      stack.flatMap((l) =>
+        l.route
+          ? Object.keys(l.route.methods).map((m) => `${m} ${l.route!.path}`)
+          : l.handle?.stack
+            ? routesOf(l.handle.stack)
+            : [],
+      );
+    const registered = routesOf(router.stack as Layer[]).sort();
     const listed = [...new Set(ROUTES.map((r) => `${r.method} ${r.pattern}`))].sort();
     expect(listed).toEqual(registered);
   });
@@ -441,7 +456,7 @@ describe('every /api route', () => {
     });
     expect((await call('get', '/api/link-existing', t())).body).toMatchObject({ state: 'done', done: 42 });
     expect((await call('get', '/api/data-requests', t())).body.requests).toEqual([
-      { id: DATA_REQUEST_ID, at: DATA_REPORT_AT, shopifyCustomerId: '7001' },
+      { id: DATA_REQUEST_ID, at: DATA_REPORT_AT, shopifyCustomerId: '7001', email: 'ada@example.com' },
     ]);
     const report = await call('get', `/api/data-requests/${DATA_REQUEST_ID}`, t());
     expect(report.status).toBe(200);
@@ -457,8 +472,8 @@ describe('customer data request reports', () => {
   it('are listed newest first and handed over as a JSON download', async () => {
     const r = h.deps.redis;
     const keep = async (id: string, at: string, customer: string) => {
-      await r.set(h.deps.keys.shop(shop, 'data-request', id), report(at, customer));
-      await r.zadd(dataRequestIndexKey(h.deps.keys, shop), Date.parse(at), id);
+      await r.set(h.deps.keys.dataRequest(shop, id), report(at, customer));
+      await r.zadd(h.deps.keys.dataRequests(shop), Date.parse(at), id);
     };
     await keep('501', '2026-01-01T00:00:00.000Z', '11');
     await keep('502', '2026-02-01T00:00:00.000Z', '12');
@@ -466,7 +481,7 @@ describe('customer data request reports', () => {
     const jobKey = 'job-wh|data-requests|customers%2Fdata_request|w-9';
     await keep(jobKey, '2025-12-01T00:00:00.000Z', '13');
     // A report that expired while its index entry remains is not listed.
-    await r.zadd(dataRequestIndexKey(h.deps.keys, shop), Date.parse('2025-11-01T00:00:00.000Z'), 'expired-1');
+    await r.zadd(h.deps.keys.dataRequests(shop), Date.parse('2025-11-01T00:00:00.000Z'), 'expired-1');
 
     const list = await call('get', '/api/data-requests', h.token(shop));
     expect(list.status).toBe(200);
@@ -705,7 +720,7 @@ describe('settings', () => {
 
   it('refuses bad input with a clear message per field and saves nothing', async () => {
     await put({ pointsPerDollar: '1.5' });
-    const stored = await h.deps.redis.hgetall(h.deps.keys.shop(shop, 'settings'));
+    const stored = await h.deps.redis.hgetall(h.deps.keys.settings(shop));
     const cases: [unknown, Record<string, RegExp>][] = [
       [{ pointsPerDollar: 'ten' }, { pointsPerDollar: /Points per dollar must be a number/ }],
       [{ pointsPerDollar: '1.2345' }, { pointsPerDollar: /at most 3 decimals/ }],
@@ -740,7 +755,7 @@ describe('settings', () => {
     // A good field next to a bad one is not saved either.
     const mixed = await put({ pointsPerDollar: '3', includeTestOrders: 'sometimes' });
     expect(mixed.status).toBe(400);
-    expect(await h.deps.redis.hgetall(h.deps.keys.shop(shop, 'settings'))).toEqual(stored);
+    expect(await h.deps.redis.hgetall(h.deps.keys.settings(shop))).toEqual(stored);
   });
 
   it('stores the points rules and the retention horizon, with their defaults until changed', async () => {
@@ -777,7 +792,7 @@ describe('settings', () => {
     expect(JSON.stringify(res.body)).not.toContain(A_USER.password);
     const get = await call('get', '/api/settings', h.token(shop));
     expect(JSON.stringify(get.body)).not.toContain(A_USER.password);
-    const raw = JSON.stringify(await h.deps.redis.hgetall(h.deps.keys.shop(shop, 'settings')));
+    const raw = JSON.stringify(await h.deps.redis.hgetall(h.deps.keys.settings(shop)));
     expect(raw).not.toContain(A_USER.password);
     const tokenRes = await put({ itretail: { token: 'pasted-token-0123456789' } });
     expect(JSON.stringify(tokenRes.body)).not.toContain('pasted-token');

@@ -85,7 +85,7 @@ describe('token exchange (Shopify-managed installation)', () => {
       requested_token_type: 'urn:shopify:params:oauth:token-type:offline-access-token',
     });
     expect(s1.isOnline).toBe(false);
-    const raw = await redis.get(keys.shop(GOOD_SHOP, 'session', `offline_${GOOD_SHOP}`));
+    const raw = await redis.get(keys.session(GOOD_SHOP, `offline_${GOOD_SHOP}`));
     expect(raw).not.toContain(s1.accessToken);
     expect((await sessions.loadSession(`offline_${GOOD_SHOP}`))?.accessToken).toBe(s1.accessToken);
     expect(await settings.listShops()).toContain(GOOD_SHOP);

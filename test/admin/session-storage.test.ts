@@ -30,7 +30,7 @@ describe('Redis session storage', () => {
   it('round-trips an offline session and keeps the access token encrypted at rest', async () => {
     const token = `shpat_${randomBytes(16).toString('hex')}`;
     await storage.storeSession(offline('a-shop.myshopify.com', token));
-    const raw = await redis.get(keys.shop('a-shop.myshopify.com', 'session', 'offline_a-shop.myshopify.com'));
+    const raw = await redis.get(keys.session('a-shop.myshopify.com', 'offline_a-shop.myshopify.com'));
     expect(raw).toBeTruthy();
     expect(raw).not.toContain(token);
     expect(raw).not.toContain(token.slice(6));
@@ -69,7 +69,7 @@ describe('Redis session storage', () => {
       },
     });
     await storage.storeSession(s);
-    const raw = (await redis.get(keys.shop(shop, 'session', `${shop}_42`))) ?? '';
+    const raw = (await redis.get(keys.session(shop, `${shop}_42`))) ?? '';
     for (const secret of ['online-token-value', 'refresh-token-value', 'ada@example.com', 'Lovelace']) {
       expect(raw).not.toContain(secret);
     }
@@ -103,7 +103,7 @@ describe('Redis session storage', () => {
   it("forgets sessions removed by a shop-wide delete of keys.shop(shop,'session',*)", async () => {
     const shop = 'd-shop.myshopify.com';
     await storage.storeSession(offline(shop, 'tok'));
-    const found = await keysMatching(redis, keys.shop(shop, 'session', '*'));
+    const found = await keysMatching(redis, keys.sessionPattern(shop));
     expect(found.length).toBeGreaterThan(0);
     await redis.del(...found);
     expect(await storage.loadSession(`offline_${shop}`)).toBeUndefined();

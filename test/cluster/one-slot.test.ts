@@ -47,14 +47,14 @@ describe('on a 3-master Redis Cluster', () => {
   it("keeps one shop's keys in one slot and spreads 100 shops over every master within ±25% of the mean", async () => {
     const shop = 'corner-shop.myshopify.com';
     const slots = new Set(
-      [keys.shop(shop, 'settings'), keys.shop(shop, 'order', '1'), keys.shop(shop, 'ev', 'data')].map((k) =>
+      [keys.settings(shop), keys.order(shop, '1'), keys.shop(shop, 'ev', 'data')].map((k) =>
         calculateSlot(k),
       ),
     );
     expect(slots.size).toBe(1);
     const perMaster = new Map<string, number>();
     for (let i = 0; i < 100; i++) {
-      const m = await masterOf(calculateSlot(keys.shop(`shop-${i}.myshopify.com`, 'settings')));
+      const m = await masterOf(calculateSlot(keys.settings(`shop-${i}.myshopify.com`)));
       perMaster.set(m, (perMaster.get(m) ?? 0) + 1);
     }
     expect(perMaster.size).toBe(cluster.nodes('master').length);

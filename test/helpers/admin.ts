@@ -4,6 +4,7 @@ import { ApiVersion, type Shopify, shopifyApi } from '@shopify/shopify-api';
 import type { Express } from 'express';
 import pino from 'pino';
 import { ShopifyAdminFake } from '../../fakes/shopify/admin.js';
+import { devSignInRouter } from '../../fakes/shopify/dev-sign-in.js';
 import { sessionToken, sessionTokenClaims } from '../../fakes/shopify/session-token.js';
 import { routeAllShops } from '../../fakes/shopify/shop-origin.js';
 import { type Admin, type AdminOptions, createAdmin } from '../../src/admin/index.js';
@@ -58,7 +59,7 @@ export interface AdminHarness {
 /** The real app (admin routes mounted through extraRoutes) on real Redis, with the Shopify Admin API stand-in. */
 export async function adminHarness(
   name: string,
-  opts: AdminOptions & { env?: Record<string, string> } = {},
+  opts: AdminOptions & { env?: Record<string, string>; devSignIn?: boolean } = {},
 ): Promise<AdminHarness> {
   const prefix = uniquePrefix(name);
   const config = loadConfig(testEnv({ REDIS_KEY_PREFIX: prefix, ...opts.env }));
@@ -68,7 +69,14 @@ export async function adminHarness(
   const fake = await ShopifyAdminFake.start();
   const unroute = routeAllShops(fake.origin);
   const admin = createAdmin(deps, opts);
-  const app = createApp({ ...deps, extraRoutes: admin.mount });
+  const app = createApp({
+    ...deps,
+    extraRoutes: (a) => {
+      admin.mount(a);
+      // The development sign-in is the demo's and the tests': the app itself never mounts it.
+      if (opts.devSignIn) a.use(devSignInRouter(config));
+    },
+  });
   return {
     deps,
     admin,

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { parseRetryAfter } from '../../src/itretail/client.js';
 import {
   AuthenticationError,
   EmailTakenError,
@@ -20,6 +19,7 @@ import {
   missingFullRecordFields,
   normalizePhone,
 } from '../../src/itretail/schemas.js';
+import { parseRetryAfter } from '../../src/itretail/transport.js';
 
 // The seed article's GetOne example, verbatim.
 const SEED_GETONE = `{

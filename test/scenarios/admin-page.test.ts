@@ -1,9 +1,9 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ITRetailSimulator } from '../../fakes/itretail/simulator.js';
 import { fixture, webhookHeaders } from '../../fakes/shopify/webhooks.js';
@@ -14,12 +14,12 @@ import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
 import { type AdminHarness, adminHarness } from '../helpers/admin.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { TEST_APP } from '../helpers/shopify.js';
+import { openAdminPage, openSection, screenshot, textAlign, verdictOf } from './admin-page-support.js';
 
 /**
- * The embedded page in headless Chromium, against the real app, worker, Redis and the IT Retail simulator.
- * Shopify's CDN is replaced by route interception: App Bridge by a stand-in whose idToken() returns a
- * session token minted by this test, Polaris by an empty script (the page's own CSS lays out the
- * undefined elements).
+ * The embedded page in headless Chromium, against the real app, worker, Redis and the IT Retail simulator
+ * (see admin-page-support.ts for how Shopify's CDN is replaced). The main path of a merchant: the verdict
+ * names the refused sign-in, the settings are fixed, the failure retried, a customer looked up.
  */
 
 if (!HAS_CHROMIUM) {
@@ -28,7 +28,6 @@ if (!HAS_CHROMIUM) {
 
 const SHOP = 'browser-shop.myshopify.com';
 const USER = { username: 'clerk@browser-shop', password: 'Right-Pa55' };
-const ARTIFACTS = new URL('../artifacts/', import.meta.url);
 
 let sim: ITRetailSimulator;
 let h: AdminHarness;
@@ -38,6 +37,9 @@ let workerRedis: Redis;
 let worker: RunningWorker;
 let browser: Browser;
 let adaCard: string;
+
+const openPage = (path?: string) =>
+  openAdminPage(browser, { baseUrl, shop: SHOP, token: () => h.token(SHOP), path });
 
 async function sendOrder(
   n: number,
@@ -129,137 +131,174 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-async function openPage(): Promise<{ page: Page; errors: string[] }> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.exposeFunction('__mintSessionToken', () => h.token(SHOP));
-  await page.route('https://cdn.shopify.com/shopifycloud/app-bridge.js', (route) =>
-    route.fulfill({
-      contentType: 'text/javascript',
-      body: 'window.shopify = { idToken: () => window.__mintSessionToken(), toast: { show() {} } };',
-    }),
-  );
-  await page.route('https://cdn.shopify.com/shopifycloud/polaris.js', (route) =>
-    route.fulfill({
-      contentType: 'text/javascript',
-      body: '/* Polaris stand-in: elements stay undefined */',
-    }),
-  );
-  await page.goto(
-    `${baseUrl}/?shop=${SHOP}&host=YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvYnJvd3Nlci1zaG9w&embedded=1`,
-  );
-  return { page, errors };
-}
-
 describe.skipIf(!HAS_CHROMIUM)('admin page in a browser', () => {
-  it('shows the state, retries a failure after the password is fixed, looks up a customer and saves a setting', async () => {
-    const { page, errors } = await openPage();
+  it('says IT Retail refused the sign-in, then works once the password is fixed and the failure retried', async () => {
+    const { page, errors, close } = await openPage();
 
-    // Overview: the verdict names the problem and the fix; the counts come from Redis.
-    const verdict = page.locator('#verdict');
-    await verdict.getByText('1 event could not be synced').waitFor();
-    await expect(verdict.textContent()).resolves.toMatch(/username and password/);
-    const cards = page.locator('#overview-cards');
-    await cards.getByText('Customers linked').waitFor();
+    // Overview: one verdict, the refused sign-in first with its action, the failure with "Retry 1".
+    expect(await verdictOf(page)).toBe('not-working');
+    const problems = page.locator('#overview .problem');
+    await expect(problems.first().textContent()).resolves.toContain('IT Retail refused the sign-in');
+    await expect(problems.first().locator('.problem-action').textContent()).resolves.toBe('Open Settings');
+    const failuresProblem = page.locator('#overview .problem[data-code=FAILURES]');
+    await expect(failuresProblem.textContent()).resolves.toMatch(/1 event could not be synced.*Retry 1/);
+    const cards = page.locator('#overview .cards');
     await expect(cards.textContent()).resolves.toMatch(/Customers linked\s*2/);
     await expect(cards.textContent()).resolves.toMatch(/\+70 \/ −0/);
-    expect(await page.locator('#chart svg rect').count()).toBeGreaterThan(0);
+    await expect(cards.textContent()).resolves.toContain('Sign-in refused');
+    expect(await page.locator('#overview .chart svg rect').count()).toBeGreaterThan(0);
+    await screenshot(page, 'refused');
 
-    // Failures: the failed order by name, the error in plain words.
-    const failureRow = page.locator('#failures-body tr', { hasText: '#1003' });
+    // Failures, grouped by cause: the failed order by name, the error in plain words, Retry offered.
+    await openSection(page, 'failures');
+    const failureRow = page.locator('#failures s-table-row', { hasText: '#1003' });
     await failureRow.waitFor();
-    await expect(failureRow.textContent()).resolves.toMatch(/IT Retail refused the credentials/);
+    const group = page.locator('#failures .failure-group', {
+      has: page.locator('s-table-row', { hasText: '#1003' }),
+    });
+    await expect(group.getAttribute('data-cause')).resolves.toBe('ITR_AUTH');
+    await expect(group.textContent()).resolves.toMatch(/IT Retail refused the credentials/);
+    expect(await failureRow.locator('s-button.dismiss').count()).toBe(0);
 
-    // Activity: rows name the order and the customer with card number.
-    const activityRow = page.locator('#activity-body tr', { hasText: '#1001' });
+    // Activity: rows name the order and the customer with card number; the points column is right-aligned.
+    await openSection(page, 'activity');
+    const activityRow = page.locator('#activity s-table-row', { hasText: '#1001' });
     await activityRow.waitFor();
     await expect(activityRow.textContent()).resolves.toContain('Ada Lovelace');
     if (adaCard) await expect(activityRow.textContent()).resolves.toContain(adaCard);
+    await expect(activityRow.textContent()).resolves.toContain('+50 pts');
+    const points = activityRow.locator('s-table-cell.num');
+    await expect(textAlign(points)).resolves.toBe('right');
 
-    // Settings: enter the right password and save.
-    await page.selectOption('#settings-form select[name=authKind]', 'password');
-    await page.fill('#settings-form input[name=baseUrl]', sim.url);
-    await page.fill('#settings-form input[name=username]', USER.username);
-    await page.fill('#settings-form input[name=password]', USER.password);
-    await page.click('#test-connection');
-    await page.locator('#test-result', { hasText: 'Connected' }).waitFor();
-    await page.click('#settings-save');
-    await page.locator('#settings-result', { hasText: 'Saved.' }).waitFor();
+    // The Open Settings action of the verdict: enter the right password, test it, save it.
+    await openSection(page, 'overview');
+    await problems.first().locator('.problem-action').click();
+    await page.locator('#settings').waitFor({ state: 'visible' });
+    expect(new URL(page.url()).pathname).toBe('/app/settings');
+    await page.selectOption('#settings s-select[name=authKind] select', 'password');
+    await page.fill('#settings s-url-field[name=baseUrl] input', sim.url);
+    await page.fill('#settings s-text-field[name=username] input', USER.username);
+    await page.fill('#settings s-password-field[name=password] input', USER.password);
+    await page.click('#settings s-button.test-connection');
+    await page.locator('#settings .test-result', { hasText: 'Connected' }).waitFor();
+    await page.click('#settings .save-bar s-button.save');
+    await page.locator('#settings .settings-result', { hasText: 'Saved.' }).waitFor();
 
     // Retry: the job runs again and succeeds. Its write to IT Retail is held until the page has already
     // refreshed once, so the page must keep following the job rather than refresh once and stop.
+    await openSection(page, 'failures');
     sim.holdCalls(['UpdateCustomer']);
     await failureRow.locator('s-button.retry').click();
-    await page.locator('#failures-body', { hasText: 'No failures' }).waitFor({ timeout: 20_000 });
+    await page.locator('#failures .failure-groups', { hasText: 'No failures' }).waitFor({ timeout: 20_000 });
     await until(async () => sim.heldCalls.length === 1);
-    expect(await page.locator('#activity-body tr.status-applied', { hasText: '#1003' }).count()).toBe(0);
     sim.releaseCalls();
-    await page.locator('#activity-body tr.status-applied', { hasText: '#1003' }).waitFor({ timeout: 20_000 });
+    await until(async () =>
+      (await h.deps.events.list(SHOP, { status: 'applied' })).events.some((e) => e.orderName === '#1003'),
+    );
     const applied = (await h.deps.events.list(SHOP, { status: 'applied' })).events.find(
       (e) => e.orderName === '#1003',
     );
     expect(applied?.pointsDelta).toBe(30);
-    await page.locator('#verdict', { hasText: 'Loyalty sync is working' }).waitFor({ timeout: 20_000 });
+    await openSection(page, 'overview');
+    await page.locator('#overview [data-verdict=working]').waitFor({ timeout: 20_000 });
+    await screenshot(page, 'working');
 
     // Customer lookup: live balance and card number, and the points of each order.
-    await page.fill('#lookup-form input[name=email]', 'ada@example.com');
-    await page.click('#lookup-submit');
-    const result = page.locator('#lookup-result');
-    await result.getByText('Balance:').waitFor();
-    await expect(result.textContent()).resolves.toMatch(/Balance: 90 points/);
+    await openSection(page, 'customers');
+    await page.fill('#customers s-email-field input', 'ada@example.com');
+    await page.click('#customers s-button.lookup-submit');
+    const result = page.locator('#customers .lookup-result');
+    await result.getByText('Balance in IT Retail').waitFor();
+    await expect(result.textContent()).resolves.toContain('Balance in IT Retail: 90 pts');
     if (adaCard) await expect(result.textContent()).resolves.toContain(adaCard);
-    await expect(result.locator('tr', { hasText: '#1001' }).textContent()).resolves.toContain('+50');
-    await expect(result.locator('tr', { hasText: '#1003' }).textContent()).resolves.toContain('+30');
+    await expect(result.locator('s-table-row', { hasText: '#1001' }).textContent()).resolves.toContain(
+      '+50 pts',
+    );
+    await expect(result.locator('s-table-row', { hasText: '#1003' }).textContent()).resolves.toContain(
+      '+30 pts',
+    );
+    expect(errors).toEqual([]);
+    await close();
+  }, 90_000);
 
-    // A setting: points per dollar, saved to the shop's settings.
-    await page.fill('#settings-form input[name=pointsPerDollar]', '2');
-    await page.selectOption('#settings-form select[name=authKind]', 'keep');
-    await page.click('#settings-save');
-    await page.locator('#settings-result', { hasText: 'Saved.' }).waitFor();
-    expect((await h.deps.settings.get(SHOP)).pointsPerDollar).toBe('2');
-    // The points settings: shown with their defaults, changed and saved with the shop's settings.
-    expect(await page.isChecked('#settings-form input[name=excludeTax]')).toBe(true);
-    expect(await page.isChecked('#settings-form input[name=includeShipping]')).toBe(false);
-    await page.uncheck('#settings-form input[name=excludeGiftCards]');
-    await page.check('#settings-form input[name=includeShipping]');
-    await page.fill('#settings-form input[name=orderRetentionDays]', '365');
-    await page.click('#settings-save');
-    await page.locator('#settings-result', { hasText: 'Saved.' }).waitFor();
+  it('saves settings: Keep what is saved keeps an edited base URL, tests the typed URL, and names bad fields', async () => {
+    await h.deps.settings.update(SHOP, { itretail: { baseUrl: sim.url, ...USER } });
+    const { page, errors, close } = await openPage('/app/settings');
+    const f = (sel: string) => `#settings ${sel}`;
+    await page.locator(f('s-select[name=authKind] select')).waitFor();
+    await until(async () => (await page.inputValue(f('s-select[name=authKind] select'))) === 'keep');
+
+    // Test connection goes to the typed URL, even with the saved sign-in kept: a dead URL fails…
+    await page.fill(f('s-url-field[name=baseUrl] input'), 'http://127.0.0.1:9');
+    await page.click(f('s-button.test-connection'));
+    await page.locator(f('.test-result.warn')).waitFor();
+    // …and a second IT Retail at another URL, with the same sign-in, answers.
+    const moved = await ITRetailSimulator.start({ users: [USER] });
+    try {
+      await page.fill(f('s-url-field[name=baseUrl] input'), moved.url);
+      await page.click(f('s-button.test-connection'));
+      await page.locator(f('.test-result'), { hasText: /Connected|IT Retail|Could not/ }).waitFor();
+      expect(await page.locator(f('.test-result')).textContent()).toMatch(/^Connected/);
+      // Saving with "Keep what is saved" keeps the sign-in and takes the edited URL.
+      await page.click(f('.save-bar s-button.save'));
+      await page.locator(f('.settings-result'), { hasText: 'Saved.' }).waitFor();
+      expect((await h.deps.settings.get(SHOP)).itretail).toEqual({
+        baseUrl: moved.url,
+        credentials: { kind: 'password', ...USER },
+      });
+      expect(await page.inputValue(f('s-url-field[name=baseUrl] input'))).toBe(moved.url);
+    } finally {
+      await h.deps.settings.update(SHOP, { itretail: { baseUrl: sim.url, ...USER } });
+      await moved.stop();
+    }
+    await page.reload();
+    await until(async () => (await page.inputValue(f('s-url-field[name=baseUrl] input'))) === sim.url);
+
+    // Points per dollar and the points rules, saved to the shop's settings.
+    await page.fill(f('s-text-field[name=pointsPerDollar] input'), '2');
+    await page.uncheck(f('s-checkbox[name=excludeGiftCards] input'));
+    await page.check(f('s-checkbox[name=includeShipping] input'));
+    await page.fill(f('s-number-field[name=orderRetentionDays] input'), '365');
+    await page.click(f('.save-bar s-button.save'));
+    await page.locator(f('.settings-result'), { hasText: 'Saved.' }).waitFor();
     expect(await h.deps.settings.get(SHOP)).toMatchObject({
+      pointsPerDollar: '2',
       pointsRules: { excludeTax: true, excludeGiftCards: false, includeShipping: true },
       orderRetentionDays: 365,
     });
     // Bad input shows the field's message, and nothing is saved.
-    await page.fill('#settings-form input[name=pointsPerDollar]', 'lots');
-    await page.click('#settings-save');
+    await page.fill(f('s-text-field[name=pointsPerDollar] input'), 'lots');
+    await page.click(f('.save-bar s-button.save'));
     await page
-      .locator('.field-error[data-field=pointsPerDollar]', { hasText: 'Points per dollar must be a number' })
+      .locator(f('s-text-field[name=pointsPerDollar] .fb-error'), {
+        hasText: 'Points per dollar must be a number',
+      })
       .waitFor();
+    expect(await page.locator(f('.settings-result')).textContent()).not.toContain('Saved.');
     expect((await h.deps.settings.get(SHOP)).pointsPerDollar).toBe('2');
-    // Redemption rules: saved together; rules that do not fit name the field and save nothing.
-    await page.fill('#settings-form input[name=pointsPerDollar]', '2');
-    await page.check('#settings-form input[name=redeemEnabled]');
-    await page.fill('#settings-form input[name=pointsPerUnit]', '200');
-    await page.click('#settings-save');
-    await page.locator('#settings-result', { hasText: 'Saved.' }).waitFor();
-    expect((await h.deps.settings.get(SHOP)).redemption).toMatchObject({ enabled: true, pointsPerUnit: 200 });
-    await page.fill('#settings-form input[name=maximumPoints]', '100');
-    await page.click('#settings-save');
+    // Redemption rules that do not fit together name the field and save nothing.
+    await page.fill(f('s-text-field[name=pointsPerDollar] input'), '1');
+    await page.check(f('s-checkbox[name=redeemEnabled] input'));
+    await page.fill(f('s-number-field[name=maximumPoints] input'), '100');
+    await page.click(f('.save-bar s-button.save'));
     await page
-      .locator('.field-error[data-field="redemption.maximumPoints"]', { hasText: 'at least the minimum' })
+      .locator(f('s-number-field[name=maximumPoints] .fb-error'), { hasText: 'at least the minimum' })
       .waitFor();
     expect((await h.deps.settings.get(SHOP)).redemption.maximumPoints).toBe(10_000);
-
-    await page.evaluate('window.scrollTo(0, 0)');
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: new URL('admin-page.png', ARTIFACTS).pathname, fullPage: true });
+    // Discard puts back what is saved.
+    await page.click(f('.save-bar s-button.discard'));
+    expect(await page.inputValue(f('s-number-field[name=maximumPoints] input'))).toBe('10000');
+    await h.deps.settings.update(SHOP, {
+      pointsPerDollar: '1',
+      excludeGiftCards: true,
+      includeShipping: false,
+    });
     expect(errors).toEqual([]);
-  }, 90_000);
+    await close();
+  }, 60_000);
 
   it('shows an API failure as a message, not a blank page', async () => {
-    const { page } = await openPage();
+    const { page, close } = await openPage();
     await page.route(`${baseUrl}/api/overview`, (route) =>
       route.fulfill({
         status: 503,
@@ -285,25 +324,24 @@ describe.skipIf(!HAS_CHROMIUM)('admin page in a browser', () => {
       }),
     );
     await page.reload();
-    await page.locator('#verdict', { hasText: 'cannot reach its database' }).waitFor();
+    await page.locator('#overview .verdict', { hasText: 'cannot reach its database' }).waitFor();
+    await openSection(page, 'failures');
     await page
       .locator('#failures .section-error', { hasText: 'unexpected problem (reference req-4711)' })
       .waitFor();
+    await openSection(page, 'link-existing');
     await page.locator('#link-existing .section-error', { hasText: 'Reload the page' }).waitFor();
     const text = (await page.locator('body').textContent()) ?? '';
     expect(text).not.toContain('internal error');
     expect(text).not.toContain('invalid session token');
+    expect(text).not.toContain('null');
     // The rest of the page still works.
-    await page.locator('#activity-body tr', { hasText: '#1001' }).waitFor();
+    await openSection(page, 'activity');
+    await page.locator('#activity s-table-row', { hasText: '#1001' }).waitFor();
+    await close();
   }, 60_000);
 
   it('shows a points change IT Retail may or may not have applied, with both readings, and decides it once', async () => {
-    // The points settings as a new shop has them (the test above changed the rate and the rules).
-    await h.deps.settings.update(SHOP, {
-      pointsPerDollar: '1',
-      excludeGiftCards: true,
-      includeShipping: false,
-    });
     const grace = sim.findByEmail('grace@example.com')[0]!;
     const before = grace.LoyaltyPoints ?? 0;
     // The Put is applied but its answer never arrives; the register adds 5 meanwhile: the record cannot tell.
@@ -315,23 +353,24 @@ describe.skipIf(!HAS_CHROMIUM)('admin page in a browser', () => {
     await until(async () => (await ledger.uncertainCount(SHOP)) === 1);
     sim.releaseCalls();
 
-    const { page, errors } = await openPage();
-    await page.locator('#verdict', { hasText: '1 change to points needs your decision' }).waitFor();
-    const card = page.locator('#uncertain-writes .uncertain-write');
+    const { page, errors, close } = await openPage();
+    const decideProblem = page.locator('#overview .problem[data-code=UNCERTAIN_WRITES]');
+    await expect(decideProblem.textContent()).resolves.toContain('1 change to points needs your decision');
+    // Uncertain writes stay first, and "Decide" leads to them.
+    await decideProblem.locator('.problem-action', { hasText: 'Decide' }).click();
+    const card = page.locator('#failures .uncertain-writes .uncertain-write');
     await card.waitFor();
     const text = (await card.textContent()) ?? '';
     expect(text).toContain('+15 pts for order #1010');
     expect(text).toContain(`It landed: IT Retail already holds the +15 pts (it showed ${before + 20} pts)`);
-    expect(text).toContain(`It did not land: the +15 pts are applied now`);
+    expect(text).toContain('It did not land: the +15 pts are applied now');
     // The order's own job waits for the decision instead of offering a Retry that cannot help.
-    const held = page.locator('#failures-body tr', { hasText: '#1010' });
+    const held = page.locator('#failures s-table-row', { hasText: '#1010' });
     await held.getByText('Runs again once the change above is decided.').waitFor();
-    await page.evaluate('window.scrollTo(0, 0)');
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: new URL('admin-uncertain.png', ARTIFACTS).pathname, fullPage: true });
+    await screenshot(page, 'uncertain');
 
     await card.locator('s-button.decide-landed').click();
-    await page.locator('#uncertain-writes .decided', { hasText: 'marked as applied' }).waitFor();
+    await page.locator('#failures .uncertain-writes .decided', { hasText: 'marked as applied' }).waitFor();
     expect(await ledger.uncertainCount(SHOP)).toBe(0);
     // Acts once: a second decision is refused.
     const again = await fetch(`${baseUrl}/api/uncertain-writes/${grace.Id}/decide`, {
@@ -342,15 +381,18 @@ describe.skipIf(!HAS_CHROMIUM)('admin page in a browser', () => {
     expect(again.status).toBe(409);
     // The held job ran again and found the order already applied: nothing written twice.
     await page
-      .locator('#failures-body tr', { hasText: '#1010' })
+      .locator('#failures s-table-row', { hasText: '#1010' })
       .waitFor({ state: 'detached', timeout: 20_000 });
     expect(sim.getCustomer(grace.Id)!.LoyaltyPoints).toBe(before + 15 + 5);
     expect(errors).toEqual([]);
+    await close();
   }, 90_000);
 
-  it("hands a customer's data request report to the merchant as a download", async () => {
+  it("hands a customer's data request report to the merchant as a download, named by the customer's email", async () => {
     const payload = {
-      ...fixture<{ data_request: { id: number }; customer: { id: number } }>('customers-data_request'),
+      ...fixture<{ data_request: { id: number }; customer: { id: number; email: string } }>(
+        'customers-data_request',
+      ),
       shop_domain: SHOP,
     };
     const body = JSON.stringify(payload);
@@ -367,14 +409,14 @@ describe.skipIf(!HAS_CHROMIUM)('admin page in a browser', () => {
     expect(res.status).toBe(200);
     const requestId = String(payload.data_request.id);
     const customerId = String(payload.customer.id);
-    await until(
-      async () => (await h.deps.redis.exists(h.deps.keys.shop(SHOP, 'data-request', requestId))) === 1,
-    );
+    await until(async () => (await h.deps.redis.exists(h.deps.keys.dataRequest(SHOP, requestId))) === 1);
 
-    const { page, errors } = await openPage();
-    const row = page.locator(`#data-requests-body tr[data-request-id="${requestId}"]`);
+    const { page, errors, close } = await openPage('/app/data-requests');
+    const row = page.locator(`#data-requests s-table-row[data-request-id="${requestId}"]`);
     await row.waitFor();
-    await expect(row.textContent()).resolves.toContain(`Customer ${customerId}`);
+    await expect(row.textContent()).resolves.toContain(
+      payload.customer.email ?? `Shopify customer ${customerId}`,
+    );
     const [file] = await Promise.all([
       page.waitForEvent('download'),
       row.locator('s-button.download').click(),
@@ -383,5 +425,6 @@ describe.skipIf(!HAS_CHROMIUM)('admin page in a browser', () => {
     const report = JSON.parse(readFileSync(await file.path(), 'utf8'));
     expect(report).toMatchObject({ shop: SHOP, customer: { shopifyCustomerId: customerId } });
     expect(errors).toEqual([]);
+    await close();
   }, 60_000);
 });

@@ -250,7 +250,7 @@ describe('chaos', () => {
       expect(h.sim.listCustomers()).toHaveLength(CUSTOMERS);
       const stats = h.sim.calls.filter((c) => c.fault).length;
       expect(stats).toBeGreaterThan(20); // the faults really happened
-      expect(await keysMatching(h.redis, `${h.keys.shop(SHOP, 'pending')}:*`)).toEqual([]);
+      expect(await keysMatching(h.redis, h.keys.pendingPattern(SHOP))).toEqual([]);
       expect(await ledger.uncertainCount(SHOP)).toBe(0);
     } finally {
       clearInterval(expiry);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_SHOP, type RunningDemo, startDemo } from '../../fakes/demo.js';
-import { mintSessionToken } from '../../src/admin/page.js';
+import { mintSessionToken } from '../../fakes/shopify/dev-sign-in.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
 
 const prefix = uniquePrefix('demo');
@@ -40,7 +40,7 @@ describe('npm run demo', () => {
     expect(page.headers.get('content-security-policy')).toBe(
       `frame-ancestors https://${DEMO_SHOP} https://admin.shopify.com;`,
     );
-    expect(await page.text()).toContain('/admin/dev-bridge.js');
+    expect(await page.text()).toContain('/dev/dev-bridge.js');
     await until(async () => (await api('/api/overview')).body.failures >= 1);
     const overview = (await api('/api/overview')).body;
     expect(overview.customersLinked).toBeGreaterThan(0);

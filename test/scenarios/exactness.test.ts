@@ -194,7 +194,7 @@ describe('a register change inside the GetOne→Put window', () => {
     // Nothing is due any more: a later order moves the balance by its own points only.
     await h.run([paid(c, '3.00')]);
     expect(h.sim.getCustomer(c.id)!.LoyaltyPoints).toBe(c.points + 25 + 20 + 3);
-    expect(await h.redis.hlen(h.keys.shop(SHOP, 'restore-due', c.id))).toBe(0);
+    expect(await h.redis.hlen(h.keys.restoreDue(SHOP, c.id))).toBe(0);
   });
 });
 
@@ -259,7 +259,7 @@ describe('GetOne null is not proof of deletion', () => {
     expect(ev(end!)).toMatchObject({ status: 'applied', pointsDelta: -10, itretailCustomerId: c.id });
     expect(h.sim.getCustomer(c.id)!.LoyaltyPoints).toBe(c.points);
     expect((await readOrderState(h.redis, h.keys, SHOP, orderId)).itrCustomerId).toBe(c.id);
-    expect(await h.redis.hget(h.keys.shop(SHOP, 'link', 'customer'), c.shopifyId)).toBe(c.id);
+    expect(await h.redis.hget(h.keys.linkCustomer(SHOP), c.shopifyId)).toBe(c.id);
     expect(h.sim.findByEmail(c.email)).toHaveLength(1);
   });
 });

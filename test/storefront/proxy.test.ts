@@ -35,7 +35,7 @@ const now = () => Math.floor(Date.now() / 1000);
 const q = (o: Partial<Parameters<typeof appProxyQuery>[0]> = {}) =>
   appProxyQuery({ secret: TEST_APP.apiSecret, shop: A, customerId: ADA, ...o });
 const balance = (query: string) => request(app).get(`${PROXY_PATH}/balance?${query}`);
-const cacheKey = (shop: string, customer: string) => deps.keys.shop(shop, 'storefront', 'balance', customer);
+const cacheKey = (shop: string, customer: string) => deps.keys.storefrontBalance(shop, customer);
 
 beforeAll(async () => {
   sim = await ITRetailSimulator.start({ users: [USER] });

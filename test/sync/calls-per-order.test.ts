@@ -16,8 +16,8 @@ let register: ITRetailClient;
 let n = 0;
 const email = () => `calls${++n}-${Date.now()}@example.com`;
 const ev = (end: { returnvalue: unknown }) => end.returnvalue as SyncEvent;
-const linkOf = (mail: string) => h.redis.hget(h.keys.shop(SHOP, 'link', 'email'), mail);
-const boundTo = (orderId: string) => h.redis.hget(h.keys.shop(SHOP, 'order', orderId), 'itrCustomerId');
+const linkOf = (mail: string) => h.redis.hget(h.keys.linkEmail(SHOP), mail);
+const boundTo = (orderId: string) => h.redis.hget(h.keys.order(SHOP, orderId), 'itrCustomerId');
 
 beforeAll(async () => {
   h = await createHarness('sync-calls');
@@ -70,7 +70,7 @@ describe('IT Retail calls per order', () => {
       { topic: 'customers/create', payload: customerPayload({ id: '880001', email: linked }) },
     ]);
     expect(ev(created!).itretailCustomerId).toBe(a!.Id);
-    expect(await h.redis.hget(h.keys.shop(SHOP, 'idx'), indexed)).toMatch(new RegExp(`^${b!.Id}\\|`));
+    expect(await h.redis.hget(h.keys.emailIndex(SHOP), indexed)).toMatch(new RegExp(`^${b!.Id}\\|`));
     expect(await linkOf(indexed)).toBeNull();
 
     h.sim.clearCalls();
@@ -84,7 +84,7 @@ describe('IT Retail calls per order', () => {
     expect(h.sim.getCustomer(b!.Id)!.LoyaltyPoints).toBe(10);
     // The index hit checked out, so it is linked now (email and Shopify customer).
     expect(await linkOf(indexed)).toBe(b!.Id);
-    expect(await h.redis.hget(h.keys.shop(SHOP, 'link', 'customer'), '880002')).toBe(b!.Id);
+    expect(await h.redis.hget(h.keys.linkCustomer(SHOP), '880002')).toBe(b!.Id);
   });
 });
 
@@ -105,7 +105,7 @@ describe('a linked customer that no longer checks out is not credited', () => {
     expect(event).toMatchObject({ status: 'applied', pointsDelta: 12, itretailCustomerId: live[0]!.Id });
     expect(await boundTo(id)).toBe(live[0]!.Id);
     expect(await linkOf(mail)).toBe(live[0]!.Id);
-    expect(await h.redis.exists(h.keys.shop(SHOP, 'pending', a!.Id))).toBe(0);
+    expect(await h.redis.exists(h.keys.pending(SHOP, a!.Id))).toBe(0);
   });
 
   it('email changed at the register: the order is matched again by email; orders bound before stay with the old record', async () => {

@@ -52,7 +52,7 @@ describe('email index refresh', () => {
 
   it('is refreshed on a schedule for every installed shop, without a miss', async () => {
     await h.settings.markInstalled(SHOP);
-    await h.redis.del(h.keys.shop(SHOP, 'idx:meta'));
+    await h.redis.del(h.keys.emailIndexMeta(SHOP));
     const [late] = h.sim.seedCustomers([{ FirstName: 'L', LastName: 'T', Email: 'Late.Comer@Example.com' }]);
     h.sim.clearCalls();
     await h.start({ indexRefreshMs: 200 });

@@ -3,7 +3,6 @@ import { nextOrderId, orderPayload } from '../../fakes/shopify/webhooks.js';
 import { AuthenticationError } from '../../src/itretail/errors.js';
 import type { SyncEvent } from '../../src/sync/events.js';
 import { classifyError } from '../../src/sync/jobs/error-policy.js';
-import { throttleKey } from '../../src/sync/jobs/runner.js';
 import { createHarness, type Harness, SHOP } from '../helpers/sync-harness.js';
 
 let h: Harness;
@@ -55,7 +54,7 @@ describe('error policy', () => {
     const deadline = Date.now() + 10_000;
     while ((await h.queue.getJobState(first)) !== 'delayed' && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 50));
-    expect(await h.redis.pttl(throttleKey(h.keys, shop))).toBeGreaterThan(0);
+    expect(await h.redis.pttl(h.keys.itretailThrottle(shop))).toBeGreaterThan(0);
     h.sim.clearCalls();
     const rest = [];
     for (const m of mails.slice(1))
@@ -68,7 +67,7 @@ describe('error policy', () => {
         ),
       );
     // While the gate is up, the new jobs wait without calling IT Retail at all.
-    while ((await h.redis.pttl(throttleKey(h.keys, shop))) > 300) {
+    while ((await h.redis.pttl(h.keys.itretailThrottle(shop))) > 300) {
       expect(Object.values(h.sim.callCounts()).reduce((a, b) => a + (b ?? 0), 0)).toBe(0);
       await new Promise((r) => setTimeout(r, 50));
     }

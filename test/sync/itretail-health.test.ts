@@ -1,12 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeys } from '../../src/store/keys.js';
-import {
-  ITRetailHealthRecorder,
-  itretailHealthKey,
-  newestHealth,
-  readITRetailHealth,
-} from '../../src/sync/itretail-health.js';
+import { ITRetailHealthRecorder, newestHealth, readITRetailHealth } from '../../src/sync/itretail-health.js';
 import { dropPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
 
 const prefix = uniquePrefix('itr-health');
@@ -29,7 +24,7 @@ describe('IT Retail health as the workers see it', () => {
     rec.record(shop, { call: 'CreateCustomer', status: 400, durationMs: 20 }, t(2)); // about the data: ignored
     rec.record(shop, { call: 'UpdateCustomer', status: 503, durationMs: 20 }, t(3));
     rec.record(shop, { call: 'GetCustomer', status: 200, durationMs: 20 }, t(4));
-    expect(await redis.exists(itretailHealthKey(keys, shop))).toBe(0); // nothing written yet
+    expect(await redis.exists(keys.itretailHealth(shop))).toBe(0); // nothing written yet
     await rec.flush();
     expect(await readITRetailHealth(redis, keys, shop)).toEqual({
       lastOkAt: t(4).toISOString(),

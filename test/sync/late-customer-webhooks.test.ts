@@ -52,9 +52,7 @@ describe('customers/create and customers/update in either order', () => {
       const found = holders(oldMail, newMail);
       expect(found).toHaveLength(1);
       expect(found[0]).toMatchObject({ Email: newMail, FirstName: 'New', LastName: 'Surname' });
-      expect(await h.redis.hget(h.keys.shop('test-shop.myshopify.com', 'link', 'customer'), id)).toBe(
-        found[0]!.Id,
-      );
+      expect(await h.redis.hget(h.keys.linkCustomer('test-shop.myshopify.com'), id)).toBe(found[0]!.Id);
       if (order === 'update first') {
         expect(ev(late!)).toMatchObject({ status: 'skipped', reason: 'older than a change already applied' });
       }
@@ -75,7 +73,7 @@ describe('customers/create and customers/update in either order', () => {
     expect(found[0]).toMatchObject({ Email: newMail, FirstName: 'Kept' });
     expect(ev(late!)).toMatchObject({ status: 'skipped', itretailCustomerId: found[0]!.Id });
     // The old email is not linked to the record that no longer carries it.
-    expect(await h.redis.hget(h.keys.shop('test-shop.myshopify.com', 'link', 'email'), oldMail)).toBeNull();
+    expect(await h.redis.hget(h.keys.linkEmail('test-shop.myshopify.com'), oldMail)).toBeNull();
   });
 
   it('an older update delivered after a newer one changes nothing', async () => {

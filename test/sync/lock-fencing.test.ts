@@ -8,7 +8,7 @@ import { LockLostError } from '../../src/sync/locks.js';
 import { CustomerMatcher, type SyncClient } from '../../src/sync/matching.js';
 import { factsFromPaid, mergeOrderFacts, readOrderState } from '../../src/sync/order-state.js';
 import { parsePayload } from '../../src/sync/payloads.js';
-import { customerLockKey, type ReconcileDeps, reconcileOrder } from '../../src/sync/reconcile.js';
+import { type ReconcileDeps, reconcileOrder } from '../../src/sync/reconcile.js';
 import { createHarness, FAST_CLIENT, type Harness, SHOP } from '../helpers/sync-harness.js';
 
 /**
@@ -60,7 +60,7 @@ describe('customer lock fencing', () => {
   it('a holder whose lock was taken over between GetOne and Put sends no Put; the retry lands once', async () => {
     const c = seed(100);
     const orderId = await paidOrder(c.email, '25.50');
-    const lockKey = customerLockKey(h.keys, SHOP, c.id);
+    const lockKey = h.keys.customerLock(SHOP, c.id);
     let takeOver = true;
     const hijacking: SyncClient = {
       getCustomer: async (id) => {
@@ -83,7 +83,7 @@ describe('customer lock fencing', () => {
     expect(takeOver).toBe(false);
     expect(h.sim.callCounts().UpdateCustomer ?? 0).toBe(0);
     expect(h.sim.getCustomer(c.id)!.LoyaltyPoints).toBe(100);
-    expect(await h.redis.exists(h.keys.shop(SHOP, 'pending', c.id))).toBe(0);
+    expect(await h.redis.exists(h.keys.pending(SHOP, c.id))).toBe(0);
     expect((await readOrderState(h.redis, h.keys, SHOP, orderId)).appliedPoints).toBe(0);
 
     await h.redis.del(lockKey); // the other holder is done
@@ -115,7 +115,7 @@ describe('customer lock fencing', () => {
   it('a Put still in flight when its lock lapsed is not judged by the next holder; its 200 counts it once', async () => {
     const c = seed(40);
     const orderId = await paidOrder(c.email, '30.00');
-    const lockKey = customerLockKey(h.keys, SHOP, c.id);
+    const lockKey = h.keys.customerLock(SHOP, c.id);
     const slow = answeredLate(async () => {
       // Our lock lapses while the answer is on its way: the next holder must not decide against the write.
       await h.redis.del(lockKey);
@@ -135,12 +135,12 @@ describe('customer lock fencing', () => {
   it('a Put answer that arrives after the next holder found it landed (from Modified and points) counts once', async () => {
     const c = seed(40);
     const orderId = await paidOrder(c.email, '30.00');
-    const lockKey = customerLockKey(h.keys, SHOP, c.id);
+    const lockKey = h.keys.customerLock(SHOP, c.id);
     const eager: ReconcileDeps = { ...d, writeInFlightMs: 0 };
     const slow = answeredLate(async () => {
       await h.redis.del(lockKey);
       await withCustomer(eager, SHOP, client, c.id, async () => undefined);
-      expect(await h.redis.exists(h.keys.shop(SHOP, 'pending', c.id))).toBe(0);
+      expect(await h.redis.exists(h.keys.pending(SHOP, c.id))).toBe(0);
       expect((await readOrderState(h.redis, h.keys, SHOP, orderId)).appliedPoints).toBe(30);
     });
     await reconcileOrder(eager, SHOP, slow, orderId, { includeTestOrders: false });
@@ -155,7 +155,7 @@ describe('customer lock fencing', () => {
     const c = seed(5);
     const orderId = await paidOrder(c.email, '12.00');
     const slow = answeredLate(async () => {
-      await h.redis.del(h.keys.shop(SHOP, 'pending', c.id));
+      await h.redis.del(h.keys.pending(SHOP, c.id));
     });
     const out = await reconcileOrder(d, SHOP, slow, orderId, { includeTestOrders: false });
     expect(out).toMatchObject({ status: 'applied', pointsDelta: 12 });

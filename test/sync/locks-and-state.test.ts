@@ -26,7 +26,7 @@ afterAll(async () => {
 
 describe('locks', () => {
   it('one holder at a time; a second acquire waits, then gets it after release', async () => {
-    const key = keys.shop(SHOP, 'lock', 'cust', 'a');
+    const key = keys.customerLock(SHOP, 'a');
     const a = await acquireLock(redis, key, { ttlMs: 5000 });
     await expect(acquireLock(redis, key, { waitMs: 100 })).rejects.toBeInstanceOf(LockBusyError);
     const waiting = acquireLock(redis, key, { waitMs: 3000 });
@@ -37,7 +37,7 @@ describe('locks', () => {
   });
 
   it('release and extend never touch a lock someone else now holds', async () => {
-    const key = keys.shop(SHOP, 'lock', 'cust', 'b');
+    const key = keys.customerLock(SHOP, 'b');
     const a = await acquireLock(redis, key, { ttlMs: 100, autoExtend: false });
     await new Promise((r) => setTimeout(r, 150)); // expired
     const b = await acquireLock(redis, key, { ttlMs: 5000 });
@@ -50,7 +50,7 @@ describe('locks', () => {
   });
 
   it('is renewed in the background while held', async () => {
-    const key = keys.shop(SHOP, 'lock', 'cust', 'c');
+    const key = keys.customerLock(SHOP, 'c');
     await withLock(redis, key, { ttlMs: 300 }, async (lock) => {
       await new Promise((r) => setTimeout(r, 700));
       await lock.ensure();
@@ -60,7 +60,7 @@ describe('locks', () => {
   });
 
   it('the error message names the kind of lock, not the key (which may hold an email hash)', async () => {
-    const key = keys.shop(SHOP, 'lock', 'email', 'abc');
+    const key = keys.emailLock(SHOP, 'abc');
     const a = await acquireLock(redis, key);
     await expect(acquireLock(redis, key, { waitMs: 0 })).rejects.toThrow(/^another job holds the email lock/);
     await a.release();

@@ -47,7 +47,7 @@ describe('a write applied and then answered with an error is never applied twice
         pointsDelta: 52,
         pointsAfter: 63,
       });
-      expect(await h.redis.exists(h.keys.shop(SHOP, 'pending', c!.Id))).toBe(0);
+      expect(await h.redis.exists(h.keys.pending(SHOP, c!.Id))).toBe(0);
     },
   );
 

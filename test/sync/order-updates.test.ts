@@ -1,14 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderEditedPayload, orderVariant, refundVariant } from '../../fakes/shopify/order-variants.js';
 import { ordersNeedingRead } from '../../src/sync/order-jobs.js';
-import {
-  factsFromOrder,
-  mergeOrderFacts,
-  orderKey,
-  ordersByChangeKey,
-  ordersByEmailKey,
-  readOrderState,
-} from '../../src/sync/order-state.js';
+import { factsFromOrder, mergeOrderFacts, readOrderState } from '../../src/sync/order-state.js';
 import { parsePayload } from '../../src/sync/payloads.js';
 import { DEFAULT_POINTS_RULES, emptyOrderState, mergeFacts, worth } from '../../src/sync/points.js';
 import { compactedLedger, compactOrders, DAY_MS } from '../../src/sync/retention.js';
@@ -146,8 +139,8 @@ describe('through the worker', () => {
       nowMs: Date.now() + 401 * DAY_MS,
     });
     expect(r.compacted).toBeGreaterThanOrEqual(1);
-    expect(await h.redis.exists(orderKey(h.keys, SHOP, String(id)))).toBe(0);
-    expect(await h.redis.sismember(ordersByEmailKey(h.keys, SHOP, email), String(id))).toBe(0);
+    expect(await h.redis.exists(h.keys.order(SHOP, String(id)))).toBe(0);
+    expect(await h.redis.sismember(h.keys.ordersByEmail(SHOP, email), String(id))).toBe(0);
     expect(await compactedLedger(h.redis, h.keys, SHOP, String(id))).toMatchObject({
       appliedPoints: 40,
       itrCustomerId: itr,
@@ -186,7 +179,7 @@ describe('through the worker', () => {
 
     // Compacted again, an orders/updated restores it by itself (no read): a later edit to 45.00 → +15.
     await compactOrders(h.redis, h.keys, SHOP, { horizonMs: 400 * DAY_MS, nowMs: Date.now() + 401 * DAY_MS });
-    expect(await h.redis.exists(orderKey(h.keys, SHOP, String(id)))).toBe(0);
+    expect(await h.redis.exists(h.keys.order(SHOP, String(id)))).toBe(0);
     const edited = order(id, email, {
       lines: [{ price: '40.00' }, { price: '15.00' }],
       subtotal: '45.00',
@@ -246,7 +239,7 @@ describe('the Redis merge', () => {
       await Promise.all(delivered.map((f) => mergeOrderFacts(h.redis, h.keys, SHOP, id, f)));
       const state = await readOrderState(h.redis, h.keys, SHOP, id);
       expect(worth(state, false)).toBe(expected);
-      expect(await h.redis.zscore(ordersByChangeKey(h.keys, SHOP), id)).not.toBeNull();
+      expect(await h.redis.zscore(h.keys.ordersByChange(SHOP), id)).not.toBeNull();
     }
   });
 });
@@ -260,7 +253,7 @@ describe('compaction', () => {
     const facts = factsFromOrder(p.data, { rateMilli: 1000 }, true);
     const day0 = Date.UTC(2026, 0, 1);
     await mergeOrderFacts(h.redis, h.keys, shop, id, facts, undefined, day0);
-    const lock = h.keys.shop(shop, 'lock', 'order', id);
+    const lock = h.keys.orderLock(shop, id);
     await h.redis.set(lock, 'a-job', 'PX', 10_000);
     const at = (days: number) => ({ horizonMs: 30 * DAY_MS, nowMs: day0 + days * DAY_MS });
     expect(await compactOrders(h.redis, h.keys, shop, at(31))).toEqual({ compacted: 0, busy: 1 });
@@ -269,7 +262,7 @@ describe('compaction', () => {
     await mergeOrderFacts(h.redis, h.keys, shop, id, facts, undefined, day0 + 20 * DAY_MS);
     expect(await compactOrders(h.redis, h.keys, shop, at(31))).toEqual({ compacted: 0, busy: 0 });
     expect(await compactOrders(h.redis, h.keys, shop, at(51))).toEqual({ compacted: 1, busy: 0 });
-    expect(await h.redis.exists(orderKey(h.keys, shop, id))).toBe(0);
+    expect(await h.redis.exists(h.keys.order(shop, id))).toBe(0);
     expect(await compactedLedger(h.redis, h.keys, shop, id)).toMatchObject({ appliedPoints: 0, paid: true });
   });
 });

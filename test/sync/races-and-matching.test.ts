@@ -92,7 +92,7 @@ describe('matching by email', () => {
     expect(h.sim.getCustomer(low!.Id)!.LoyaltyPoints).toBe(5);
     expect(h.sim.getCustomer(high!.Id)!.LoyaltyPoints).toBe(0);
     expect(h.sim.getCustomer(deleted!.Id)!.LoyaltyPoints).toBe(0);
-    const dups = JSON.parse((await h.redis.hget(h.keys.shop(SHOP, 'dups'), base))!);
+    const dups = JSON.parse((await h.redis.hget(h.keys.emailDups(SHOP), base))!);
     expect(dups.map((d: { id: string }) => d.id).sort()).toEqual([high!.Id, low!.Id].sort());
   });
 

@@ -80,12 +80,12 @@ describe('reinstall after app/uninstalled', () => {
   it('an app/uninstalled triggered before the last install is ignored', async () => {
     const shop = 'late-uninstall-shop.myshopify.com';
     await h.settings.markInstalled(shop);
-    await h.redis.set(h.keys.shop(shop, 'session', 'offline'), 'x');
+    await h.redis.set(h.keys.session(shop, 'offline'), 'x');
     const late = await deliver(shop, 'app/uninstalled', {}, { triggeredAt: iso(Date.now() - 60_000) });
     expect(late.status).toBe('skipped');
     expect(late.reason).toMatch(/before the app was installed again/);
     expect((await h.settings.get(shop)).installed).toBe(true);
-    expect(await h.redis.exists(h.keys.shop(shop, 'session', 'offline'))).toBe(1);
+    expect(await h.redis.exists(h.keys.session(shop, 'offline'))).toBe(1);
     const mail = `d${Date.now()}@example.com`;
     expect(await deliver(shop, 'orders/paid', paid(mail))).toMatchObject({ status: 'applied' });
   });

@@ -7,7 +7,6 @@ import {
   refundPayload,
 } from '../../fakes/shopify/webhooks.js';
 import type { SyncEvent } from '../../src/sync/events.js';
-import { dataRequestIndexKey } from '../../src/sync/jobs/privacy.js';
 import { keysMatching } from '../helpers/redis.js';
 import { createHarness, type Harness, SHOP } from '../helpers/sync-harness.js';
 
@@ -411,9 +410,9 @@ describe('shop and privacy topics', () => {
       },
     ]);
     expect(ev(end!)).toMatchObject({ status: 'applied', reason: 'data request report prepared' });
-    const report = JSON.parse((await h.redis.get(h.keys.shop(SHOP, 'data-request', '77')))!);
+    const report = JSON.parse((await h.redis.get(h.keys.dataRequest(SHOP, '77')))!);
     // Listed for the merchant's page.
-    expect(await h.redis.zscore(dataRequestIndexKey(h.keys, SHOP), '77')).not.toBeNull();
+    expect(await h.redis.zscore(h.keys.dataRequests(SHOP), '77')).not.toBeNull();
     expect(report.orders).toMatchObject([{ orderId: id, pointsApplied: 5, email: mail }]);
   });
 
@@ -450,13 +449,13 @@ describe('shop and privacy topics', () => {
     // …until customers/redact removes it; another customer's finished job stays.
     expect(await h.queue.getJob(paid!.id)).toBeUndefined();
     expect(await h.queue.getJob(otherPaid[0]!.id)).toBeDefined();
-    const order = await h.redis.hgetall(h.keys.shop(SHOP, 'order', id));
+    const order = await h.redis.hgetall(h.keys.order(SHOP, id));
     expect(order.email).toBeUndefined();
     expect(order.name).toBeUndefined();
     expect(order.buyerFirstName).toBeUndefined();
     expect(order.buyerLastName).toBeUndefined();
     expect(order.appliedPoints).toBe('8');
-    expect(await h.redis.hget(h.keys.shop(SHOP, 'link', 'email'), mail)).toBeNull();
+    expect(await h.redis.hget(h.keys.linkEmail(SHOP), mail)).toBeNull();
     const evs = await h.events.forCustomer(SHOP, { shopifyCustomerId: '902' });
     expect(evs.every((e) => e.customerName === undefined)).toBe(true);
     // A refund after the redact still reaches the customer that got the points.
@@ -466,7 +465,7 @@ describe('shop and privacy topics', () => {
 
   it('app/uninstalled stops syncing (jobs skipped) and removes sessions; paused shops hold jobs back', async () => {
     const other = 'other-shop.myshopify.com';
-    await h.redis.set(h.keys.shop(other, 'session', 'offline'), 'x');
+    await h.redis.set(h.keys.session(other, 'offline'), 'x');
     // The order was triggered before the uninstall (a later one would prove the app installed again).
     const uninstalledAt = Date.now();
     const data = (topic: string, payload: unknown) => ({
@@ -481,7 +480,7 @@ describe('shop and privacy topics', () => {
     await h.queue.add('u', data('app/uninstalled', {}), { jobId: 'other-uninstalled' });
     const [u] = await h.waitFor(['other-uninstalled']);
     expect(ev(u!)).toMatchObject({ status: 'applied', shop: other });
-    expect(await h.redis.exists(h.keys.shop(other, 'session', 'offline'))).toBe(0);
+    expect(await h.redis.exists(h.keys.session(other, 'offline'))).toBe(0);
     await h.queue.add(
       'p',
       data('orders/paid', orderPayload({ id: nextOrderId(), email: email(), subtotal: '1.00' })),
@@ -509,7 +508,7 @@ describe('shop and privacy topics', () => {
 
   it('shop/redact erases every key of the shop', async () => {
     const gone = 'gone-shop.myshopify.com';
-    await h.redis.set(h.keys.shop(gone, 'order', '1'), 'x');
+    await h.redis.set(h.keys.order(gone, '1'), 'x');
     await h.settings.update(gone, { pointsPerDollar: '3' });
     await h.events.record({
       shop: gone,
@@ -533,9 +532,9 @@ describe('shop and privacy topics', () => {
     expect(ev(end!)).toMatchObject({ status: 'applied', reason: 'shop data erased' });
     const left = await keysMatching(h.redis, `${h.keys.shop(gone)}:*`);
     // Only the record of the erase itself remains (no personal data), and the mark that the shop is erased.
-    expect(left.every((k) => k.includes(':ev:') || k === h.keys.shop(gone, 'settings'))).toBe(true);
+    expect(left.every((k) => k.includes(':ev:') || k === h.keys.settings(gone))).toBe(true);
     expect((await h.events.latest(gone, 10)).map((e) => e.topic)).toEqual(['shop/redact']);
-    expect(Object.keys(await h.redis.hgetall(h.keys.shop(gone, 'settings'))).sort()).toEqual([
+    expect(Object.keys(await h.redis.hgetall(h.keys.settings(gone))).sort()).toEqual([
       'erasedAt',
       'installed',
       'uninstalledAt',

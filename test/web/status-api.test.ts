@@ -93,7 +93,7 @@ describe('GET /api/status', () => {
     const token = sessionToken({ secret, apiKey, shop: SHOP });
     expect((await status(token)).body.uncertainWrites).toBe(0);
     // Two customers of SHOP each with a write nobody could decide; one of another shop.
-    const index = (shop: string) => h.deps.keys.shop(shop, 'uncertain-writes');
+    const index = (shop: string) => h.deps.keys.uncertainWrites(shop);
     await h.deps.redis.zadd(index(SHOP), 1, 'itr-1', 2, 'itr-2');
     await h.deps.redis.zadd(index(OTHER_SHOP), 1, 'itr-9');
     expect((await status(token)).body.uncertainWrites).toBe(2);

@@ -100,7 +100,7 @@ describe('worker process killed with SIGKILL mid-run', () => {
     // Long enough that a held Put is still out at the kill; the restarted worker judges a dead worker's
     // Puts only once they cannot be in flight any more (2 × this + 5 s after their intents).
     const first = startChild(15_000);
-    const pendingKeys = () => keysMatching(redis, `${keys.shop(SHOP, 'pending')}:*`);
+    const pendingKeys = () => keysMatching(redis, keys.pendingPattern(SHOP));
     await waitUntil(async () => ((await counts()).completed ?? 0) >= 15, 60_000, 'the first jobs');
     // From now on every Put is held by IT Retail: for two customers after it was applied (its answer is
     // what gets lost), for the others before. The kill then lands with both kinds provably in flight.
@@ -123,7 +123,7 @@ describe('worker process killed with SIGKILL mid-run', () => {
     expect(mid.completed).toBeLessThan(80); // the kill really was mid-run
     // Every held Put left its intent unsettled: the restarted worker has to decide each one.
     const unsettled = await pendingKeys();
-    for (const x of heldAtKill) expect(unsettled).toContain(keys.shop(SHOP, 'pending', x.customerId!));
+    for (const x of heldAtKill) expect(unsettled).toContain(keys.pending(SHOP, x.customerId!));
     expect(activeAtKill.length).toBeGreaterThanOrEqual(heldAtKill.length);
     // Their clients are gone: the unapplied Puts are dropped, the applied ones stay applied.
     sim.releaseCalls();
@@ -148,7 +148,7 @@ describe('worker process killed with SIGKILL mid-run', () => {
     people.forEach((p, i) => {
       expect(sim.getCustomer(recs[i]!.Id)!.LoyaltyPoints, p.email).toBe(p.initial + p.expected);
     });
-    expect(await keysMatching(redis, `${keys.shop(SHOP, 'pending')}:*`)).toEqual([]);
+    expect(await keysMatching(redis, keys.pendingPattern(SHOP))).toEqual([]);
 
     // SIGTERM while a job is active (its Put held by IT Retail): the worker finishes that job, then exits 0.
     sim.holdCalls(['UpdateCustomer']);

@@ -1,9 +1,7 @@
 import type { Redis } from 'ioredis';
 import { removeFinishedJobs } from '../../queue/redact.js';
-import type { Keys } from '../../store/keys.js';
 import { scanKeys } from '../../store/redis.js';
-import { customerUpdatedKey } from '../customers.js';
-import { BUYER_FIELDS, orderKey, ordersByCustomerKey, ordersByEmailKey } from '../order-state.js';
+import { BUYER_FIELDS } from '../order-state.js';
 import { normalizeEmail } from '../payloads.js';
 import { webhookMoment } from './moments.js';
 import type { ProcessorContext, TopicHandler } from './types.js';
@@ -12,9 +10,6 @@ import type { ProcessorContext, TopicHandler } from './types.js';
  * The privacy topics (they still run after the app was uninstalled: privacy duties outlive the install):
  * app/uninstalled, customers/redact, shop/redact and customers/data_request.
  */
-
-/** The shop's customers/data_request report ids, scored by when each was prepared. */
-export const dataRequestIndexKey = (keys: Keys, shop: string) => keys.shop(shop, 'data-requests');
 
 /** How long a data request report is kept (and listed on the admin page). */
 const REPORT_KEEP_MS = 30 * 86_400_000;
@@ -27,7 +22,7 @@ export const handleUninstalled: TopicHandler<'app/uninstalled'> = async (_parsed
       reason: 'uninstall triggered before the app was installed again; the app stays installed',
     };
   }
-  const removed = await deleteMatching(ctx.deps.redis, ctx.deps.keys.shop(shop, 'session', '*'));
+  const removed = await deleteMatching(ctx.deps.redis, ctx.deps.keys.sessionPattern(shop));
   await ctx.deps.onUninstalled?.(shop);
   return { status: 'applied', reason: `app uninstalled; sync stopped (${removed} sessions removed)` };
 };
@@ -61,9 +56,9 @@ export const handleDataRequest: TopicHandler<'customers/data_request'> = async (
   const now = Date.now();
   await redis
     .multi()
-    .set(keys.shop(shop, 'data-request', id), JSON.stringify(report), 'PX', REPORT_KEEP_MS)
-    .zadd(dataRequestIndexKey(keys, shop), now, id)
-    .zremrangebyscore(dataRequestIndexKey(keys, shop), '-inf', now - REPORT_KEEP_MS)
+    .set(keys.dataRequest(shop, id), JSON.stringify(report), 'PX', REPORT_KEEP_MS)
+    .zadd(keys.dataRequests(shop), now, id)
+    .zremrangebyscore(keys.dataRequests(shop), '-inf', now - REPORT_KEEP_MS)
     .exec();
   return { status: 'applied', reason: 'data request report prepared' };
 };
@@ -90,10 +85,9 @@ async function customerOrderIds(
 ): Promise<string[]> {
   const { redis, keys } = ctx.deps;
   const ids = new Set(extra);
-  if (customer.id)
-    for (const o of await redis.smembers(ordersByCustomerKey(keys, shop, customer.id))) ids.add(o);
+  if (customer.id) for (const o of await redis.smembers(keys.ordersByCustomer(shop, customer.id))) ids.add(o);
   if (customer.email)
-    for (const o of await redis.smembers(ordersByEmailKey(keys, shop, customer.email))) ids.add(o);
+    for (const o of await redis.smembers(keys.ordersByEmail(shop, customer.email))) ids.add(o);
   return [...ids];
 }
 
@@ -107,16 +101,15 @@ async function redactCustomer(
   const { redis, keys } = ctx.deps;
   const orders = await customerOrderIds(ctx, shop, customer, orderIds);
   const tx = redis.multi();
-  for (const o of orders)
-    tx.hdel(orderKey(keys, shop, o), 'email', 'name', 'shopifyCustomerId', ...BUYER_FIELDS);
+  for (const o of orders) tx.hdel(keys.order(shop, o), 'email', 'name', 'shopifyCustomerId', ...BUYER_FIELDS);
   if (customer.id) {
-    tx.hdel(keys.shop(shop, 'link', 'customer'), customer.id);
-    tx.hdel(customerUpdatedKey(ctx.deps, shop), customer.id);
-    tx.del(ordersByCustomerKey(keys, shop, customer.id));
+    tx.hdel(keys.linkCustomer(shop), customer.id);
+    tx.hdel(ctx.deps.keys.customerUpdatedAt(shop), customer.id);
+    tx.del(keys.ordersByCustomer(shop, customer.id));
   }
   if (customer.email) {
-    tx.hdel(keys.shop(shop, 'link', 'email'), customer.email);
-    tx.del(ordersByEmailKey(keys, shop, customer.email));
+    tx.hdel(keys.linkEmail(shop), customer.email);
+    tx.del(keys.ordersByEmail(shop, customer.email));
   }
   await tx.exec();
   if (customer.id) await ctx.deps.events.eraseCustomer(shop, customer.id);
@@ -126,7 +119,7 @@ async function redactCustomer(
 async function ordersReport(ctx: ProcessorContext, shop: string, ids: string[]) {
   const orders = [];
   for (const id of ids) {
-    const h = await ctx.deps.redis.hgetall(orderKey(ctx.deps.keys, shop, id));
+    const h = await ctx.deps.redis.hgetall(ctx.deps.keys.order(shop, id));
     if (Object.keys(h).length === 0) continue;
     orders.push({
       orderId: id,
@@ -145,14 +138,11 @@ async function linkedITRetailIds(ctx: ProcessorContext, shop: string, customer: 
   const { redis, keys } = ctx.deps;
   const ids = new Set<string>();
   if (customer.id) {
-    const v = await redis.hget(keys.shop(shop, 'link', 'customer'), customer.id);
+    const v = await redis.hget(keys.linkCustomer(shop), customer.id);
     if (v) ids.add(v);
   }
   if (customer.email) {
-    const v = await redis.hget(
-      keys.shop(shop, 'link', 'email'),
-      normalizeEmail(customer.email) ?? customer.email,
-    );
+    const v = await redis.hget(keys.linkEmail(shop), normalizeEmail(customer.email) ?? customer.email);
     if (v) ids.add(v);
   }
   return [...ids];

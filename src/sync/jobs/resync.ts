@@ -1,5 +1,4 @@
 import { PermanentJobError } from '../../errors.js';
-import { ordersByEmailKey } from '../order-state.js';
 import { normalizeEmail } from '../payloads.js';
 import { reconcileOrder } from '../reconcile.js';
 import type { AdminJobHandler } from './types.js';
@@ -11,7 +10,7 @@ export const resyncCustomer: AdminJobHandler = async (job, ctx) => {
   if (!email) throw new PermanentJobError('resync needs a valid email address', 'INVALID_INPUT');
   const client = ctx.client();
   const m = await ctx.matcher.findOrCreate(data.shop, client, { email });
-  const orders = await ctx.deps.redis.smembers(ordersByEmailKey(ctx.deps.keys, data.shop, email));
+  const orders = await ctx.deps.redis.smembers(ctx.deps.keys.ordersByEmail(data.shop, email));
   let delta = 0;
   let applied = 0;
   for (const id of orders.sort()) {

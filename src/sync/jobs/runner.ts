@@ -1,7 +1,6 @@
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { AdminJobData, SyncJobData, WebhookJobData } from '../../queue/jobs.js';
 import type { ShopSettings } from '../../settings.js';
-import type { Keys } from '../../store/keys.js';
 import { markRecovered, RECOVERED_REASON } from '../catch-up-state.js';
 import type { NewSyncEvent, SyncEvent } from '../events.js';
 import { CustomerMatcher } from '../matching.js';
@@ -37,9 +36,6 @@ const PAUSABLE = new Set([
   'customers/create',
   'customers/update',
 ]);
-
-/** Set while IT Retail's Retry-After for the shop runs; its TTL is the time left. */
-export const throttleKey = (keys: Keys, shop: string) => keys.shop(shop, 'itretail-throttle');
 
 interface Runner {
   deps: SyncDeps;
@@ -132,7 +128,7 @@ class JobRun {
     const callsITRetail = data.kind !== 'webhook' || PAUSABLE.has(data.topic);
     // Settings are read fresh for every job (a pause, an uninstall, new credentials or a new rate apply
     // to the very next job); the throttle is read alongside, so both cost one network wait.
-    const throttle = callsITRetail ? deps.redis.pttl(throttleKey(deps.keys, data.shop)) : undefined;
+    const throttle = callsITRetail ? deps.redis.pttl(deps.keys.itretailThrottle(data.shop)) : undefined;
     throttle?.catch(() => undefined);
     let settings = await deps.settings.get(data.shop);
     if (settings.erasedAt && erasedBefore(data, settings.erasedAt)) {
@@ -207,7 +203,7 @@ class JobRun {
     if (c.deferred && job.attemptsStarted <= (deps.maxDeferrals ?? 100) + attempts) {
       const ms = c.deferMs ?? (deps.lockBusyDelayMs ?? 500) * (0.5 + Math.random());
       if (c.throttlesShop && c.deferMs !== undefined && c.deferMs > 0) {
-        const key = throttleKey(deps.keys, this.data.shop);
+        const key = deps.keys.itretailThrottle(this.data.shop);
         await deps.redis.set(key, String(Date.now() + c.deferMs), 'PX', c.deferMs);
       }
       deps.logger.debug({ ...this.base, ms, code: c.code }, 'job put back without using an attempt');

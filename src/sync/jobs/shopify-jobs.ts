@@ -1,6 +1,6 @@
 import type { Session } from '@shopify/shopify-api';
 import { runLinkExisting, summaryOf } from '../../admin/link-existing.js';
-import { PermanentJobError } from '../../errors.js';
+import { AppError, PermanentJobError } from '../../errors.js';
 import type { Shopify } from '../../shopify/api.js';
 import { graphqlRequestFor } from '../../shopify/graphql.js';
 import { type CatchUpOptions, runCatchUp } from '../catch-up.js';
@@ -76,7 +76,9 @@ export function catchUpJob(access: ShopifyAccess): AdminJobHandler {
         await writeCatchUp(redis, keys, job.data.shop, { state: 'failed', error: message });
         return { status: 'skipped', reason: message, quiet: true };
       }
-      const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1) || err instanceof PermanentJobError;
+      // The same test as the error policy's: an error no retry can fix ends the run now.
+      const final =
+        job.attemptsMade + 1 >= (job.opts.attempts ?? 1) || (err instanceof AppError && !err.retryable);
       await writeCatchUp(redis, keys, job.data.shop, {
         state: final ? 'failed' : 'running',
         error: `Stopped: ${message}.${final ? '' : ' It continues where it stopped.'}`,

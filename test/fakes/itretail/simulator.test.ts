@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  FULL_RECORD_FIELDS,
+  FULL_RECORD_WIRE,
   type FullCustomer,
   ITRetailSimulator,
   SimulatorError,
@@ -185,7 +185,7 @@ describe('GetOne', () => {
       { FirstName: 'Theresa', Balance: 320.19, BalanceLimit: 500, CashBack: 1.5, Purchases: 12 },
     ]);
     const r = await getOne(ctx, c!.Id);
-    expect(Object.keys(r.json as Json)).toEqual(FULL_RECORD_FIELDS.map(([k]) => k));
+    expect(Object.keys(r.json as Json)).toEqual(FULL_RECORD_WIRE.map(([k]) => k));
     expect(r.text).toContain('"Balance":320.1900');
     expect(r.text).toContain('"BalanceLimit":500.0000');
     expect(r.text).toContain('"CashBack":1.5000');
@@ -442,7 +442,7 @@ describe('UpdateCustomer (Put)', () => {
     const r = await put(ctx, { ...record, LoyaltyPoints: 650 });
     expect(r.status).toBe(200);
     const answer = r.json as Json;
-    for (const [key] of FULL_RECORD_FIELDS) {
+    for (const [key] of FULL_RECORD_WIRE) {
       if (key === 'LoyaltyPoints' || key === 'Modified' || key === 'CustomerLoyaltyPointOperations') continue;
       expect(answer[key], key).toEqual(record[key]);
     }
