@@ -10,7 +10,9 @@
  * Listens on 127.0.0.1, port 0; `port` answers the port.
  */
 
-import type { Server } from 'node:http';
+import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { createApp } from '../../src/app.js';
@@ -35,6 +37,21 @@ async function main(): Promise<void> {
     app.post('/webhooks', express.raw({ type: () => true, limit: '2mb', inflate: false }), (req, res) => {
       res.status(200).json({ status: 'ok', bytes: Buffer.isBuffer(req.body) ? req.body.length : 0 });
     });
+  } else if (mode === 'node') {
+    // Diagnostic: the bare route without Express (node:http alone), to see what the framework costs.
+    app = ((req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const text = JSON.stringify({ status: 'ok', bytes: Buffer.concat(chunks).length });
+        res.statusCode = 200;
+        res.setHeader('Content-Type', 'application/json; charset=utf-8');
+        res.setHeader('Content-Length', Buffer.byteLength(text));
+        res.end(text);
+      });
+    }) as unknown as express.Express;
+    app.listen = ((port: number, host: string, cb: (err?: Error) => void) =>
+      createServer(app).listen(port, host, () => cb())) as unknown as express.Express['listen'];
   } else if (mode === 'naive') {
     const config = loadConfig();
     const redis = createRedis(config.redis.url, 'request');
@@ -66,7 +83,22 @@ async function main(): Promise<void> {
     const s = app.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
   });
   server.keepAliveTimeout = 30_000;
+  let inspector: Session | undefined;
   serve({
+    // A CPU profile of a window the caller chooses (not the start-up): profStart, then profStop(file).
+    profStart: async () => {
+      inspector = new Session();
+      inspector.connect();
+      await inspector.post('Profiler.enable');
+      await inspector.post('Profiler.start');
+    },
+    profStop: async (file: string) => {
+      if (!inspector) throw new Error('profStart first');
+      const { profile } = await inspector.post('Profiler.stop');
+      writeFileSync(file, JSON.stringify(profile));
+      inspector.disconnect();
+      inspector = undefined;
+    },
     port: () => (server.address() as AddressInfo).port,
     memory: () => process.memoryUsage(),
     cpu: () => process.cpuUsage(),
