@@ -2,7 +2,7 @@ import express from 'express';
 import { z } from 'zod';
 import { SYNC_STATUSES, type SyncEvent, type SyncStatus } from '../../sync/events.js';
 import type { SectionContext } from './context.js';
-import { pageQuery, parseQuery, route } from './http.js';
+import { pageQueryShape, parseQuery, route } from './http.js';
 
 /**
  * Activity: the shop's sync events, newest first, filtered by status and topic, and searched by order,
@@ -12,7 +12,7 @@ import { pageQuery, parseQuery, route } from './http.js';
 /** Events read at most for one page of a search. */
 const MAX_SEARCHED = 2_000;
 
-const activityQuery = pageQuery.extend({
+const activityQuery = z.object({
   status: z
     .enum(SYNC_STATUSES as [SyncStatus, ...SyncStatus[]], { error: 'must be applied, skipped or failed' })
     .optional(),
@@ -21,6 +21,7 @@ const activityQuery = pageQuery.extend({
     .regex(/^[a-z_-]+(\/[a-z_-]+)+$/, 'must look like orders/paid')
     .optional(),
   q: z.string().max(100, 'is too long').optional(),
+  ...pageQueryShape,
 });
 
 /** Whether an event matches every word of a search, over what a merchant would type. */

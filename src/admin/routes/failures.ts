@@ -1,9 +1,10 @@
 import express from 'express';
+import { z } from 'zod';
 import type { SyncEvent } from '../../sync/events.js';
 import { fixFor } from '../explain.js';
 import { registerUncertainWriteRoutes } from '../uncertain-writes.js';
 import type { SectionContext } from './context.js';
-import { BadRequest, Conflict, NotFound, pageQuery, parseQuery, route } from './http.js';
+import { BadRequest, Conflict, NotFound, pageQueryShape, parseQuery, route } from './http.js';
 
 /**
  * Failures: listed with what to do, grouped by cause on the page; Retry where running the job again can
@@ -47,6 +48,8 @@ export function actionsFor(f: Pick<SyncEvent, 'errorCode'>, state: JobState) {
           : 'Retrying now.';
   return { held, permanent, retryable, dismissable, retryNote };
 }
+
+const listQuery = z.object(pageQueryShape);
 
 function jobIdFrom(value: unknown): string {
   const jobId = String(value ?? '');
@@ -118,7 +121,7 @@ export function failuresRouter(ctx: SectionContext): express.Router {
   router.get(
     '/failures',
     route(async (req, _res, shop) => {
-      const q = parseQuery(pageQuery, req.query);
+      const q = parseQuery(listQuery, req.query);
       const [page, dismissed] = await Promise.all([
         events.failures(shop, { cursor: q.cursor, limit: q.limit ?? 25 }),
         redis.hlen(dismissedKey(ctx, shop)),

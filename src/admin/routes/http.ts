@@ -36,6 +36,17 @@ export class Conflict extends AppError {
   }
 }
 
+/** A page of a list: where it starts (the previous answer's cursor) and how many rows (1 to 100). */
+export const pageQueryShape = {
+  cursor: z.string().max(200, 'is too long').optional(),
+  limit: z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(100, 'must be at most 100')
+    .optional(),
+};
+
 export type Handler = (req: Request, res: Response, shop: string) => Promise<unknown>;
 
 /** The one error mapping of the admin API: 400 / 404 / 409 / 503 / install errors; the rest to the app's 500. */
@@ -126,14 +137,3 @@ export function parseQuery<T>(schema: z.ZodType<T>, query: unknown): T {
   if (!parsed.success) throw badRequestOf(parsed.error);
   return parsed.data;
 }
-
-/** A page of a list: where the previous page ended, and how many. */
-export const pageQuery = z.object({
-  cursor: z.string().max(200, 'is too long').optional(),
-  limit: z.coerce
-    .number()
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .max(100, 'must be at most 100')
-    .optional(),
-});
