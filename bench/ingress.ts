@@ -115,7 +115,20 @@ async function queuedCounter(port: number): Promise<number> {
   return n;
 }
 
-async function snapshot(child: Child, queue: Queue, mode: Mode, port: number): Promise<Snapshot> {
+/**
+ * The counters before or after a measured run. The app's queued count is read from its /metrics, whose scrape
+ * reads the queue's depth from Redis: the round trips are read after that scrape before the run and before it
+ * after the run, so the benchmark's own scrape is never counted as the webhooks'.
+ */
+async function snapshot(
+  child: Child,
+  queue: Queue,
+  mode: Mode,
+  port: number,
+  phase: 'before' | 'after',
+): Promise<Snapshot> {
+  const countsAfterRun =
+    phase === 'after' && isApp(mode) ? await child.call<Record<string, number>>('redisCounts') : undefined;
   return {
     server: await child.call<NodeJS.CpuUsage>('cpu'),
     generator: process.cpuUsage(),
@@ -127,7 +140,8 @@ async function snapshot(child: Child, queue: Queue, mode: Mode, port: number): P
         : isApp(mode)
           ? await queuedCounter(port)
           : bareServed,
-    redisCounts: isApp(mode) ? await child.call<Record<string, number>>('redisCounts') : {},
+    redisCounts:
+      countsAfterRun ?? (isApp(mode) ? await child.call<Record<string, number>>('redisCounts') : {}),
   };
 }
 
@@ -222,10 +236,10 @@ async function measureOne(mode: Mode, run: number, amounts: Partial<Record<Mode,
     const warm = await fire(mode, port, { duration: WARMUP_SECONDS });
     amounts[mode] ??= Math.max(CONNECTIONS * 10, Math.round(warm.rps * RUN_SECONDS));
     await settle(queue, mode);
-    const before = await snapshot(child, queue, mode, port);
+    const before = await snapshot(child, queue, mode, port, 'before');
     const m = await fire(mode, port, { amount: amounts[mode] });
     await settle(queue, mode);
-    const after = await snapshot(child, queue, mode, port);
+    const after = await snapshot(child, queue, mode, port, 'after');
     const served = after.queued - before.queued;
     m.cpu = {
       serverMsPerReq: round(cpuMs(after.server, before.server) / served, 3),

@@ -96,7 +96,10 @@ export function createLogger(
     formatters: { log: (o) => scrubObject(o) as Record<string, unknown> },
     ...opts,
   };
-  const logger = destination ? pino(options, destination) : pino(options);
+  // Standard output by default, written synchronously: one write per line on the calling thread, as Node
+  // writes its own stdout to files and pipes. pino's default (asynchronous) hands every line to the thread
+  // pool and back — on the webhook path that hop cost more CPU than building the line.
+  const logger = pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
   // What a child logger binds is written without passing `formatters.log` (and pino resets the bindings
   // formatter for children), so child() scrubs its bindings itself. Children inherit this child().
   const pinoChild = logger.child;

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from './logger.js';
 
-const REQUEST_ID_HEADER = 'X-Request-Id';
+export const REQUEST_ID_HEADER = 'X-Request-Id';
 
 /** Query parameters that carry credentials (the embedded page's id_token, OAuth codes, HMACs). */
 const SECRET_PARAMS = /^(id_token|session|hmac|signature|code|state|token|access_token|password)$/i;
@@ -17,6 +18,12 @@ export function safeUrl(url: string): string {
   const params = new URLSearchParams(url.slice(q + 1));
   for (const key of [...params.keys()]) if (SECRET_PARAMS.test(key)) params.set(key, '[redacted]');
   return `${url.slice(0, q)}?${params.toString()}`;
+}
+
+/** The request's id: a sane incoming X-Request-Id, else a new UUID. */
+export function requestIdOf(headers: IncomingHttpHeaders): string {
+  const incoming = headers['x-request-id'];
+  return typeof incoming === 'string' && VALID_REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }
 
 /** Fields a route adds to the request's finishing log line (one line per request where all went well). */
@@ -38,9 +45,8 @@ export function requestLogger(
   onFinish?: (req: Request, res: Response, seconds: number) => void,
 ): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    const incoming = req.headers['x-request-id'];
-    const reqId = typeof incoming === 'string' && VALID_REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    // The child logger is made on first use: a webhook that goes well logs only the finishing line below.
+    const reqId = requestIdOf(req.headers);
+    // The child logger is made on first use: a request that goes well logs only the finishing line below.
     let child: Logger | undefined;
     Object.defineProperty(res.locals, 'log', {
       get: () => {

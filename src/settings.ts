@@ -208,7 +208,21 @@ export class SettingsStore {
   }
 
   async get(shop: string): Promise<ShopSettings> {
-    const h = await this.redis.hgetall(this.key(shop));
+    return this.fromHash(await this.redis.hgetall(this.key(shop)));
+  }
+
+  /** The settings and the PTTL of another key of the shop (same hash slot), in one round trip. */
+  async getWithPttl(shop: string, key: string): Promise<{ settings: ShopSettings; pttl: number }> {
+    const res = await this.redis.pipeline().hgetall(this.key(shop)).pttl(key).exec();
+    const [[e1, h], [e2, pttl]] = (res ?? []) as [
+      [Error | null, Record<string, string>],
+      [Error | null, number],
+    ];
+    if (e1 || e2) throw e1 ?? e2;
+    return { settings: this.fromHash(h), pttl };
+  }
+
+  private fromHash(h: Record<string, string>): ShopSettings {
     const settings: ShopSettings = {
       pointsPerDollar: h.pointsPerDollar ?? this.defaults.pointsPerDollar,
       includeTestOrders: h.includeTestOrders === '1',

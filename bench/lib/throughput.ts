@@ -50,6 +50,11 @@ export interface ThroughputRun {
   redisCommandsPerJob: number;
   /** Sequential exchanges with Redis per job (a MULTI block counts once; blocking fetches included). */
   redisRoundTripsPerJob: number;
+  /**
+   * The same without the XREADs of the worker's stalled-failure listener (BullMQ QueueEvents, blocking on
+   * its own connection beside the jobs, not on any job's path): the jobs' own round trips.
+   */
+  redisRoundTripsPerJobPath: number;
   redisCommandsByName: Record<string, number>;
   /** Points added in IT Retail ÷ points the orders are worth (1 = exact). */
   balanceRatio: number;
@@ -110,7 +115,11 @@ export async function runThroughput(
     const web = webOrders
       ? await Child.start('web-child.ts', {
           name: `${o.kind}-web`,
-          env: { ...appEnv(prefix), BENCH_WEB_MODE: o.kind === 'real' ? 'app' : 'naive' },
+          env: {
+            ...appEnv(prefix),
+            BENCH_WEB_MODE: o.kind === 'real' ? 'app' : 'naive',
+            BENCH_NAIVE_SHARD: '1',
+          },
         })
       : undefined;
     if (web) children.push(web);
@@ -183,7 +192,8 @@ export async function runThroughput(
           }
         : undefined,
       redisCommandsPerJob: round(commands / n, 1),
-      redisRoundTripsPerJob: round(trips / n, 1),
+      redisRoundTripsPerJob: round(trips / n, 2),
+      redisRoundTripsPerJobPath: round((trips - (byName.xread ?? 0)) / n, 2),
       redisCommandsByName: Object.fromEntries(
         Object.entries(byName)
           .filter(([, v]) => v > 0)
@@ -216,6 +226,7 @@ export function summarise(runs: ThroughputRun[]) {
     webCpuMsPerWebhook: med((r) => r.web?.cpuMsPerWebhook ?? Number.NaN),
     redisCommandsPerJob: med((r) => r.redisCommandsPerJob),
     redisRoundTripsPerJob: med((r) => r.redisRoundTripsPerJob),
+    redisRoundTripsPerJobPath: med((r) => r.redisRoundTripsPerJobPath),
     jobMsP50: med((r) => r.jobMsP50),
     jobMsP99: med((r) => r.jobMsP99),
     effectiveConcurrency: med((r) => r.effectiveConcurrency),

@@ -17,10 +17,6 @@ import { settingsRouter } from './routes/settings.js';
  */
 
 export type { AdminApiDeps, CustomerLinks } from './routes/context.js';
-export { ordersFromEvents } from './routes/customers.js';
-export { type DataRequestSummary, listDataRequests } from './routes/data-requests.js';
-export { BadRequest } from './routes/http.js';
-export { parseSettingsPatch } from './routes/settings.js';
 
 export function adminApiRouter(deps: AdminApiDeps): express.Router {
   const router = express.Router();

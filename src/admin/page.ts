@@ -34,8 +34,8 @@ function readAssets(dir: URL, prefix = ''): Map<string, { type: string; body: Bu
 }
 const ASSETS = readAssets(PUBLIC_DIR);
 
-export const APP_BRIDGE_URL = 'https://cdn.shopify.com/shopifycloud/app-bridge.js';
-export const POLARIS_URL = 'https://cdn.shopify.com/shopifycloud/polaris.js';
+const APP_BRIDGE_URL = 'https://cdn.shopify.com/shopifycloud/app-bridge.js';
+const POLARIS_URL = 'https://cdn.shopify.com/shopifycloud/polaris.js';
 
 /** The sections of the page, in the order of the app nav. The first is the home route. */
 export const SECTIONS = [
@@ -48,7 +48,7 @@ export const SECTIONS = [
   ['settings', 'Settings'],
 ] as const;
 
-export function escapeHtml(s: string): string {
+function escapeHtml(s: string): string {
   return s.replace(
     /[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,

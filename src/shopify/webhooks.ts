@@ -1,18 +1,17 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { Metrics, WebhookOutcome } from '../metrics.js';
 import { enqueueWebhook, QueueUnavailableError } from '../queue/enqueue.js';
 import { isHandledTopic, type WebhookJobData } from '../queue/jobs.js';
 import type { SyncQueues } from '../queue/shards.js';
-import { addLogFields } from '../request-logger.js';
+import { REQUEST_ID_HEADER, requestIdOf, safeUrl } from '../request-logger.js';
 import { SHOP_DOMAIN } from '../shop-domain.js';
 import type { Keys } from '../store/keys.js';
 import { jsonShape } from './json-check.js';
 
-export const WEBHOOK_PATH = '/webhooks';
+const WEBHOOK_PATH = '/webhooks';
 
 /** Header names as Shopify sends them; Node lower-cases names, and `req.get` matches them in any case. */
 const WEBHOOK_HEADERS = {
@@ -26,6 +25,18 @@ const WEBHOOK_HEADERS = {
 } as const;
 
 const MAX_ID_LENGTH = 200;
+
+/**
+ * Whether a request URL is the webhook route, matched as Express matched it: any letter case, an optional
+ * trailing slash, any query string.
+ */
+export function isWebhookUrl(url: string | undefined): boolean {
+  if (url === WEBHOOK_PATH) return true;
+  if (url === undefined) return false;
+  const q = url.indexOf('?');
+  const path = (q < 0 ? url : url.slice(0, q)).toLowerCase();
+  return path === WEBHOOK_PATH || path === `${WEBHOOK_PATH}/`;
+}
 
 // Node lower-cases incoming header names; reading them from `req.headers` skips `req.get`'s own lower-casing.
 const HMAC = 'x-shopify-hmac-sha256';
@@ -66,91 +77,207 @@ export function verifyWebhookHmac(secret: string, rawBody: Buffer, hmacHeader: s
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
+/** A body reader's outcome: the bytes, or the status refusing them. */
+type BodyResult = { body: Buffer } | { status: 400 | 413 | 415; error: string };
+
+const EMPTY = Buffer.alloc(0);
+
 /**
- * The handlers of `POST /webhooks`, one route for every topic: verify the HMAC over the raw bytes, check
- * the body is a JSON object, deduplicate and enqueue in one Redis round trip, answer. A 200 means the job is
- * in Redis; no other service is called in the request.
+ * Reads the request's raw bytes: refuses a declared Content-Length over `limit` before reading, stops
+ * buffering (and answers) as soon as a chunked body grows over it, refuses an encoded body (the HMAC is over
+ * the bytes as sent, and they are never inflated), and joins the chunks with one Buffer.concat.
  */
-export function webhookHandlers(deps: WebhookRouteDeps) {
-  const logOf = (res: Response): Logger => (res.locals.log as Logger | undefined) ?? deps.logger;
-
-  const answer = answerFor(deps.metrics);
-
-  // Raw bytes, whatever the content type; body-parser stops at the limit (Content-Length checked up front).
-  const rawBody = express.raw({ type: () => true, limit: deps.bodyLimitBytes, inflate: false });
-
-  // Refuses an unsigned delivery before reading its body at all; reads a signed one's raw bytes.
-  const signedRawBody = (req: Request, res: Response, next: NextFunction) => {
-    if (headerOf(req.headers, HMAC)) return rawBody(req, res, next);
-    logOf(res).warn({ topic: headerOf(req.headers, TOPIC) }, 'webhook without HMAC refused');
-    answer(res, undefined, 'unauthorized', 401, { error: 'missing X-Shopify-Hmac-Sha256 header' });
+function readRawBody(req: IncomingMessage, limit: number, done: (r: BodyResult) => void): void {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) {
+    req.resume();
+    done({ status: 413, error: `body exceeds ${limit} bytes` });
+    return;
+  }
+  const encoding = req.headers['content-encoding'];
+  if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
+    req.resume();
+    done({ status: 415, error: `unsupported content encoding "${encoding}"` });
+    return;
+  }
+  let first: Buffer | undefined;
+  let chunks: Buffer[] | undefined;
+  let size = 0;
+  let finished = false;
+  const finish = (r: BodyResult) => {
+    if (finished) return;
+    finished = true;
+    req.off('data', onData);
+    done(r);
   };
-
-  const handle = async (req: Request, res: Response) => {
-    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const headers = req.headers;
-    if (!verifyWebhookHmac(deps.apiSecret, raw, headerOf(headers, HMAC))) {
-      logOf(res).warn({ topic: headerOf(headers, TOPIC) }, 'webhook with an invalid HMAC refused');
-      return answer(res, undefined, 'unauthorized', 401, { error: 'invalid HMAC' });
+  const onData = (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > limit) {
+      // The rest is read and dropped (the connection stays usable); nothing more is kept.
+      req.resume();
+      return finish({ status: 413, error: `body exceeds ${limit} bytes` });
     }
+    if (first === undefined) first = chunk;
+    else if (chunks === undefined) chunks = [first, chunk];
+    else chunks.push(chunk);
+  };
+  req.on('data', onData);
+  req.once('end', () => finish({ body: chunks ? Buffer.concat(chunks, size) : (first ?? EMPTY) }));
+  req.once('error', () => finish({ status: 400, error: 'request aborted' }));
+}
 
-    const ids = webhookIds(headers);
-    if ('error' in ids) return answer(res, ids.topic, 'bad_request', 400, { error: ids.error });
-    const { shop, topic, webhookId, eventId } = ids;
+/** One delivery in progress: the request, its id and start, and what its finishing log line adds. */
+interface Delivery {
+  req: IncomingMessage;
+  res: ServerResponse;
+  reqId: string;
+  started: bigint;
+  fields?: Record<string, unknown>;
+}
 
-    // The body goes on as the text it came as; here it is only checked to be one JSON object, without
-    // building it (the worker parses it, keeping ids beyond 2^53 exact).
-    const shape = jsonShape(raw);
-    if (shape !== 'object') {
-      if (shape === 'invalid')
-        logOf(res).warn({ shop, topic, webhookId }, 'signed webhook with a body that is not JSON');
-      const error = shape === 'invalid' ? 'body is not valid JSON' : 'body must be a JSON object';
-      return answer(res, topic, 'bad_request', 400, { error });
-    }
+type Answer = (
+  d: Delivery,
+  topic: string | undefined,
+  outcome: WebhookOutcome,
+  status: number,
+  body: Record<string, unknown>,
+) => void;
 
-    if (!isHandledTopic(topic)) {
-      logOf(res).info({ shop, topic, webhookId }, 'webhook topic not handled; acknowledged and ignored');
-      return answer(res, topic, 'ignored', 200, { status: 'ignored' });
-    }
-
-    const data: WebhookJobData = {
-      kind: 'webhook',
-      shop,
-      topic,
-      webhookId,
-      eventId,
-      apiVersion: headerOf(headers, API_VERSION),
-      triggeredAt: headerOf(headers, TRIGGERED_AT),
-      receivedAt: new Date().toISOString(),
-      body: raw.toString('utf8'),
+/**
+ * Answers a delivery, counts it by topic and outcome, observes its duration and writes its one log line (the
+ * request logger's line: request id, what the route added, method, URL, status, time).
+ */
+function answerFor(metrics: Pick<Metrics, 'countWebhook' | 'observeRequest'>, logger: Logger): Answer {
+  return (d, topic, outcome, status, body) => {
+    metrics.countWebhook(topic && isHandledTopic(topic) ? topic : 'other', outcome);
+    const { req, res } = d;
+    const text = JSON.stringify(body);
+    res.statusCode = status;
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.setHeader('Content-Length', Buffer.byteLength(text));
+    res.end(text);
+    const seconds = Number(process.hrtime.bigint() - d.started) / 1e9;
+    metrics.observeRequest('POST', WEBHOOK_PATH, status, seconds);
+    const line = {
+      reqId: d.reqId,
+      ...d.fields,
+      req: { method: 'POST', url: safeUrl(req.url ?? ''), userAgent: req.headers['user-agent'] },
+      res: { statusCode: status },
+      responseTimeMs: Math.round(seconds * 1e4) / 10,
     };
-    try {
-      const result = await enqueueWebhook(deps, data);
-      // Said once, on the request's finishing line.
-      addLogFields(res, { shop, topic, webhookId, eventId, jobId: result.jobId, webhook: result.status });
-      return answer(res, topic, result.status, 200, result);
-    } catch (err) {
-      if (err instanceof QueueUnavailableError) {
-        logOf(res).warn(
-          { shop, topic, webhookId, err: err.message },
-          'webhook not queued: Redis unavailable',
-        );
-        res.set('Retry-After', '5');
-        return answer(res, topic, 'unavailable', 503, { error: 'queue unavailable, retry later' });
-      }
-      logOf(res).error({ shop, topic, webhookId, err }, 'webhook not queued');
-      return answer(res, topic, 'error', 500, { error: 'internal error' });
-    }
+    if (status >= 500) logger.error(line, 'request failed');
+    else logger.info(line, 'request completed');
   };
+}
 
-  const bodyErrors = bodyErrorsHandler(deps, answer, logOf);
+/**
+ * The handler of `POST /webhooks`, one route for every topic: read the raw bytes (capped), verify the HMAC
+ * over them, check the body is a JSON object, deduplicate and enqueue in one Redis round trip, answer. A 200
+ * means the job is in Redis; no other service is called in the request.
+ *
+ * It is the whole request (createApp takes it before Express): it gives the request its id and writes its
+ * one log line itself, so an accepted webhook costs no more than the bridge needs — no body parser, no
+ * per-request logger, no finish listeners.
+ */
+export function webhookHandler(deps: WebhookRouteDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const { logger } = deps;
+  const answer = answerFor(deps.metrics, logger);
+  return (req, res) => {
+    const started = process.hrtime.bigint();
+    const reqId = requestIdOf(req.headers);
+    res.setHeader(REQUEST_ID_HEADER, reqId);
+    const d: Delivery = { req, res, reqId, started };
+    // An unsigned delivery is refused before its body is read at all.
+    if (!headerOf(req.headers, HMAC)) {
+      req.resume();
+      logger.warn({ reqId, topic: headerOf(req.headers, TOPIC) }, 'webhook without HMAC refused');
+      return answer(d, undefined, 'unauthorized', 401, { error: 'missing X-Shopify-Hmac-Sha256 header' });
+    }
+    readRawBody(req, deps.bodyLimitBytes, (r) => {
+      if ('status' in r) {
+        if (r.status === 413)
+          logger.warn({ reqId, limit: deps.bodyLimitBytes }, 'webhook body over the limit refused');
+        if (res.headersSent || res.destroyed) return;
+        const outcome = r.status === 413 ? 'too_large' : 'bad_request';
+        return answer(d, undefined, outcome, r.status, { error: r.error });
+      }
+      handleDelivery(deps, answer, d, r.body).catch((err: unknown) => {
+        logger.error({ reqId, err }, 'webhook handler failed');
+        if (!res.headersSent) answer(d, undefined, 'error', 500, { error: 'internal error' });
+      });
+    });
+  };
+}
 
-  return [signedRawBody, handle, bodyErrors];
+/** A signed delivery's bytes: checked, queued (or refused), answered. */
+async function handleDelivery(
+  deps: WebhookRouteDeps,
+  answer: Answer,
+  d: Delivery,
+  raw: Buffer,
+): Promise<void> {
+  const { logger } = deps;
+  const headers = d.req.headers;
+  if (!verifyWebhookHmac(deps.apiSecret, raw, headerOf(headers, HMAC))) {
+    logger.warn({ reqId: d.reqId, topic: headerOf(headers, TOPIC) }, 'webhook with an invalid HMAC refused');
+    return answer(d, undefined, 'unauthorized', 401, { error: 'invalid HMAC' });
+  }
+
+  const ids = webhookIds(headers);
+  if ('error' in ids) return answer(d, ids.topic, 'bad_request', 400, { error: ids.error });
+  const { shop, topic, webhookId, eventId } = ids;
+
+  // The body goes on as the text it came as; here it is only checked to be one JSON object, without
+  // building it (the worker parses it, keeping ids beyond 2^53 exact).
+  const shape = jsonShape(raw);
+  if (shape !== 'object') {
+    if (shape === 'invalid')
+      logger.warn({ reqId: d.reqId, shop, topic, webhookId }, 'signed webhook with a body that is not JSON');
+    const error = shape === 'invalid' ? 'body is not valid JSON' : 'body must be a JSON object';
+    return answer(d, topic, 'bad_request', 400, { error });
+  }
+
+  if (!isHandledTopic(topic)) {
+    logger.info(
+      { reqId: d.reqId, shop, topic, webhookId },
+      'webhook topic not handled; acknowledged and ignored',
+    );
+    return answer(d, topic, 'ignored', 200, { status: 'ignored' });
+  }
+
+  const data: WebhookJobData = {
+    kind: 'webhook',
+    shop,
+    topic,
+    webhookId,
+    eventId,
+    apiVersion: headerOf(headers, API_VERSION),
+    triggeredAt: headerOf(headers, TRIGGERED_AT),
+    receivedAt: new Date().toISOString(),
+    body: raw.toString('utf8'),
+  };
+  try {
+    const result = await enqueueWebhook(deps, data);
+    // Said once, on the request's finishing line.
+    d.fields = { shop, topic, webhookId, eventId, jobId: result.jobId, webhook: result.status };
+    return answer(d, topic, result.status, 200, result);
+  } catch (err) {
+    if (err instanceof QueueUnavailableError) {
+      logger.warn(
+        { reqId: d.reqId, shop, topic, webhookId, err: err.message },
+        'webhook not queued: Redis unavailable',
+      );
+      d.res.setHeader('Retry-After', '5');
+      return answer(d, topic, 'unavailable', 503, { error: 'queue unavailable, retry later' });
+    }
+    logger.error({ reqId: d.reqId, shop, topic, webhookId, err }, 'webhook not queued');
+    return answer(d, topic, 'error', 500, { error: 'internal error' });
+  }
 }
 
 /** The delivery's shop, topic and ids from its headers, or what is wrong with them (a 400). */
 function webhookIds(
-  headers: Request['headers'],
+  headers: IncomingHttpHeaders,
 ):
   | { shop: string; topic: string; webhookId: string; eventId: string | undefined }
   | { topic: string | undefined; error: string } {
@@ -173,44 +300,4 @@ function webhookIds(
     return { topic, error: `webhook and event ids must be at most ${MAX_ID_LENGTH} characters` };
   }
   return { shop, topic, webhookId, eventId };
-}
-
-type Answer = (
-  res: Response,
-  topic: string | undefined,
-  outcome: WebhookOutcome,
-  status: number,
-  body: Record<string, unknown>,
-) => void;
-
-/** Answers a delivery and counts it by topic and outcome. */
-function answerFor(metrics: Pick<Metrics, 'countWebhook'>): Answer {
-  return (res, topic, outcome, status, body) => {
-    metrics.countWebhook(topic && isHandledTopic(topic) ? topic : 'other', outcome);
-    // Written directly: Express's res.json would also work out an ETag, which a webhook answer never needs.
-    const text = JSON.stringify(body);
-    res.statusCode = status;
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.setHeader('Content-Length', Buffer.byteLength(text));
-    res.end(text);
-  };
-}
-
-/** body-parser's errors (too large, aborted, unsupported encoding) for this route only. */
-function bodyErrorsHandler(
-  deps: Pick<WebhookRouteDeps, 'bodyLimitBytes'>,
-  answer: Answer,
-  logOf: (res: Response) => Logger,
-) {
-  return (err: unknown, _req: Request, res: Response, next: NextFunction) => {
-    const e = err as { type?: string; status?: number; message?: string };
-    if (e.type === 'entity.too.large') {
-      logOf(res).warn({ limit: deps.bodyLimitBytes }, 'webhook body over the limit refused');
-      return answer(res, undefined, 'too_large', 413, { error: `body exceeds ${deps.bodyLimitBytes} bytes` });
-    }
-    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
-      return answer(res, undefined, 'bad_request', e.status, { error: e.message ?? 'bad request' });
-    }
-    next(err);
-  };
 }

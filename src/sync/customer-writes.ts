@@ -4,9 +4,10 @@ import type { Logger } from 'pino';
 import type { CustomerRecord } from '../itretail/schemas.js';
 import type { Keys } from '../store/keys.js';
 import { AwaitingDecisionError, Ledger, WriteInFlightError } from './ledger.js';
-import { type Lock, LockLostError, type LockOptions, type LockRead, withLock } from './locks.js';
+import { acquireLock, type Lock, LockLostError, type LockOptions, type LockRead } from './locks.js';
 import type { CustomerMatcher, SyncClient } from './matching.js';
 import { hashFromPairs } from './order-state.js';
+import type { StagedRecord } from './staged-writes.js';
 import {
   judgeWrite,
   matchingManualOps,
@@ -84,6 +85,8 @@ return { pending, uncertain, due, h }`;
  * read with the lock (when `orderId` is given) unless settling may have moved it: then undefined.
  * Throws AwaitingDecisionError while the customer has an uncertain write (the job is held and run again once
  * a person decides), WriteInFlightError while an earlier Put may still be on its way.
+ * `taken`: the customer's lock, already taken by the caller's own script with CUSTOMER_LOCK_READ's answer as
+ * its `read` (see reconcile.ts); it is released here like one taken here.
  */
 export async function withCustomer<T>(
   d: CustomerWriteDeps,
@@ -91,7 +94,7 @@ export async function withCustomer<T>(
   client: SyncClient,
   itrId: string,
   fn: (lock: Lock, orderHash?: Record<string, string>) => Promise<T>,
-  opts: { orderId?: string; jobId?: string } = {},
+  opts: { orderId?: string; jobId?: string; taken?: Lock } = {},
 ): Promise<T> {
   const ledger = ledgerOf(d);
   const k = ledger.k(shop);
@@ -105,33 +108,30 @@ export async function withCustomer<T>(
     ],
   };
   const lockOpts: LockOptions = { ttlMs: 60_000, waitMs: 15_000, ...d.customerLock };
-  return withLock(
-    d.redis,
-    k.custLock(itrId),
-    lockOpts,
-    async (lock) => {
-      const [pending, uncertain, due, pairs] = lock.read as [string, string, string[], string[]];
-      if (uncertain) {
-        await ledger.hold(shop, itrId, opts.jobId);
-        const own = (JSON.parse(uncertain) as { intent: PendingIntent }).intent.jobId === opts.jobId;
-        throw new AwaitingDecisionError(itrId, own && !!opts.jobId);
-      }
-      let fresh = true;
-      let owed = due;
-      if (pending) {
-        await settleWrite(d, shop, client, itrId, pending, opts.jobId);
-        fresh = false;
-        // Settling may have counted (and so cleared) a give-back that was on its way.
-        if (owed.length > 0) owed = flat(await d.redis.hgetall(k.restoreDue(itrId)));
-      }
-      if (owed.length > 0) {
-        await restoreRegisterChanges(d, shop, client, itrId, lock, owed, opts.jobId);
-        fresh = false;
-      }
-      return fn(lock, fresh && opts.orderId ? hashFromPairs(pairs) : undefined);
-    },
-    read,
-  );
+  const lock = opts.taken ?? (await acquireLock(d.redis, k.custLock(itrId), lockOpts, read));
+  try {
+    const [pending, uncertain, due, pairs] = lock.read as [string, string, string[], string[]];
+    if (uncertain) {
+      await ledger.hold(shop, itrId, opts.jobId);
+      const own = (JSON.parse(uncertain) as { intent: PendingIntent }).intent.jobId === opts.jobId;
+      throw new AwaitingDecisionError(itrId, own && !!opts.jobId);
+    }
+    let fresh = true;
+    let owed = due;
+    if (pending) {
+      await settleWrite(d, shop, client, itrId, pending, opts.jobId);
+      fresh = false;
+      // Settling may have counted (and so cleared) a give-back that was on its way.
+      if (owed.length > 0) owed = flat(await d.redis.hgetall(k.restoreDue(itrId)));
+    }
+    if (owed.length > 0) {
+      await restoreRegisterChanges(d, shop, client, itrId, lock, owed, opts.jobId);
+      fresh = false;
+    }
+    return await fn(lock, fresh && opts.orderId ? hashFromPairs(pairs) : undefined);
+  } finally {
+    await lock.release().catch(() => false);
+  }
 }
 
 const flat = (h: Record<string, string>) => Object.entries(h).flat();
@@ -202,6 +202,11 @@ export interface WriteRequest {
   bind?: { order: boolean; email?: string; shopifyCustomerId?: string };
   /** Locks the commit frees (the customer's, the order's); none keeps the lock held. */
   release?: Lock[];
+  /**
+   * A record (the job's sync event) to write in the same transaction as the commit, given what was written
+   * and any register change the Put overwrote; undefined for none.
+   */
+  record?(intent: PendingIntent, overwritten: number): StagedRecord | undefined;
 }
 
 export interface WriteResult {
@@ -211,6 +216,8 @@ export interface WriteResult {
   counted: number;
   /** A register change this Put overwrote, now due to be given back. */
   overwritten: number;
+  /** What `record` staged, written with the commit. */
+  recorded?: unknown;
 }
 
 /**
@@ -252,8 +259,14 @@ export async function writePoints(
   if (after === before) {
     // Nothing to send (a deduction from a balance already at 0): the ledger still moves, the shortfall is kept.
     await lock.ensure();
-    const counted = await ledger.commit(shop, itrId, intent, { outcome, outcomeTtlS, release: req.release });
-    return { intent, answer: rec, counted, overwritten: 0 };
+    const alongside = req.record?.(intent, 0);
+    const counted = await ledger.commit(shop, itrId, intent, {
+      outcome,
+      outcomeTtlS,
+      release: req.release,
+      alongside,
+    });
+    return { intent, answer: rec, counted, overwritten: 0, recorded: alongside?.value };
   }
   const wrote = await ledger.writeIntent(shop, lock, intent, itrId, req.bind ?? { order: false });
   if (wrote === 0) throw new LockLostError(lock.key);
@@ -274,21 +287,35 @@ export async function writePoints(
     throw new AwaitingDecisionError(itrId, !!req.jobId);
   }
   const overwritten = overwrittenByPut(intent, answer);
+  const alongside = req.record?.(intent, overwritten);
   const counted = await ledger.commit(shop, itrId, intent, {
     outcome,
     outcomeTtlS,
     release: req.release,
     restore: overwritten,
+    alongside,
   });
+  afterCommit(d, shop, itrId, intent, counted, overwritten);
+  if (counted && req.kind === 'restore') await announceRestore(d, shop, itrId, intent, answer);
+  return { intent, answer, counted, overwritten: counted ? overwritten : 0, recorded: alongside?.value };
+}
+
+/** After a Put's commit: the metafield hook for a counted write, and what the count says in the log. */
+function afterCommit(
+  d: CustomerWriteDeps,
+  shop: string,
+  itrId: string,
+  intent: PendingIntent,
+  counted: number,
+  overwritten: number,
+): void {
   if (counted) d.onBalanceChanged?.(shop);
-  const log = { shop, itretailCustomerId: itrId, writeId: intent.id, orderId: req.orderId };
+  const log = { shop, itretailCustomerId: itrId, writeId: intent.id, orderId: intent.orderId };
   if (counted === 0) d.logger?.warn(log, 'write confirmed after the next holder had already counted it');
   if (counted === 2) d.logger?.error(log, 'write confirmed by IT Retail after it had been judged not landed');
   if (counted && overwritten) {
     d.logger?.warn({ ...log, overwritten }, 'the register changed points between our read and our write');
   }
-  if (counted && req.kind === 'restore') await announceRestore(d, shop, itrId, intent, answer);
-  return { intent, answer, counted, overwritten: counted ? overwritten : 0 };
 }
 
 /**

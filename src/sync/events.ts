@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
 import { scanKeys } from '../store/redis.js';
+import type { WriteSink } from './staged-writes.js';
 
 /**
  * Sync events: one per finished job, what the admin page shows. Stored per shop as
@@ -111,21 +112,47 @@ export class SyncEventStore {
   }
 
   async record(input: NewSyncEvent): Promise<SyncEvent> {
+    const staged = this.stage(input);
+    const tx = this.redis.multi();
+    staged.addTo(tx);
+    await tx.exec();
+    await staged.done();
+    return staged.value;
+  }
+
+  /**
+   * The event's writes, for the caller to make (e.g. the ledger commit that makes the event true, in its
+   * own script: both cost one round trip); `done()` once they ran (trims the shop when due).
+   */
+  stage(input: NewSyncEvent): {
+    value: SyncEvent;
+    addTo(tx: WriteSink): void;
+    done(): Promise<void>;
+  } {
     const at = input.at ? new Date(input.at) : new Date();
     const event: SyncEvent = { ...input, id: newId(at.getTime()), at: at.toISOString() };
+    return {
+      value: event,
+      addTo: (tx) => this.addWrites(tx, event, at),
+      done: async () => {
+        if (this.trimDue(event.shop, Date.now())) await this.trim(event.shop);
+      },
+    };
+  }
+
+  private addWrites(tx: WriteSink, event: SyncEvent, at: Date): void {
     const { shop, id } = event;
     const json = JSON.stringify(event);
-    const tx = this.redis
-      .multi()
-      .hset(this.k(shop, 'data'), id, json)
-      .zadd(this.k(shop, 'idx'), 0, id)
-      .zadd(this.k(shop, 'st', event.status), 0, id)
-      .zadd(this.k(shop, 'tp', event.topic), 0, id)
-      .sadd(this.k(shop, 'topics'), event.topic);
+    tx.hset(this.k(shop, 'data'), id, json);
+    tx.zadd(this.k(shop, 'idx'), 0, id);
+    tx.zadd(this.k(shop, 'st', event.status), 0, id);
+    tx.zadd(this.k(shop, 'tp', event.topic), 0, id);
+    tx.sadd(this.k(shop, 'topics'), event.topic);
     if (event.shopifyCustomerId) tx.zadd(this.k(shop, 'cust', event.shopifyCustomerId), 0, id);
     if (event.itretailCustomerId) tx.zadd(this.k(shop, 'itr', event.itretailCustomerId), 0, id);
     const hk = this.k(shop, 'hour', hourKey(at));
-    tx.hincrby(hk, event.status, 1).expire(hk, 49 * 3600);
+    tx.hincrby(hk, event.status, 1);
+    tx.expire(hk, 49 * 3600);
     // What really moved on the IT Retail balance (a clipped deduction moves less than its delta).
     const moved =
       event.pointsBefore !== undefined && event.pointsAfter !== undefined
@@ -133,20 +160,18 @@ export class SyncEventStore {
         : (event.pointsDelta ?? 0);
     if (event.status === 'applied' && moved !== 0) {
       const dk = this.k(shop, 'day', dayKey(at));
-      tx.hincrby(dk, moved > 0 ? 'awarded' : 'deducted', Math.abs(moved)).expire(dk, 3 * 86_400);
+      tx.hincrby(dk, moved > 0 ? 'awarded' : 'deducted', Math.abs(moved));
+      tx.expire(dk, 3 * 86_400);
     }
     if (event.jobId) {
-      if (event.status === 'failed')
-        tx.zadd(this.k(shop, 'fail'), at.getTime(), event.jobId).hset(
-          this.k(shop, 'faildata'),
-          event.jobId,
-          json,
-        );
-      else tx.zrem(this.k(shop, 'fail'), event.jobId).hdel(this.k(shop, 'faildata'), event.jobId);
+      if (event.status === 'failed') {
+        tx.zadd(this.k(shop, 'fail'), at.getTime(), event.jobId);
+        tx.hset(this.k(shop, 'faildata'), event.jobId, json);
+      } else {
+        tx.zrem(this.k(shop, 'fail'), event.jobId);
+        tx.hdel(this.k(shop, 'faildata'), event.jobId);
+      }
     }
-    await tx.exec();
-    if (this.trimDue(shop, Date.now())) await this.trim(shop);
-    return event;
   }
 
   /** Newest first. `cursor` is the id of the last event of the previous page. */

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { AppError, type Deferral } from '../errors.js';
 import type { Keys } from '../store/keys.js';
 import type { Lock } from './locks.js';
+import { evalThenWrites, type StagedRecord } from './staged-writes.js';
 import type { PendingIntent, UncertainWrite } from './write-evidence.js';
 
 /**
@@ -231,12 +232,20 @@ export class Ledger {
     shop: string,
     itrId: string,
     intent: PendingIntent,
-    opts: { outcome?: string; outcomeTtlS: number; release?: Lock[]; restore?: number },
+    opts: {
+      outcome?: string;
+      outcomeTtlS: number;
+      release?: Lock[];
+      restore?: number;
+      /** Written in the same MULTI as the commit. */
+      alongside?: StagedRecord;
+    },
   ): Promise<number> {
     const k = this.k(shop);
     const custLock = opts.release?.find((l) => l.key === k.custLock(itrId));
     const orderLock = opts.release?.find((l) => l !== custLock);
-    const r = (await this.redis.eval(
+    const r = (await this.evalWith(
+      opts.alongside,
       COMMIT,
       11,
       k.marker(intent.id),
@@ -265,6 +274,12 @@ export class Ledger {
     )) as number;
     for (const l of [custLock, orderLock]) l?.releasedByScript();
     return r;
+  }
+
+  /** A script alone, or followed in the same script by the writes `alongside` stages: one round trip. */
+  private evalWith(alongside: StagedRecord | undefined, script: string, numKeys: number, ...args: string[]) {
+    if (!alongside) return this.redis.eval(script, numKeys, ...args);
+    return evalThenWrites(this.redis, alongside, script, numKeys, ...args);
   }
 
   async discard(shop: string, itrId: string, intent: PendingIntent): Promise<boolean> {

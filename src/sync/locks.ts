@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AppError, type Deferral } from '../errors.js';
 
@@ -54,11 +54,24 @@ export interface LockOptions {
  * Reads done in the same round trip as taking the lock, atomically right after it is taken: `lua` is a
  * script body that may use KEYS[2..] (`keys`) and ARGV[3..] (`args`) and must return a non-nil value
  * (what `Lock.read` then holds). KEYS[1], ARGV[1] and ARGV[2] are the lock's key, token and TTL.
+ * `prelude` runs first, whether or not the lock is free (writes that need no lock, such as an order's
+ * idempotent facts merge); it may end the script with `return {'stop', …}`, and then acquireLock takes no
+ * lock and throws LockPreludeStop with that answer.
  */
 export interface LockRead {
   lua: string;
   keys: string[];
   args?: string[];
+  prelude?: string;
+}
+
+/** The lock script's prelude ended it (see LockRead.prelude): no lock was taken. */
+export class LockPreludeStop extends Error {
+  readonly code = 'LOCK_PRELUDE_STOP' as const;
+  constructor(readonly answer: unknown[]) {
+    super(`stopped before taking the lock: ${String(answer[1])}`);
+    this.name = 'LockPreludeStop';
+  }
 }
 
 export interface Lock {
@@ -77,15 +90,20 @@ export interface Lock {
    * longer ours): renewals stop and release() sends nothing.
    */
   releasedByScript(): void;
+  /** True once released (by release() or a script). */
+  readonly released: boolean;
   /** What the LockRead returned when the lock was taken (undefined without one). */
   readonly read?: unknown;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const acquireScript = (body: string) => `
+const acquireScript = (body: string, prelude = '') => `${prelude}
 if not redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return nil end
 ${body}`;
+
+/** Unique to its holder (from the process's pooled entropy: cheaper than a fresh randomBytes per lock). */
+export const newLockToken = () => randomUUID();
 
 export async function acquireLock(
   redis: Redis,
@@ -96,9 +114,9 @@ export async function acquireLock(
   const ttlMs = opts.ttlMs ?? 30_000;
   const waitMs = opts.waitMs ?? 10_000;
   const baseRetry = opts.retryMs ?? 25;
-  const token = randomBytes(16).toString('hex');
+  const token = newLockToken();
   const started = Date.now();
-  const script = onAcquire ? acquireScript(onAcquire.lua) : undefined;
+  const script = onAcquire ? acquireScript(onAcquire.lua, onAcquire.prelude) : undefined;
   let read: unknown;
   let pause = baseRetry;
   for (;;) {
@@ -112,6 +130,7 @@ export async function acquireLock(
         String(ttlMs),
         ...(onAcquire.args ?? []),
       );
+      if (Array.isArray(read) && read[0] === 'stop') throw new LockPreludeStop(read);
       if (read !== null) break;
     } else if ((await redis.set(key, token, 'PX', ttlMs, 'NX')) === 'OK') break;
     const waited = Date.now() - started;
@@ -119,7 +138,21 @@ export async function acquireLock(
     await sleep(Math.min(pause, waitMs - waited) * (0.5 + Math.random()));
     pause = Math.min(pause * 2, Math.max(baseRetry, 250));
   }
+  return heldLock(redis, key, token, ttlMs, opts.autoExtend !== false, read);
+}
 
+/**
+ * The handle of a lock this process holds: taken by acquireLock, or by a script (SET `key` `token` PX `ttlMs`
+ * NX) that the caller ran itself. Renewed in the background every ttl/3 unless `autoExtend` is false.
+ */
+export function heldLock(
+  redis: Redis,
+  key: string,
+  token: string,
+  ttlMs: number,
+  autoExtend = true,
+  read?: unknown,
+): Lock {
   let released = false;
   let lost = false;
   const extend = async (ms = ttlMs) => {
@@ -129,7 +162,7 @@ export async function acquireLock(
     return r === 1;
   };
   let timer: NodeJS.Timeout | undefined;
-  if (opts.autoExtend !== false) {
+  if (autoExtend) {
     timer = setInterval(
       () => {
         extend().catch(() => {
@@ -158,8 +191,34 @@ export async function acquireLock(
       if (timer) clearInterval(timer);
       released = true;
     },
+    get released() {
+      return released;
+    },
     read,
   };
+}
+
+const RELEASE_ALL = `local n = 0
+for i = 1, #KEYS do
+  if redis.call('get', KEYS[i]) == ARGV[i] then n = n + redis.call('del', KEYS[i]) end
+end
+return n`;
+
+/**
+ * Frees the locks still held among `locks` in one round trip (compare-and-delete each; their keys must
+ * share a hash slot). Never throws: a lock left behind expires with its TTL.
+ */
+export async function releaseLocks(redis: Redis, locks: (Lock | undefined)[]): Promise<void> {
+  const held = locks.filter((l): l is Lock => !!l && !l.released);
+  if (held.length === 0) return;
+  if (held.length === 1) {
+    await held[0]!.release().catch(() => false);
+    return;
+  }
+  for (const l of held) l.releasedByScript();
+  await redis
+    .eval(RELEASE_ALL, held.length, ...held.map((l) => l.key), ...held.map((l) => l.token))
+    .catch(() => 0);
 }
 
 /** Runs fn while holding the lock; always releases it (a release failure is ignored: the TTL frees it). */

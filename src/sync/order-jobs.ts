@@ -4,11 +4,13 @@ import type { ShopSettings } from '../settings.js';
 import type { Keys } from '../store/keys.js';
 import type { NewSyncEvent } from './events.js';
 import { parseRateMilli } from './money.js';
+import type { OrderMerge } from './order-lock.js';
 import {
   type BuyerFacts,
   factsFromOrder,
   factsFromRefund,
   mergeOrderFacts,
+  orderMergeCall,
   readOrderState,
 } from './order-state.js';
 import {
@@ -34,8 +36,12 @@ import { mergeFacts, type OrderFacts } from './points.js';
 /** Reads one order from Shopify's Admin API, as a REST-shaped order (what orders/updated carries). */
 export type FetchOrderSnapshot = (shop: string, orderId: string) => Promise<unknown | undefined>;
 
+/**
+ * 'reconcile': the order is to be reconciled; `merge` (when present) carries the job's facts, merged by the
+ * order lock's own script (see reconcile.ts), so merging costs no round trip of its own.
+ */
 export type OrderJobOutcome =
-  | { kind: 'reconcile'; orderId: string; customer: BuyerFacts }
+  | { kind: 'reconcile'; orderId: string; customer: BuyerFacts; merge?: OrderMerge }
   | { kind: 'skipped'; reason: string; orderId: string };
 
 export interface OrderJobDeps {
@@ -74,7 +80,6 @@ function paidContext(settings: ShopSettings) {
 }
 
 export async function handleOrderTopic(d: OrderJobDeps, p: OrderTopicPayload): Promise<OrderJobOutcome> {
-  const { redis, keys } = d;
   switch (p.topic) {
     case 'orders/paid':
     case 'orders/updated':
@@ -89,20 +94,22 @@ export async function handleOrderTopic(d: OrderJobDeps, p: OrderTopicPayload): P
       // Whichever job of the order creates the IT Retail customer (a refund may get there first), it does
       // so with the buyer's names and phone kept with the order.
       const buyer = buyerOf(order);
-      const merged = await mergeOrderFacts(redis, keys, d.shop, order.id, facts, buyer);
-      if (merged === 'compacted') return needsRead(d, order.id, facts);
-      return { kind: 'reconcile', orderId: order.id, customer: buyer };
+      return {
+        kind: 'reconcile',
+        orderId: order.id,
+        customer: buyer,
+        merge: merging(d, order.id, facts, buyer),
+      };
     }
     case 'refunds/create': {
       const refund: RefundPayload = p.data;
       if (!refund.orderId) throw new InvalidRefundError();
       d.setContext({ shopifyOrderId: refund.orderId });
       const facts = factsFromRefund(refund);
-      const merged = await mergeOrderFacts(redis, keys, d.shop, refund.orderId, facts);
-      if (merged === 'compacted') return needsRead(d, refund.orderId, facts);
-      const state = await readOrderState(redis, keys, d.shop, refund.orderId);
-      d.setContext({ orderName: state.name, shopifyCustomerId: state.shopifyCustomerId });
-      return { kind: 'reconcile', orderId: refund.orderId, customer: {} };
+      const merge = merging(d, refund.orderId, facts);
+      merge.seen = (state) =>
+        d.setContext({ orderName: state.name, shopifyCustomerId: state.shopifyCustomerId });
+      return { kind: 'reconcile', orderId: refund.orderId, customer: {}, merge };
     }
     case 'orders/edited':
       return handleEdit(d, p.data);
@@ -130,6 +137,17 @@ async function handleEdit(d: OrderJobDeps, edit: OrderEditPayload): Promise<Orde
     kind: 'skipped',
     orderId: edit.orderId,
     reason: `order edited (${edit.linesAdded} lines added, ${edit.linesRemoved} removed); the points follow the orders/updated Shopify sends with the edited order`,
+  };
+}
+
+/** The job's facts, to be merged by the order lock's script; a compacted order goes through needsRead. */
+function merging(d: OrderJobDeps, orderId: string, facts: OrderFacts, buyer?: BuyerFacts): OrderMerge {
+  return {
+    call: orderMergeCall(d.keys, d.shop, orderId, facts, buyer),
+    async compacted() {
+      const out = await needsRead(d, orderId, facts);
+      return out.kind === 'skipped' ? out.reason : undefined;
+    },
   };
 }
 

@@ -175,7 +175,7 @@ function decodeSnapshot(v: string | undefined): OrderSnapshot | undefined {
  * Returns 1 merged, 0 when the order was compacted and nothing was written (the facts are not enough).
  * Kept free of anything but these keys, so a lock script can run the same steps inside itself.
  */
-const MERGE_ORDER_FACTS = `
+export const MERGE_ORDER_FACTS = `
 local function after(a, b)
   for i = 1, math.min(#a, #b) do
     local x, y = string.byte(a, i), string.byte(b, i)
@@ -215,13 +215,13 @@ redis.call('zadd', KEYS[2], ARGV[2], ARGV[1])
 return 1`;
 
 /** The keys and arguments of one MERGE_ORDER_FACTS run (so a lock script can run the merge inside itself). */
-interface OrderMergeCall {
+export interface OrderMergeCall {
   keys: string[];
   args: string[];
 }
 
 /** Builds the merge of `facts` (and the buyer's names and phone) into one order: see MERGE_ORDER_FACTS. */
-function orderMergeCall(
+export function orderMergeCall(
   keys: Keys,
   shop: string,
   orderId: string,

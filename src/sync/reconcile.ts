@@ -2,10 +2,13 @@ import { AppError } from '../errors.js';
 import { appliedOutcome, type CustomerWriteDeps, withCustomer, writePoints } from './customer-writes.js';
 import { MatchError } from './email-index.js';
 import { ledgerKeys } from './ledger.js';
-import { type Lock, type LockOptions, type LockRead, withLock } from './locks.js';
+import { type Lock, type LockOptions, releaseLocks } from './locks.js';
 import { isLiveWithEmail, type MatchInput, type SyncClient } from './matching.js';
+import { type OrderMerge, takeOrderLock, type Via } from './order-lock.js';
 import { hashFromPairs, orderStateFromHash, readOrderState } from './order-state.js';
 import { type OrderState, worth, worthBasis } from './points.js';
+import type { StagedRecord } from './staged-writes.js';
+import type { PendingIntent } from './write-evidence.js';
 
 /**
  * Moving an IT Retail balance by exactly what an order is worth now minus what was already applied.
@@ -45,6 +48,8 @@ interface AppliedOutcome {
   orderName?: string;
   /** A register change the Put overwrote (given back by a follow-up write). */
   registerOverwritten?: number;
+  /** What `ReconcileOptions.record` staged, written with the commit. */
+  recorded?: unknown;
 }
 
 interface SkippedOutcome {
@@ -99,35 +104,14 @@ export interface ReconcileOptions {
   mayHaveRunBefore?: boolean;
   /** Names and phone for a customer that has to be created (default: the buyer's kept with the order). */
   customer?: Omit<MatchInput, 'email'>;
+  /** The job's facts, merged into the order by the script that takes the order lock (see OrderMerge). */
+  merge?: OrderMerge;
+  /**
+   * The job's sync event for an outcome, written in the same transaction as the ledger commit that makes
+   * it true (one round trip for both); undefined to leave the recording to the caller.
+   */
+  record?(o: ReconcileOutcome): StagedRecord | undefined;
 }
-
-/**
- * Run right after the order lock is taken: the order's hash and, for an order not bound to a customer yet,
- * its candidate: the Shopify customer's link ('customer'), else the email's link ('email'), else the
- * index's entry ('index', "<Id>|<CardNo>"). KEYS: lock, order, link:email, idx, link:customer.
- */
-const ORDER_LOCK_READ = `
-local h = redis.call('hgetall', KEYS[2])
-local email, customer, bound = nil, nil, false
-for i = 1, #h, 2 do
-  if h[i] == 'email' then email = h[i + 1]
-  elseif h[i] == 'shopifyCustomerId' then customer = h[i + 1]
-  elseif h[i] == 'itrCustomerId' and h[i + 1] ~= '' then bound = true end
-end
-if bound then return { h, '', '' } end
-if customer and customer ~= '' then
-  local c = redis.call('hget', KEYS[5], customer)
-  if c then return { h, c, 'customer' } end
-end
-if email and email ~= '' then
-  local l = redis.call('hget', KEYS[3], email)
-  if l then return { h, l, 'email' } end
-  local i = redis.call('hget', KEYS[4], email)
-  if i then return { h, string.sub(i, 1, string.find(i, '|', 1, true) - 1), 'index' } end
-end
-return { h, '', '' }`;
-
-type Via = 'customer' | 'email' | 'index' | 'matched' | 'bound';
 
 /**
  * Brings one order's IT Retail balance in line with what it is worth now. Idempotent: a repeat, a retry, or
@@ -140,20 +124,21 @@ export async function reconcileOrder(
   orderId: string,
   opts: ReconcileOptions,
 ): Promise<ReconcileOutcome> {
-  const k = ledgerKeys(d.keys, shop);
-  const read: LockRead = {
-    lua: ORDER_LOCK_READ,
-    keys: [k.order(orderId), k.linkEmail, d.keys.emailIndex(shop), k.linkCustomer],
-  };
-  const lockKey = k.orderLock(orderId);
-  const lockOpts: LockOptions = { ttlMs: 60_000, waitMs: 20_000, ...d.orderLock };
-  const out = await withLock(
-    d.redis,
-    lockKey,
-    lockOpts,
-    (orderLock) => reconcileLocked(d, shop, client, orderId, opts, orderLock),
-    read,
-  );
+  const taken = await takeOrderLock(d, shop, orderId, opts.merge);
+  if (taken === 'compacted') {
+    const reason = await opts.merge?.compacted();
+    if (reason !== undefined) return { status: 'skipped', reason, worth: 0 };
+    return reconcileOrder(d, shop, client, orderId, { ...opts, merge: undefined });
+  }
+  const { orderLock } = taken;
+  const pre = { custLock: taken.custLock };
+  let out: ReconcileOutcome;
+  try {
+    out = await reconcileLocked(d, shop, client, orderId, opts, orderLock, pre);
+  } finally {
+    // Whatever the commit did not free (a skip, a failure): both in one round trip.
+    await releaseLocks(d.redis, [orderLock, pre.custLock]);
+  }
   if (out.status === 'applied' && out.registerOverwritten && out.itrCustomerId) {
     // Give the register's change back now. It is due durably: if this fails, the job's retry (or whoever
     // next holds the customer's lock) gives it back, and the retry reports the order's remembered outcome.
@@ -173,10 +158,14 @@ async function reconcileLocked(
   orderId: string,
   opts: ReconcileOptions,
   orderLock: Lock,
+  /** The customer's lock the order lock's script took (handed to withCustomer, or left for the caller). */
+  pre: { custLock?: Lock },
 ): Promise<ReconcileOutcome> {
   const [pairs, linked, via] = orderLock.read as [unknown, string, Via | ''];
-  let candidate: { id: string; via: Via } | undefined = linked ? { id: linked, via: via as Via } : undefined;
+  let candidate: { id: string; via: Via } | undefined =
+    linked && via !== 'bound' ? { id: linked, via: via as Via } : undefined;
   let state = orderStateFromHash(hashFromPairs(pairs));
+  opts.merge?.seen?.(state);
   for (let round = 0; round < 3; round++) {
     if (round > 0) state = await readOrderState(d.redis, d.keys, shop, orderId);
     const named = (o: ReconcileOutcome): ReconcileOutcome => ({ ...o, orderName: state.name });
@@ -214,13 +203,14 @@ async function reconcileLocked(
       }
     }
     const t = target;
+    const taken = await handOver(d, pre, ledgerKeys(d.keys, shop).custLock(t.id));
     const result = await withCustomer(
       d,
       shop,
       client,
       t.id,
       (lock, hash) => applyUnderLock(d, shop, client, orderId, t, lock, opts, { hash, orderLock }),
-      { orderId, jobId: opts.jobId },
+      { orderId, jobId: opts.jobId, taken },
     ).catch((e: unknown) => {
       if (e instanceof CustomerGoneError) return 'rebind' as const;
       throw e;
@@ -238,6 +228,29 @@ async function reconcileLocked(
     );
   }
   throw new MatchError('the matched IT Retail customer kept disappearing; will try again', true);
+}
+
+/** The customer lock the order lock's script took, when it is `key`'s (else it is freed): once. */
+async function handOver(d: ReconcileDeps, pre: { custLock?: Lock }, key: string): Promise<Lock | undefined> {
+  const lock = pre.custLock;
+  pre.custLock = undefined;
+  if (lock?.key === key) return lock;
+  if (lock) await releaseLocks(d.redis, [lock]);
+  return undefined;
+}
+
+/** The job's event, to go with the commit; none when a register change is to be given back first. */
+function eventWithCommit(
+  opts: ReconcileOptions,
+  itrId: string,
+  cardNo: string | undefined,
+  w: number,
+  orderName: string | undefined,
+): ((intent: PendingIntent, overwritten: number) => StagedRecord | undefined) | undefined {
+  const record = opts.record;
+  if (!record) return undefined;
+  return (intent, overwritten) =>
+    overwritten ? undefined : record({ ...appliedOutcome(intent, itrId, cardNo), worth: w, orderName });
 }
 
 async function rememberedOutcome(
@@ -314,10 +327,12 @@ async function applyUnderLock(
         }
       : { order: false },
     release: [lock, ctx.orderLock],
+    record: eventWithCommit(opts, itrId, rec.CardNo ?? undefined, w, state.name),
   });
   return {
     ...appliedOutcome(r.intent, itrId, rec.CardNo ?? undefined),
     worth: w,
     registerOverwritten: r.overwritten || undefined,
+    recorded: r.recorded,
   };
 }

@@ -297,6 +297,102 @@ describe('POST /webhooks rejects bad input with a valid signature', () => {
   });
 });
 
+/** Sends `pieces` as one chunked request to the app on a real socket; the answer's status and body. */
+async function deliverChunked(
+  headers: Record<string, string>,
+  pieces: string[],
+  path = '/webhooks',
+): Promise<{ status: number; body: string }> {
+  const server = h.app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  try {
+    const { port } = server.address() as AddressInfo;
+    return await new Promise((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path,
+          headers: { ...headers, 'Transfer-Encoding': 'chunked' },
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            text += c;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on('error', reject);
+      for (const p of pieces) req.write(p);
+      req.end();
+    });
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+}
+
+describe('POST /webhooks is taken before Express', () => {
+  it('matches the path as Express did: any letter case, a trailing slash, a query string', async () => {
+    for (const path of ['/Webhooks', '/webhooks/', '/webhooks?from=shopify']) {
+      await emptyQueue();
+      const body = fixtureText('orders-paid');
+      const res = await request(h.app)
+        .post(path)
+        .set(webhookHeaders({ topic: 'orders/paid', shop: SHOP, secret, body }))
+        .send(body);
+      expect(res.status).toBe(200);
+      expect(res.body.status).toBe('queued');
+      expect(await allJobs()).toHaveLength(1);
+    }
+    // Other methods and paths still go to Express.
+    expect((await request(h.app).get('/webhooks')).status).toBe(404);
+    expect((await request(h.app).post('/webhooksx').send('{}')).status).toBe(404);
+  });
+
+  it('echoes a sane X-Request-Id on the answer and makes one otherwise', async () => {
+    const body = fixtureText('orders-paid');
+    const given = await request(h.app)
+      .post('/webhooks')
+      .set(webhookHeaders({ topic: 'orders/paid', shop: SHOP, secret, body }))
+      .set('X-Request-Id', 'req-ingress-7')
+      .send(body);
+    expect(given.headers['x-request-id']).toBe('req-ingress-7');
+    const made = await request(h.app).post('/webhooks').set('X-Request-Id', 'bad id').send(body);
+    expect(made.status).toBe(401);
+    expect(made.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('joins a body that arrives in many chunks byte for byte', async () => {
+    await emptyQueue();
+    const body = fixtureText('orders-paid');
+    const pieces: string[] = [];
+    for (let i = 0; i < body.length; i += 500) pieces.push(body.slice(i, i + 500));
+    const res = await deliverChunked(
+      webhookHeaders({ topic: 'orders/paid', shop: SHOP, secret, body }),
+      pieces,
+    );
+    expect(res.status).toBe(200);
+    const jobs = await allJobs();
+    expect(jobs).toHaveLength(1);
+    expect((jobs[0]!.data as WebhookJobData).body).toBe(body);
+  });
+
+  it('answers 415 to an encoded body (the bytes are never inflated) and queues nothing', async () => {
+    await emptyQueue();
+    const body = fixtureText('orders-paid');
+    const res = await request(h.app)
+      .post('/webhooks')
+      .set(webhookHeaders({ topic: 'orders/paid', shop: SHOP, secret, body }))
+      .set('Content-Encoding', 'gzip')
+      .send(body);
+    expect(res.status).toBe(415);
+    expect(await allJobs()).toHaveLength(0);
+  });
+});
+
 describe('POST /webhooks deduplicates deliveries', () => {
   it('answers 200 to a repeated event id and keeps one job', async () => {
     await emptyQueue();

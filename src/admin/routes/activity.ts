@@ -2,7 +2,7 @@ import express from 'express';
 import { z } from 'zod';
 import { SYNC_STATUSES, type SyncEvent, type SyncStatus } from '../../sync/events.js';
 import type { SectionContext } from './context.js';
-import { parseQuery, route } from './http.js';
+import { pageQueryShape, parseQuery, route } from './http.js';
 
 /**
  * Activity: the shop's sync events, newest first, filtered by status and topic, and searched by order,
@@ -21,17 +21,11 @@ const activityQuery = z.object({
     .regex(/^[a-z_-]+(\/[a-z_-]+)+$/, 'must look like orders/paid')
     .optional(),
   q: z.string().max(100, 'is too long').optional(),
-  cursor: z.string().max(200, 'is too long').optional(),
-  limit: z.coerce
-    .number()
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .max(100, 'must be at most 100')
-    .optional(),
+  ...pageQueryShape,
 });
 
 /** Whether an event matches every word of a search, over what a merchant would type. */
-export function matchesSearch(e: SyncEvent, q: string): boolean {
+function matchesSearch(e: SyncEvent, q: string): boolean {
   const hay = [
     e.orderName,
     e.shopifyOrderId,

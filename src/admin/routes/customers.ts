@@ -12,7 +12,7 @@ import { BadRequest, Conflict, route } from './http.js';
  * needs `confirmCreate: true` unless the email is linked, in IT Retail's index, or on a synced order.
  */
 
-export function emailFrom(value: unknown): string {
+function emailFrom(value: unknown): string {
   const email = typeof value === 'string' ? normalizeEmail(value) : undefined;
   if (!email || email.length > 320 || /\s/.test(email)) {
     throw new BadRequest('Enter a valid email address.', { email: 'Enter a valid email address.' });
@@ -21,7 +21,7 @@ export function emailFrom(value: unknown): string {
 }
 
 /** Which orders a customer's points came from: net points per order from the applied events. */
-export function ordersFromEvents(events: SyncEvent[]) {
+function ordersFromEvents(events: SyncEvent[]) {
   const byOrder = new Map<
     string,
     {

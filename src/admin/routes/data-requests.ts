@@ -11,7 +11,7 @@ const DATA_REQUEST_LIST_MAX = 100;
 /** The report starts `{"generatedAt":…,"shop":…,"customer":{"shopifyCustomerId":…,"email":…`: its head names them. */
 const REPORT_HEAD_BYTES = 1024;
 
-export interface DataRequestSummary {
+interface DataRequestSummary {
   id: string;
   /** When the report was prepared. */
   at?: string;
@@ -34,7 +34,7 @@ function jsonStringField(head: string, name: string): string | undefined {
  * The customers/data_request reports the worker keeps (30 days) under `data-request:<request id>`, newest
  * first, from the per-shop index the worker writes with each report. Only the head of each report is read.
  */
-export async function listDataRequests(
+async function listDataRequests(
   redis: Redis,
   keys: Keys,
   shop: string,

@@ -4,7 +4,7 @@ import type { SyncEvent } from '../../sync/events.js';
 import { fixFor } from '../explain.js';
 import { registerUncertainWriteRoutes } from '../uncertain-writes.js';
 import type { SectionContext } from './context.js';
-import { BadRequest, Conflict, NotFound, parseQuery, route } from './http.js';
+import { BadRequest, Conflict, NotFound, pageQueryShape, parseQuery, route } from './http.js';
 
 /**
  * Failures: listed with what to do, grouped by cause on the page; Retry where running the job again can
@@ -49,15 +49,7 @@ export function actionsFor(f: Pick<SyncEvent, 'errorCode'>, state: JobState) {
   return { held, permanent, retryable, dismissable, retryNote };
 }
 
-const listQuery = z.object({
-  cursor: z.string().max(200, 'is too long').optional(),
-  limit: z.coerce
-    .number()
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .max(100, 'must be at most 100')
-    .optional(),
-});
+const listQuery = z.object(pageQueryShape);
 
 function jobIdFrom(value: unknown): string {
   const jobId = String(value ?? '');

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { QueueUnavailableError } from '../../queue/enqueue.js';
 import { InstallError } from '../../shopify/install.js';
@@ -36,10 +36,21 @@ export class Conflict extends AppError {
   }
 }
 
+/** A page of a list: where it starts (the previous answer's cursor) and how many rows (1 to 100). */
+export const pageQueryShape = {
+  cursor: z.string().max(200, 'is too long').optional(),
+  limit: z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(100, 'must be at most 100')
+    .optional(),
+};
+
 export type Handler = (req: Request, res: Response, shop: string) => Promise<unknown>;
 
 /** The one error mapping of the admin API: 400 / 404 / 409 / 503 / install errors; the rest to the app's 500. */
-export function sendError(err: unknown, res: Response, next: NextFunction): void {
+function sendError(err: unknown, res: Response, next: NextFunction): void {
   if (err instanceof BadRequest) {
     res.status(400).json({ error: err.message, fields: err.fields });
   } else if (err instanceof NotFound) {
@@ -67,7 +78,7 @@ export const route =
     }
   };
 
-export const FIELD_LABELS: Record<string, string> = {
+const FIELD_LABELS: Record<string, string> = {
   pointsPerDollar: 'Points per dollar',
   includeTestOrders: 'Include test orders',
   excludeTax: 'Leave tax out',

@@ -45,7 +45,7 @@ function parseItretail(value: unknown, policy: SettingsPolicy): ItretailForm | K
 type ParsedPatch = Omit<SettingsPatch, 'itretail'> & { itretail?: ItretailForm | KeepForm | null };
 
 /** Validates a PUT /api/settings body completely before anything is saved. */
-export function parseSettingsPatch(body: unknown, policy: SettingsPolicy): ParsedPatch {
+function parseSettingsPatch(body: unknown, policy: SettingsPolicy): ParsedPatch {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new BadRequest('Send the settings as a JSON object.', {
       body: 'Send the settings as a JSON object.',

@@ -1,5 +1,7 @@
+import type { SyncEvent } from '../events.js';
 import type { SyncClient } from '../matching.js';
 import { handleOrderTopic } from '../order-jobs.js';
+import type { OrderMerge } from '../order-lock.js';
 import { type ReconcileOutcome, reconcileOrder } from '../reconcile.js';
 import type { JobOutcome, ProcessorContext, TopicHandler } from './types.js';
 
@@ -22,7 +24,7 @@ export const handleOrder: TopicHandler<OrderTopic> = async (parsed, run, ctx) =>
     parsed,
   );
   if (out.kind === 'skipped') return { status: 'skipped', reason: out.reason, shopifyOrderId: out.orderId };
-  return reconcileJob(ctx, shop, out.orderId, run.jobId, out.customer);
+  return reconcileJob(ctx, shop, out.orderId, run.jobId, out.customer, out.merge);
 };
 
 async function reconcileJob(
@@ -31,15 +33,25 @@ async function reconcileJob(
   orderId: string,
   jobId: string | undefined,
   customer: { firstName?: string; lastName?: string; phone?: string },
+  merge?: OrderMerge,
 ): Promise<JobOutcome> {
   // No IT Retail call at all for an order that owes nothing and was never applied. A customer that has to
-  // be created gets these names and phone, else the buyer's kept with the order.
+  // be created gets these names and phone, else the buyer's kept with the order. The job's facts are merged
+  // by the order lock's script; its event, when it applies points, is stored by the ledger commit.
+  const stage = ctx.stageEvent;
   const out: ReconcileOutcome = await reconcileOrder(ctx.reconcile, shop, lazyClient(ctx), orderId, {
     includeTestOrders: ctx.settings.includeTestOrders,
     jobId,
     mayHaveRunBefore: !ctx.firstRun,
     customer,
+    merge,
+    record: stage ? (o) => stage(orderJobOutcome(orderId, o)) : undefined,
   });
+  const done = orderJobOutcome(orderId, out);
+  return out.status === 'applied' && out.recorded ? { ...done, recorded: out.recorded as SyncEvent } : done;
+}
+
+function orderJobOutcome(orderId: string, out: ReconcileOutcome): JobOutcome {
   const common = {
     shopifyOrderId: orderId,
     orderName: out.orderName,

@@ -129,9 +129,18 @@ class JobRun {
     const callsITRetail = data.kind !== 'webhook' || PAUSABLE.has(data.topic);
     // Settings are read fresh for every job (a pause, an uninstall, new credentials or a new rate apply
     // to the very next job); the throttle is read alongside, so both cost one network wait.
-    const throttle = callsITRetail ? deps.redis.pttl(deps.keys.itretailThrottle(data.shop)) : undefined;
+    const throttleKey = deps.keys.itretailThrottle(data.shop);
+    const both =
+      callsITRetail && deps.settings.getWithPttl
+        ? deps.settings.getWithPttl(data.shop, throttleKey)
+        : undefined;
+    const throttle = both
+      ? both.then((b) => b.pttl)
+      : callsITRetail
+        ? deps.redis.pttl(throttleKey)
+        : undefined;
     throttle?.catch(() => undefined);
-    let settings = await deps.settings.get(data.shop);
+    let settings = both ? (await both).settings : await deps.settings.get(data.shop);
     if (settings.erasedAt && erasedBefore(data, settings.erasedAt)) {
       // Erased by shop/redact after this was queued: nothing is written for the shop, not even an event.
       deps.logger.info({ ...this.base }, 'job of an erased shop skipped');
@@ -179,6 +188,18 @@ class JobRun {
       client: () => runner.deps.clientFor(data.shop, settings),
       // Each start (a retry, a stalled job taken back, a deferral) counts in attemptsStarted.
       firstRun: (job.attemptsStarted ?? 2) <= 1 && (job.attemptsMade ?? 1) === 0,
+      // The job's event as finish() would record it, for the ledger commit to store (not for the catch-up,
+      // whose outcome is decided after the job's work).
+      stageEvent:
+        this.fromCatchUp || !runner.deps.events.stage
+          ? undefined
+          : (o) =>
+              runner.deps.events.stage?.({
+                ...this.base,
+                ...this.context,
+                ...o,
+                attempts: job.attemptsMade + 1,
+              }),
     };
     if (data.kind === 'webhook') {
       const setContext = (c: Partial<NewSyncEvent>) => {
@@ -238,9 +259,11 @@ class JobRun {
     throw e instanceof Error ? e : new Error(c.message);
   }
 
-  private async finish({ quiet, ...o }: JobOutcome): Promise<SyncEvent> {
+  private async finish({ quiet, recorded, ...o }: JobOutcome): Promise<SyncEvent> {
     const e = { ...this.base, ...o, attempts: this.job.attemptsMade + 1 };
-    const ev = quiet ? { ...e, id: '', at: new Date().toISOString() } : await this.deps.events.record(e);
+    const ev = quiet
+      ? { ...e, id: '', at: new Date().toISOString() }
+      : (recorded ?? (await this.deps.events.record(e)));
     this.log(ev);
     return ev;
   }

@@ -11,6 +11,7 @@ import type { CustomerMatcher, MatcherOptions, SyncClient } from '../matching.js
 import type { FetchOrderSnapshot } from '../order-jobs.js';
 import type { HandledTopic, ParsedPayload } from '../payloads.js';
 import type { ReconcileDeps } from '../reconcile.js';
+import type { StagedRecord } from '../staged-writes.js';
 
 /** What the job runner needs; each handler reaches it through its ProcessorContext. */
 export interface SyncDeps {
@@ -19,6 +20,8 @@ export interface SyncDeps {
   logger: Logger;
   settings: {
     get(shop: string): Promise<ShopSettings>;
+    /** The settings and the PTTL of another key of the shop, in one round trip. */
+    getWithPttl?(shop: string, key: string): Promise<{ settings: ShopSettings; pttl: number }>;
     /** As of `atMs`; false (nothing changed) when the shop was installed after that moment. */
     markUninstalled(shop: string, atMs?: number): Promise<boolean>;
     /** As of `atMs`; with ifAfterUninstall, only when `atMs` is later than the recorded uninstall. */
@@ -30,6 +33,8 @@ export interface SyncDeps {
   };
   events: {
     record(e: NewSyncEvent): Promise<SyncEvent>;
+    /** The event's writes, for the ledger commit that makes it true to make (see SyncEventStore.stage). */
+    stage?(e: NewSyncEvent): StagedRecord & { value: SyncEvent };
     eraseCustomer(shop: string, shopifyCustomerId: string): Promise<void>;
     forCustomer?(shop: string, ids: { shopifyCustomerId?: string }, limit?: number): Promise<SyncEvent[]>;
   };
@@ -73,6 +78,8 @@ export type JobOutcome = Omit<NewSyncEvent, 'shop' | 'topic' | 'jobId' | 'attemp
   status: 'applied' | 'skipped';
   /** Logged but not recorded as a sync event (routine work that changed nothing, e.g. a scheduled catch-up). */
   quiet?: boolean;
+  /** Already recorded (by the ledger commit that made it true): the event as stored. */
+  recorded?: SyncEvent;
 };
 
 export interface ProcessorContext {
@@ -83,6 +90,8 @@ export interface ProcessorContext {
   client(): SyncClient;
   /** The job's first run: nothing of it can have been done before. */
   firstRun?: boolean;
+  /** The job's event for this outcome, to be written with the ledger commit (undefined: recorded after). */
+  stageEvent?(o: JobOutcome): (StagedRecord & { value: SyncEvent }) | undefined;
 }
 
 /** The webhook job a topic handler runs, and where it names what the job is about (for a failure too). */
