@@ -376,3 +376,33 @@ describe('a code that expires', () => {
     }
   });
 });
+
+describe('customers/redact', () => {
+  it('erases the customer’s redemptions and metafield records; the IT Retail balance stays', async () => {
+    const c = await shopper(900);
+    const res = await redeemUntilDone(c.id, { points: 500, key: randomUUID() });
+    expect(res.status).toBe(200);
+    await until(
+      'metafield written',
+      () => s.loyalty.pointsOf(c.id),
+      (v) => v === 400,
+    );
+    await until(
+      'recorded as written',
+      () => s.h.redis.hexists(s.h.keys.metafieldWritten(SHOP), c.id),
+      (v) => v === 1,
+    );
+    expect(await store.forCustomer(SHOP, c.id)).toHaveLength(1);
+    const [end] = await s.h.run([
+      {
+        topic: 'customers/redact',
+        payload: { shop_id: 1, shop_domain: SHOP, customer: { id: Number(c.id) }, orders_to_redact: [] },
+      },
+    ]);
+    expect(end?.state).toBe('completed');
+    expect(await store.forCustomer(SHOP, c.id)).toHaveLength(0);
+    expect(await s.h.redis.exists(s.h.keys.redemption(SHOP, redemptionRef(c.id, res.body.key)))).toBe(0);
+    expect(await s.h.redis.hexists(s.h.keys.metafieldWritten(SHOP), c.id)).toBe(0);
+    expect(balance(c.itrId)).toBe(400);
+  });
+});

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { removeFinishedJobs } from '../../queue/redact.js';
 import { scanKeys } from '../../store/redis.js';
+import { eraseStorefrontCustomer } from '../../storefront/privacy.js';
 import { BUYER_FIELDS } from '../order-state.js';
 import { normalizeEmail } from '../payloads.js';
 import { webhookMoment } from './moments.js';
@@ -113,6 +114,7 @@ async function redactCustomer(
   }
   await tx.exec();
   if (customer.id) await ctx.deps.events.eraseCustomer(shop, customer.id);
+  if (customer.id) await eraseStorefrontCustomer(redis, keys, shop, customer.id);
   return orders.length;
 }
 
