@@ -24,7 +24,7 @@ export type GraphqlRequest = (
   variables: Record<string, unknown>,
 ) => Promise<{ data?: unknown; extensions?: unknown }>;
 
-class ShopifyThrottledError extends AppError {
+export class ShopifyThrottledError extends AppError {
   override readonly code = 'SHOPIFY_THROTTLED' as const;
   constructor(
     readonly cost: QueryCost | undefined,
@@ -35,7 +35,7 @@ class ShopifyThrottledError extends AppError {
 }
 
 /** Shopify answered 5xx or could not be reached; a later attempt may succeed. */
-class ShopifyUnavailableError extends AppError {
+export class ShopifyUnavailableError extends AppError {
   override readonly code = 'SHOPIFY_UNAVAILABLE' as const;
   override readonly retryable = true;
   constructor(message: string) {

@@ -5,7 +5,7 @@ import { metafieldKeys } from '../../src/storefront/metafields.js';
 import { DEFAULT_REDEMPTION_RULES } from '../../src/storefront/redemption-rules.js';
 import { RedemptionStore, redemptionRef } from '../../src/storefront/redemptions.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
-import { type AdminHarness, adminHarness } from './support.js';
+import { type AdminHarness, adminHarness } from '../helpers/admin.js';
 
 /**
  * `GET /api/customers/storefront?email=`: the customer's loyalty metafield as last written, register

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nextOrderId, orderPayload, refundPayload } from '../../fakes/shopify/webhooks.js';
 import { metafieldKeys, metafieldWritten } from '../../src/storefront/metafields.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
-import { SHOP } from '../sync/harness.js';
+import { SHOP } from '../helpers/sync-harness.js';
 import {
   createStorefrontHarness,
   drained,

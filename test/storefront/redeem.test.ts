@@ -12,7 +12,7 @@ import { PROXY_PATH } from '../../src/storefront/proxy.js';
 import { RedemptionStore, redemptionRef } from '../../src/storefront/redemptions.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
 import { TEST_APP, testEnv } from '../helpers/shopify.js';
-import { SHOP } from '../sync/harness.js';
+import { SHOP } from '../helpers/sync-harness.js';
 import { createStorefrontHarness, logger, type StorefrontHarness, until } from './storefront-harness.js';
 
 /**

@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config.js';
 import { adminAccessFromConfig } from '../../src/shopify/admin-access.js';
 import { registerStorefrontJobs } from '../../src/storefront/worker-jobs.js';
 import { graphqlForSessions } from '../../src/sync/catch-up-job.js';
-import { createHarness, type Harness, SHOP } from '../sync/harness.js';
+import { createHarness, type Harness, SHOP } from '../helpers/sync-harness.js';
 
 /**
  * A worker (real Redis, the IT Retail simulator over HTTP) with the storefront jobs registered against the
