@@ -220,20 +220,8 @@ export interface WriteResult {
   recorded?: unknown;
 }
 
-/**
- * Puts `rec` back with its points moved by `req.delta` (never below 0), exactly once. `rec` must have been
- * read under `lock`: the intent is written only while the lock is still ours, right before the Put.
- */
-export async function writePoints(
-  d: CustomerWriteDeps,
-  shop: string,
-  client: SyncClient,
-  itrId: string,
-  lock: Lock,
-  rec: CustomerRecord,
-  req: WriteRequest,
-): Promise<WriteResult> {
-  const ledger = ledgerOf(d);
+/** The intent of moving `rec`'s points by `req.delta` (never below 0), written before the Put. */
+function pointsIntent(d: CustomerWriteDeps, rec: CustomerRecord, req: WriteRequest): PendingIntent {
   const before = pointsOf(rec);
   const raw = before + req.delta;
   const after = Math.max(0, raw);
@@ -254,6 +242,25 @@ export async function writePoints(
     at: new Date(now).toISOString(),
     inFlightUntil: now + (d.writeInFlightMs ?? 35_000),
   };
+  return intent;
+}
+
+/**
+ * Puts `rec` back with its points moved by `req.delta` (never below 0), exactly once. `rec` must have been
+ * read under `lock`: the intent is written only while the lock is still ours, right before the Put.
+ */
+export async function writePoints(
+  d: CustomerWriteDeps,
+  shop: string,
+  client: SyncClient,
+  itrId: string,
+  lock: Lock,
+  rec: CustomerRecord,
+  req: WriteRequest,
+): Promise<WriteResult> {
+  const ledger = ledgerOf(d);
+  const intent = pointsIntent(d, rec, req);
+  const { before, after } = intent;
   const outcomeTtlS = outcomeTtlOf(d);
   const outcome = JSON.stringify(appliedOutcome(intent, itrId, rec.CardNo ?? undefined));
   if (after === before) {
