@@ -31,6 +31,8 @@
       show(message) {
         const el = document.createElement('div');
         el.className = 'dev-toast';
+        el.style.cssText =
+          'position:fixed;bottom:16px;left:50%;transform:translateX(-50%);background:#303030;color:#fff;padding:8px 14px;border-radius:8px';
         el.textContent = message;
         document.body.append(el);
         setTimeout(() => el.remove(), 3000);

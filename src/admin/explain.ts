@@ -51,7 +51,7 @@ export type ItretailState = 'not-set-up' | 'ok' | 'refused' | 'not-answering' | 
 
 /**
  * IT Retail's state over the last HEALTH_WINDOW_MS: refused (the sign-in was refused and nothing succeeded
- * since), not answering (errors and no good call in the window), unsteady (errors in the window beside good
+ * since; once a call succeeds, the refusal is over), not answering (errors and no good call in the window), unsteady (errors in the window beside good
  * calls: needs attention but keeps working), ok. One good call after a refusal does not hide the errors of
  * the window, and one error after a good minute does not turn it red.
  */
@@ -66,6 +66,8 @@ export function itretailState(it: OverviewFacts['itretail'], now = Date.now()): 
   if (err && !okAfterErr && refusedCode(err.code)) return 'refused';
   if (failedCheck && refusedCode(failedCheck.code)) return 'refused';
   if (failedCheck) return 'not-answering';
+  // A refused sign-in followed by a good call is over: the sign-in works now (new credentials, say).
+  if (err && okAfterErr && refusedCode(err.code)) return 'ok';
   if (err && recent(err.at)) {
     return recent(it.lastOkAt) ? 'unsteady' : okAfterErr ? 'unsteady' : 'not-answering';
   }
@@ -156,6 +158,32 @@ function itretailProblem(f: OverviewFacts): Problem | undefined {
   }
 }
 
+/** Failed events: "Retry N" where a retry can help now, else where to review them. */
+function failuresProblem(f: OverviewFacts, itr: Problem | undefined): Problem | undefined {
+  if (f.failures <= 0) return undefined;
+  const retryable = f.retryableFailures ?? 0;
+  const permanent = f.permanentFailures ?? 0;
+  const cause = fixFor(f.latestFailureCode) ?? 'See Failures for what went wrong with each.';
+  return {
+    severity: 'critical',
+    code: 'FAILURES',
+    title: `${f.failures} ${f.failures === 1 ? 'event' : 'events'} could not be synced`,
+    fix:
+      retryable > 0
+        ? cause
+        : permanent > 0
+          ? 'Retrying cannot help these. Review them under Failures and dismiss them once handled.'
+          : cause,
+    action:
+      retryable > 0 && !(itr && itr.severity === 'critical')
+        ? { label: `Retry ${retryable}`, kind: 'retry-all' }
+        : retryable > 0
+          ? // While IT Retail refuses or does not answer, a retry would only fail again.
+            { label: 'Open Failures', kind: 'open', section: 'failures' }
+          : { label: permanent > 0 ? 'Review' : 'Open Failures', kind: 'open', section: 'failures' },
+  };
+}
+
 /** The problems of the shop, the most severe first, each with what to do and (where one helps) a button. */
 export function problemsOf(f: OverviewFacts): Problem[] {
   const out: Problem[] = [];
@@ -204,26 +232,8 @@ export function problemsOf(f: OverviewFacts): Problem[] {
       action: { label: 'Decide', kind: 'open', section: 'failures' },
     });
   }
-  if (f.failures > 0) {
-    const retryable = f.retryableFailures ?? 0;
-    const permanent = f.permanentFailures ?? 0;
-    const cause = fixFor(f.latestFailureCode) ?? 'See Failures for what went wrong with each.';
-    out.push({
-      severity: 'critical',
-      code: 'FAILURES',
-      title: `${f.failures} ${f.failures === 1 ? 'event' : 'events'} could not be synced`,
-      fix:
-        retryable > 0
-          ? cause
-          : permanent > 0
-            ? 'Retrying cannot help these. Review them under Failures and dismiss them once handled.'
-            : cause,
-      action:
-        retryable > 0
-          ? { label: `Retry ${retryable}`, kind: 'retry-all' }
-          : { label: permanent > 0 ? 'Review' : 'Open Failures', kind: 'open', section: 'failures' },
-    });
-  }
+  const failed = failuresProblem(f, itr);
+  if (failed) out.push(failed);
   if (!f.paused && f.queue.waiting > 100 && f.queue.active === 0) {
     out.push({
       severity: 'warning',

@@ -35,6 +35,8 @@ describe('IT Retail health over a window', () => {
   it('tells a refused sign-in apart from IT Retail not answering', () => {
     const refused = { configured: true, lastOkAt: ago(60_000), lastError: err('ITR_AUTH', ago(1_000)) };
     expect(itretailState(refused, NOW)).toBe('refused');
+    // The password fixed: the next good call ends the refusal at once.
+    expect(itretailState({ ...refused, lastOkAt: ago(500) }, NOW)).toBe('ok');
     const check = { configured: true, check: { ok: false, code: 'ITR_AUTH', message: 'refused' } };
     expect(itretailState(check, NOW)).toBe('refused');
     const down = { configured: true, check: { ok: false, code: 'ITR_UNAVAILABLE', message: 'no answer' } };
@@ -49,6 +51,13 @@ describe('IT Retail health over a window', () => {
     };
     expect(problemsOf({ ...base, itretail: refused })[0]?.title).toBe('IT Retail refused the sign-in');
     expect(problemsOf({ ...base, itretail: down })[0]?.title).toBe('IT Retail is not answering');
+    // A retry while IT Retail refuses would only fail again: no "Retry N" then.
+    const failing = { ...base, failures: 2, retryableFailures: 2 };
+    expect(problemsOf({ ...failing, itretail: refused }).find((p) => p.code === 'FAILURES')?.action).toEqual({
+      label: 'Open Failures',
+      kind: 'open',
+      section: 'failures',
+    });
   });
 
   it('gives one verdict, the most severe problem first', () => {

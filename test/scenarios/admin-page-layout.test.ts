@@ -75,6 +75,9 @@ beforeAll(async () => {
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   await busyShop(WORKING);
   // Link existing customers ran: 35 of the shop's 49 customers linked (5 of them created in IT Retail).
+  const links: Record<string, string> = {};
+  for (let i = 0; i < 35; i++) links[`shopper${i}@example.com`] = `itr-${i}`;
+  await h.deps.redis.hset(h.deps.keys.linkEmail(WORKING), links);
   await h.deps.redis.hset(h.deps.keys.linkExisting(WORKING), {
     state: 'done',
     done: '49',
@@ -130,7 +133,7 @@ describe.skipIf(!HAS_CHROMIUM)('the admin page at a glance', () => {
       await page.evaluate(`document.querySelector('#views').previousElementSibling.remove()`);
       expect(await scrollWidth(page)).toBeLessThanOrEqual(viewport.width);
       await screenshot(page, `overview-${device}`);
-      await expect(page.locator('#overview .cards').textContent()).resolves.toContain('of 49');
+      await expect(page.locator('#overview .cards').textContent()).resolves.toContain('35 of 49');
       expect(await page.locator('#overview .checklist').count()).toBe(0);
       for (const [section] of SECTIONS.slice(1)) {
         await openSection(page, section);
@@ -277,7 +280,7 @@ describe.skipIf(!HAS_CHROMIUM)('the admin page at a glance', () => {
     await close();
   }, 60_000);
 
-  it('shows what the storefront shows, in-store purchases and redemptions — and nothing of it without that API', async () => {
+  it('shows what the storefront shows, in-store purchases and redemptions — and nothing of it where that API is missing', async () => {
     const { page, errors, close } = await open(WORKING, PHONE, '/app/customers');
     await page.route(`${baseUrl}/api/customers/storefront?*`, (route) =>
       route.fulfill({
@@ -316,8 +319,11 @@ describe.skipIf(!HAS_CHROMIUM)('the admin page at a glance', () => {
     await expect(result.locator('.redemptions').textContent()).resolves.toContain('LOYAL-7QX2');
     expect(await scrollWidth(page)).toBeLessThanOrEqual(PHONE.width);
     await screenshot(page, 'customer-phone');
-    // Not deployed yet (404): the lookup shows nothing of it.
+    // An app without that API (404): the lookup shows nothing of it.
     await page.unroute(`${baseUrl}/api/customers/storefront?*`);
+    await page.route(`${baseUrl}/api/customers/storefront?*`, (route) =>
+      route.fulfill({ status: 404, contentType: 'application/json', body: '{"error":"not found"}' }),
+    );
     await page.click('#customers s-button.lookup-submit');
     await result.getByText('Looking up…').waitFor({ state: 'detached' });
     await result.locator('s-button.resync').waitFor();

@@ -34,6 +34,8 @@ function card(title, value, detail) {
   );
 }
 
+const BAR_COLORS = { applied: '#29845a', skipped: '#b5b5b5', failed: '#c70a24' };
+
 /** @param {{hour: string, applied: number, skipped: number, failed: number}[]} hours */
 function chart(hours) {
   const W = 720;
@@ -68,12 +70,14 @@ function chart(hours) {
         width: Math.max(1, bw - 2),
         height: hh,
         class: `bar-${k}`,
+        fill: BAR_COLORS[k],
       });
       const t = document.createElementNS(ns, 'title');
       t.textContent = `${label}: ${v} ${k}`;
       r.append(t);
     }
-    if (i % 4 === 0) add('text', { x: pad + i * bw, y: H + 14, class: 'axis' }, label);
+    if (i % 4 === 0)
+      add('text', { x: pad + i * bw, y: H + 14, class: 'axis', 'font-size': 11, fill: '#616161' }, label);
   });
   return svg;
 }
