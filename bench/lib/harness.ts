@@ -96,6 +96,8 @@ export async function waitForJobs(
   queue: Pick<SyncQueues, 'getJobCounts'>,
   total: number,
   timeoutMs: number,
+  /** Wait for `total` completed jobs (other jobs may fail beside them, e.g. the worker's own). */
+  completedOnly = false,
 ): Promise<{ completed: number; failed: number }> {
   let counts = { completed: 0, failed: 0 };
   await waitUntil(
@@ -103,7 +105,7 @@ export async function waitForJobs(
     async () => {
       const c = await queue.getJobCounts('completed', 'failed');
       counts = { completed: c.completed ?? 0, failed: c.failed ?? 0 };
-      return counts.completed + counts.failed >= total;
+      return (completedOnly ? counts.completed : counts.completed + counts.failed) >= total;
     },
     timeoutMs,
     100,

@@ -267,12 +267,8 @@ export async function writePoints(
     // Nothing to send (a deduction from a balance already at 0): the ledger still moves, the shortfall is kept.
     await lock.ensure();
     const alongside = req.record?.(intent, 0);
-    const counted = await ledger.commit(shop, itrId, intent, {
-      outcome,
-      outcomeTtlS,
-      release: req.release,
-      alongside,
-    });
+    const opts = { outcome, outcomeTtlS, release: req.release, alongside };
+    const counted = await ledger.commit(shop, itrId, intent, opts);
     return { intent, answer: rec, counted, overwritten: 0, recorded: alongside?.value };
   }
   const wrote = await ledger.writeIntent(shop, lock, intent, itrId, req.bind ?? { order: false });

@@ -89,7 +89,7 @@ return { h, cand, via, cust }`;
 export type Via = 'customer' | 'email' | 'index' | 'matched' | 'bound';
 
 /** The order's lock and what its script read; the customer's lock too when the script could take it. */
-export interface OrderLockTaken {
+interface OrderLockTaken {
   orderLock: Lock;
   /** The order's hash as HGETALL pairs. */
   pairs: unknown;
