@@ -85,7 +85,6 @@ function demoConfig(o: DemoOptions): Config {
     SHOPIFY_APP_URL: `http://localhost:${o.port ?? 3000}`,
     // A fixed dummy key: the demo's data is thrown away at every start anyway.
     ENCRYPTION_KEY: createHash('sha256').update('itretail-loyalty-bridge demo key').digest('hex'),
-    DEV_SIGN_IN: 'true',
     WORKER_CONCURRENCY: '4',
   });
 }

@@ -101,7 +101,6 @@ export const envSchema = z
     WORKER_CONCURRENCY: intInRange(1, 1000, 25),
     WORKER_METRICS_PORT: intInRange(0, 65535, 0),
     WEBHOOK_BODY_LIMIT_BYTES: intInRange(1024, 50 * 1024 * 1024, 2 * 1024 * 1024),
-    DEV_SIGN_IN: z.preprocess(emptyToUndefined, z.enum(['true', 'false']).default('false')),
   })
   .superRefine(
     (env, ctx) => {
@@ -117,13 +116,6 @@ export const envSchema = z
           code: 'custom',
           path: [env.SHOPIFY_SHOP ? 'SHOPIFY_ADMIN_ACCESS_TOKEN' : 'SHOPIFY_SHOP'],
           message: 'SHOPIFY_SHOP and SHOPIFY_ADMIN_ACCESS_TOKEN must be given together (single-store mode)',
-        });
-      }
-      if (env.NODE_ENV === 'production' && env.DEV_SIGN_IN === 'true') {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['DEV_SIGN_IN'],
-          message: 'is refused when NODE_ENV=production',
         });
       }
     },
@@ -168,7 +160,6 @@ export interface Config {
   /** Port of a standalone worker's /metrics; 0 = none. */
   workerMetricsPort: number;
   webhookBodyLimitBytes: number;
-  devSignIn: boolean;
 }
 
 export interface RedisConfig {
@@ -267,6 +258,5 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     workerConcurrency: env.WORKER_CONCURRENCY,
     workerMetricsPort: env.WORKER_METRICS_PORT,
     webhookBodyLimitBytes: env.WEBHOOK_BODY_LIMIT_BYTES,
-    devSignIn: env.DEV_SIGN_IN === 'true',
   };
 }

@@ -62,10 +62,6 @@ describe('loadConfig', () => {
     expect(issues({ ...valid, SHOPIFY_SHOP: 'demo.myshopify.com' })).toEqual(['SHOPIFY_ADMIN_ACCESS_TOKEN']);
   });
 
-  it('refuses the development sign-in in production', () => {
-    expect(issues({ ...valid, NODE_ENV: 'production', DEV_SIGN_IN: 'true' })).toEqual(['DEV_SIGN_IN']);
-  });
-
   it('prefers a static IT Retail token and accepts base64 keys', () => {
     const c = loadConfig({
       ...valid,
