@@ -11,7 +11,7 @@ import ts from 'typescript';
 const MAX_FILE_LINES = 400;
 const MAX_FUNCTION_LINES = 80;
 /** Being split at the moment: their findings are printed, but do not fail the check. Keep this short. */
-const PENDING = ['src/storefront/'];
+const PENDING = [];
 
 function* files(dir) {
   if (!statSync(dir).isDirectory()) {
