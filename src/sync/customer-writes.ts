@@ -349,7 +349,11 @@ export async function giveBackOverwrite(
   await restoreRegisterChanges(d, shop, client, itrId, lock, [ref, String(amount)], jobId);
 }
 
-/** Gives back register changes earlier Puts overwrote (each once; `due` is the restore-due hash as pairs). */
+/**
+ * Gives back register changes earlier Puts overwrote (each once; `due` is the restore-due hash as pairs).
+ * A give-back's own Put may write over one too: that is given back in turn (up to 20 in one hold, any more
+ * stay due for the next holder), not left waiting for a later job that may never come for this customer.
+ */
 async function restoreRegisterChanges(
   d: CustomerWriteDeps,
   shop: string,
@@ -359,15 +363,17 @@ async function restoreRegisterChanges(
   due: string[],
   jobId: string | undefined,
 ): Promise<void> {
-  for (let i = 0; i + 1 < due.length; i += 2) {
-    const ref = due[i]!;
-    const amount = Number(due[i + 1]);
+  const todo: [string, number][] = [];
+  for (let i = 0; i + 1 < due.length; i += 2) todo.push([due[i]!, Number(due[i + 1])]);
+  for (let n = 0; todo.length > 0 && n < 20; n++) {
+    const [ref, delta] = todo.shift()!;
     const rec = await d.matcher.getOrConfirmGone(shop, client, itrId);
     if (!rec) {
       await d.redis.hdel(ledgerOf(d).k(shop).restoreDue(itrId), ref);
       continue;
     }
-    await writePoints(d, shop, client, itrId, lock, rec, { kind: 'restore', ref, delta: amount, jobId });
+    const r = await writePoints(d, shop, client, itrId, lock, rec, { kind: 'restore', ref, delta, jobId });
+    if (r.overwritten) todo.push([r.intent.id, r.overwritten]);
   }
 }
 

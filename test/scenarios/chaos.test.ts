@@ -251,6 +251,8 @@ describe('chaos', () => {
       const stats = h.sim.calls.filter((c) => c.fault).length;
       expect(stats).toBeGreaterThan(20); // the faults really happened
       expect(await keysMatching(h.redis, h.keys.pendingPattern(SHOP))).toEqual([]);
+      // Every register change a Put wrote over (a give-back's own Put included) was given back.
+      expect(await keysMatching(h.redis, h.keys.restoreDue(SHOP, '*'))).toEqual([]);
       expect(await ledger.uncertainCount(SHOP)).toBe(0);
     } finally {
       clearInterval(expiry);

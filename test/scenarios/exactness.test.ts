@@ -196,6 +196,36 @@ describe('a register change inside the GetOne→Put window', () => {
     expect(h.sim.getCustomer(c.id)!.LoyaltyPoints).toBe(c.points + 25 + 20 + 3);
     expect(await h.redis.hlen(h.keys.restoreDue(SHOP, c.id))).toBe(0);
   });
+  it("a change the give-back's own Put writes over is given back too, with no later job for that customer", async () => {
+    const c = await linkedCustomer(300);
+    // The order's Put overwrites +20 (held before it is applied, as above)…
+    h.sim.holdCalls(['UpdateCustomer']);
+    const order = paid(c, '25.00');
+    const jobId = await h.add(order.topic, order.payload);
+    await waitUntil(() => h.sim.heldCalls.length > 0, "the order's Put to be held");
+    h.sim.adjustPoints(c.id, 20);
+    h.sim.releaseCalls();
+    // …and the Put giving those 20 back overwrites another register change, +7.
+    h.sim.holdCalls(['UpdateCustomer']);
+    await waitUntil(() => h.sim.heldCalls.length > 0, 'the give-back Put to be held');
+    h.sim.adjustPoints(c.id, 7);
+    h.sim.releaseCalls();
+    const [end] = await h.waitFor([jobId]);
+    expect(ev(end!)).toMatchObject({ status: 'applied', pointsDelta: 25 });
+    expect(h.sim.calls.filter((x) => x.customerId === c.id && x.overwrote).map((x) => x.overwrote)).toEqual([
+      20, 7,
+    ]);
+    await waitUntil(
+      async () => (await h.redis.hlen(h.keys.restoreDue(SHOP, c.id))) === 0,
+      'nothing left due',
+      5_000,
+    );
+    expect(h.sim.getCustomer(c.id)!.LoyaltyPoints).toBe(c.points + 25 + 20 + 7);
+    const restored = (await h.events.latest(SHOP, 20)).filter(
+      (e) => e.topic === 'itretail/register-restore' && e.itretailCustomerId === c.id,
+    );
+    expect(restored.map((e) => e.pointsDelta).sort()).toEqual([20, 7].sort());
+  });
 });
 
 describe('identity is the Shopify customer', () => {
