@@ -214,7 +214,7 @@ export interface WriteResult {
   answer: CustomerRecord;
   /** 0 when the write had already been counted (by the next holder of the lock, from evidence). */
   counted: number;
-  /** A register change this Put overwrote, now due to be given back. */
+  /** A register change this Put overwrote, now due to be given back (counted or not). */
   overwritten: number;
   /** What `record` staged, written with the commit. */
   recorded?: unknown;
@@ -300,7 +300,7 @@ export async function writePoints(
   });
   afterCommit(d, shop, itrId, intent, counted, overwritten);
   if (counted && req.kind === 'restore') await announceRestore(d, shop, itrId, intent, answer);
-  return { intent, answer, counted, overwritten: counted ? overwritten : 0, recorded: alongside?.value };
+  return { intent, answer, counted, overwritten, recorded: alongside?.value };
 }
 
 /** After a Put's commit: the metafield hook for a counted write, and what the count says in the log. */

@@ -93,7 +93,8 @@ return 1`;
 /**
  * Counts a write once: 1 counted now, 2 counted now although it had been judged not landed (its 200 is the
  * stronger evidence), 0 already counted. Settles its pending or uncertain record either way, remembers the
- * job's outcome, records a register change to give back, frees the locks whose tokens are given.
+ * job's outcome, records a register change to give back (even when already counted: only the Put's own
+ * answer can show one), frees the locks whose tokens are given.
  * A counted write also marks the customer's `$app.loyalty_points` metafield due with the new balance (the
  * Shopify customer from the order or redemption, else the one last seen for this IT Retail id).
  * KEYS: marker, order (or redemption), pending, uncertain, uncertain index, outcome, customer lock, order
@@ -115,11 +116,12 @@ if prev ~= 'counted' then
   else
     redis.call('hdel', KEYS[9], ARGV[11])
   end
-  if tonumber(ARGV[10]) ~= 0 then redis.call('hset', KEYS[9], ARGV[1], ARGV[10]) end
   if cust and cust ~= '' then redis.call('hset', KEYS[11], ARGV[4], cust)
   else cust = redis.call('hget', KEYS[11], ARGV[4]) end
   if cust and cust ~= '' then redis.call('hset', KEYS[10], cust, ARGV[12]) end
 end
+-- Only this write's 200 tells what it wrote over (from evidence it is 0): due even if already counted.
+if tonumber(ARGV[10]) ~= 0 then redis.call('hset', KEYS[9], ARGV[1], ARGV[10]) end
 local p = redis.call('get', KEYS[3])
 if p and cjson.decode(p).id == ARGV[1] then redis.call('del', KEYS[3]) end
 local u = redis.call('get', KEYS[4])

@@ -151,6 +151,34 @@ describe('customer lock fencing', () => {
     expect(h.sim.getCustomer(c.id)!.LoyaltyPoints).toBe(70);
   });
 
+  it('a register change a late-answered Put wrote over is given back, though the next holder had counted the write', async () => {
+    const c = seed(40);
+    const orderId = await paidOrder(c.email, '30.00');
+    const lockKey = h.keys.customerLock(SHOP, c.id);
+    const eager: ReconcileDeps = { ...d, writeInFlightMs: 0 };
+    const slow = answeredLate(async () => {
+      // The next holder finds the write landed (points as written): the record cannot show the +9 it hid.
+      await h.redis.del(lockKey);
+      await withCustomer(eager, SHOP, client, c.id, async () => undefined);
+      expect((await readOrderState(h.redis, h.keys, SHOP, orderId)).appliedPoints).toBe(30);
+    });
+    // The register adds 9 after our GetOne, before our Put: the Put writes over it, its answer says so.
+    const racing: SyncClient & { done: boolean } = Object.assign(Object.create(slow), {
+      updateCustomer: (r: Parameters<SyncClient['updateCustomer']>[0]) => {
+        if (!slow.done) h.sim.adjustPoints(c.id, 9);
+        return slow.updateCustomer(r);
+      },
+    });
+    await reconcileOrder(eager, SHOP, racing, orderId, { includeTestOrders: false });
+    expect(h.sim.calls.filter((x) => x.customerId === c.id && x.overwrote).map((x) => x.overwrote)).toEqual([
+      9,
+    ]);
+    await withCustomer(d, SHOP, client, c.id, async () => undefined);
+    expect(h.sim.getCustomer(c.id)!.LoyaltyPoints).toBe(40 + 30 + 9);
+    expect(await h.redis.hlen(h.keys.restoreDue(SHOP, c.id))).toBe(0);
+    expect((await readOrderState(h.redis, h.keys, SHOP, orderId)).appliedPoints).toBe(30);
+  });
+
   it('a Put answered 200 counts even when its pending record was lost (Redis restarted without it)', async () => {
     const c = seed(5);
     const orderId = await paidOrder(c.email, '12.00');
