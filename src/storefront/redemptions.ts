@@ -146,7 +146,7 @@ async function takePoints(
   if (!r.itrCustomerId) await deps.store.set(shop, r.ref, { itrCustomerId: itrId });
   const client = ctx.client();
   const hash = deps.store.k(shop).hash(r.ref);
-  await withCustomer(
+  const overwrote = await withCustomer(
     ctx.reconcile,
     shop,
     client,
@@ -155,7 +155,7 @@ async function takePoints(
       // Read under the lock, after any earlier write of this redemption was settled.
       const applied = Number((await redis.hget(hash, 'appliedPoints')) ?? 0);
       const delta = -r.points - applied;
-      if (delta === 0) return;
+      if (delta === 0) return 0;
       const rec = await ctx.matcher.getOrConfirmGone(shop, client, itrId);
       if (!rec || rec.Deleted === true) throw new Refused('Your points account could not be found.');
       const have = pointsOf(rec);
@@ -166,16 +166,33 @@ async function takePoints(
       }
       // The balance this write leaves (a retry that finds it landed answers it too).
       await redis.hset(hash, 'balanceAfter', String(have + delta));
-      await writePoints(ctx.reconcile, shop, client, itrId, lock, rec, {
+      const w = await writePoints(ctx.reconcile, shop, client, itrId, lock, rec, {
         kind: 'redeem',
         ref: r.ref,
         jobId: job.id,
         delta,
         release: [lock],
       });
+      return w.overwritten;
     },
     { jobId: job.id },
   );
+  await giveBackNow(ctx, shop, client, itrId, job.id, overwrote);
+}
+
+/**
+ * A register change the redemption's Put wrote over is given back at once, not left due until the next write
+ * to this customer (it stays due if this fails).
+ */
+async function giveBackNow(
+  ctx: ProcessorContext,
+  shop: string,
+  client: ReturnType<ProcessorContext['client']>,
+  itrId: string,
+  jobId: string | undefined,
+  overwritten: number,
+): Promise<void> {
+  if (overwritten) await withCustomer(ctx.reconcile, shop, client, itrId, async () => undefined, { jobId });
 }
 
 async function issueCode(deps: RedemptionWorkerDeps, shop: string, r: Redemption): Promise<void> {
@@ -263,27 +280,29 @@ async function givePointsBack(
   const itrId = r.itrCustomerId;
   if (itrId && r.applied !== 0) {
     const client = ctx.client();
-    await withCustomer(
+    const overwrote = await withCustomer(
       ctx.reconcile,
       shop,
       client,
       itrId,
       async (lock) => {
         const applied = Number((await redis.hget(hash, 'appliedPoints')) ?? 0);
-        if (applied === 0) return;
+        if (applied === 0) return 0;
         const rec = await ctx.matcher.getOrConfirmGone(shop, client, itrId);
-        if (!rec) return; // gone with its points; nothing to give back to
+        if (!rec) return 0; // gone with its points; nothing to give back to
         await redis.hset(hash, 'balanceAfter', String(pointsOf(rec) - applied));
-        await writePoints(ctx.reconcile, shop, client, itrId, lock, rec, {
+        const w = await writePoints(ctx.reconcile, shop, client, itrId, lock, rec, {
           kind: 'redeem',
           ref: r.ref,
           jobId: job.id,
           delta: -applied,
           release: [lock],
         });
+        return w.overwritten;
       },
       { jobId: job.id },
     );
+    await giveBackNow(ctx, shop, client, itrId, job.id, overwrote);
   }
   await deps.store.set(shop, r.ref, { status: r.returnTo ?? 'failed' });
 }

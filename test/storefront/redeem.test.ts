@@ -151,6 +151,30 @@ describe('redeeming points for a code', () => {
     expect(events[0]).toMatchObject({ status: 'applied', pointsDelta: -500, pointsAfter: 740 });
   });
 
+  it("a register change the redemption's Put writes over is given back at once", async () => {
+    const c = await shopper(1240);
+    // Held before it is applied: the register adds 30 while the Put taking 500 points is on its way.
+    s.h.sim.holdCalls(['UpdateCustomer']);
+    const done = redeemUntilDone(c.id, { points: 500, key: randomUUID() });
+    await until(
+      'the Put to be held',
+      () => s.h.sim.heldCalls.length,
+      (n) => n > 0,
+    );
+    s.h.sim.adjustPoints(c.itrId, 30);
+    s.h.sim.releaseCalls();
+    expect((await done).status).toBe(200);
+    expect(puts(c.itrId).map((p) => p.overwrote ?? 0)[0]).toBe(30);
+    // No later write to this customer is needed for the register's 30 to come back.
+    await until(
+      'the give-back',
+      () => balance(c.itrId),
+      (v) => v === 1240 - 500 + 30,
+      5_000,
+    );
+    expect(await s.h.redis.hlen(s.h.keys.restoreDue(SHOP, c.itrId))).toBe(0);
+  });
+
   it('a double submit (two requests with one key at once) is one redemption', async () => {
     const c = await shopper(1000);
     const key = randomUUID();
