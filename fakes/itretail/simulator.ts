@@ -106,6 +106,8 @@ export interface CallLogEntry {
    * show). Ground truth for tests; the service tells its clients nothing of it.
    */
   overwrote?: number;
+  /** With `overwrote`: the points that Put wrote. */
+  wrote?: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -912,7 +914,10 @@ export class ITRetailSimulator {
         case 'UpdateCustomer': {
           const c = call === 'CreateCustomer' ? this.create(bodyText) : this.update(bodyText);
           const op = call === 'UpdateCustomer' ? this.lastPutOp : undefined;
-          if (call === 'UpdateCustomer' && this.lastOverwrote) entry.overwrote = this.lastOverwrote;
+          if (call === 'UpdateCustomer' && this.lastOverwrote) {
+            entry.overwrote = this.lastOverwrote;
+            entry.wrote = c.LoyaltyPoints ?? 0;
+          }
           entry.customerId = c.Id;
           if (applyThenHold) {
             await this.holdHere(res, { call, customerId: c.Id, applied: true });

@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FullCustomer } from '../../fakes/itretail/simulator.js';
 import {
@@ -24,9 +25,12 @@ import { exited, killChildren, startWorkerChild } from '../helpers/worker-proces
  */
 
 let h: Harness;
+/** The in-process worker's log lines (JSON), read for the writes it settled without their answer. */
+const logLines: string[] = [];
 beforeAll(async () => {
   h = await createHarness('sync-chaos', { randomSeed: Number(process.env.CHAOS_SEED ?? 1234) });
-  await h.start({ concurrency: 8 });
+  const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) });
+  await h.start({ concurrency: 8, logger });
 });
 afterAll(async () => {
   killChildren();
@@ -43,6 +47,30 @@ function reallyLanded(h: Harness, u: UncertainWrite): boolean {
       op.LoyaltyPointsAfterAdd === u.intent.after &&
       Date.parse(op.OperationDate ?? '') >= since,
   );
+}
+
+/**
+ * The writes each worker counted without ever getting their Put's answer: found landed from the record
+ * (and no 200 came later), or decided landed by the merchant. "<IT Retail id>|<points written>".
+ */
+function settledWithoutAnswer(lines: string[], decidedLanded: string[]): Set<string> {
+  const found = new Map<string, string>();
+  const answeredLate = new Set<string>();
+  for (const line of lines) {
+    if (!line.startsWith('{')) continue;
+    const l = JSON.parse(line) as {
+      msg?: string;
+      writeId?: string;
+      itretailCustomerId?: string;
+      after?: number;
+    };
+    if (l.msg === 'lost write found applied' && l.writeId)
+      found.set(l.writeId, `${l.itretailCustomerId}|${l.after}`);
+    if (l.msg === 'write confirmed after the next holder had already counted it' && l.writeId)
+      answeredLate.add(l.writeId);
+  }
+  for (const id of answeredLate) found.delete(id);
+  return new Set([...found.values(), ...decidedLanded]);
 }
 
 const cents = (c: number) => `${Math.floor(c / 100)}.${String(c % 100).padStart(2, '0')}`;
@@ -155,6 +183,8 @@ describe('chaos', () => {
     }, 60);
     const ledger = new Ledger(h.redis, h.keys);
     let uncertain = 0;
+    const decidedLanded: string[] = [];
+    let childLog = '';
     try {
       // A second worker, as its own process, takes part until it is killed with SIGKILL mid-run.
       const child = startWorkerChild({ prefix: h.prefix, itretailUrl: h.sim.url, timeoutMs: 800 });
@@ -163,6 +193,7 @@ describe('chaos', () => {
       await h.waitFor(ids.slice(0, Math.floor(ids.length / 3)), 120_000);
       process.kill(-child.pid!, 'SIGKILL');
       expect((await exited(child)).signal).toBe('SIGKILL');
+      childLog = child.output();
       let ends = await h.waitFor(ids, 150_000);
       clearInterval(register);
       // The merchant's part: decide each uncertain write as it really happened; its held jobs run again.
@@ -171,12 +202,9 @@ describe('chaos', () => {
         if (open.length === 0) break;
         for (const u of open) {
           uncertain++;
-          const rerun = await ledger.decide(
-            SHOP,
-            u.itrCustomerId,
-            u.intent.id,
-            reallyLanded(h, u) ? 'landed' : 'apply',
-          );
+          const landed = reallyLanded(h, u);
+          if (landed) decidedLanded.push(`${u.itrCustomerId}|${u.intent.after}`);
+          const rerun = await ledger.decide(SHOP, u.itrCustomerId, u.intent.id, landed ? 'landed' : 'apply');
           for (const id of rerun ?? []) {
             const job = await h.queue.getJob(id);
             if (job && (await job.getState()) === 'failed')
@@ -193,10 +221,16 @@ describe('chaos', () => {
       // A small minority: most lost writes are decided from the record alone.
       expect(uncertain).toBeLessThan(delivered.length / 10);
 
+      // A Put's answer is lost by the service (a 500 or a dropped connection after applying it) or on the
+      // worker's side (its request timed out, its process was killed): then it was counted without it.
+      const withoutAnswer = settledWithoutAnswer([...logLines, ...childLog.split('\n')], decidedLanded);
       const lostUnseen = new Map<string, number>();
       let unseenCount = 0;
       for (const c of h.sim.calls) {
-        const answerLost = c.status === 'drop' || c.fault === 'applied-then-error';
+        const answerLost =
+          c.status === 'drop' ||
+          c.fault === 'applied-then-error' ||
+          withoutAnswer.has(`${c.customerId}|${c.wrote}`);
         if (c.call === 'UpdateCustomer' && c.overwrote && answerLost && c.customerId) {
           lostUnseen.set(c.customerId, (lostUnseen.get(c.customerId) ?? 0) + c.overwrote);
           unseenCount++;
