@@ -108,6 +108,8 @@ export function judgeWrite(intent: PendingIntent, r: CustomerRecord): Judgement 
  * The register change a Put overwrote, from its answer: the service reports the operation it made as
  * `LoyaltyPointsAdded` against the value it held, so a difference from what we meant to add is what the
  * register added between our GetOne and our Put (0 when none, or when the answer says nothing).
+ * An answer listing no operation (`[]`) for a Put that moved the points: the Put made none, so the record
+ * already held the points written — the register had moved them by exactly our change, and we wrote over it.
  */
 export function overwrittenByPut(
   intent: Pick<PendingIntent, 'before' | 'after'>,
@@ -115,6 +117,9 @@ export function overwrittenByPut(
 ): number {
   const ops = answer.CustomerLoyaltyPointOperations;
   const last = Array.isArray(ops) ? ops.at(-1) : undefined;
+  if (Array.isArray(ops) && ops.length === 0 && pointsOf(answer) === intent.after) {
+    return intent.after - intent.before;
+  }
   if (!last || typeof last.LoyaltyPointsAdded !== 'number') return 0;
   if (typeof last.LoyaltyPointsAfterAdd === 'number' && last.LoyaltyPointsAfterAdd !== intent.after) return 0;
   return intent.after - intent.before - last.LoyaltyPointsAdded;

@@ -196,6 +196,28 @@ describe('a register change inside the GetOne→Put window', () => {
     expect(h.sim.getCustomer(c.id)!.LoyaltyPoints).toBe(c.points + 25 + 20 + 3);
     expect(await h.redis.hlen(h.keys.restoreDue(SHOP, c.id))).toBe(0);
   });
+  it('a register change of exactly our change is given back too (the Put makes no operation)', async () => {
+    const c = await linkedCustomer(200);
+    h.sim.holdCalls(['UpdateCustomer']);
+    const order = paid(c, '25.00');
+    const jobId = await h.add(order.topic, order.payload);
+    await waitUntil(() => h.sim.heldCalls.length > 0, 'the Put to be held');
+    // The register adds the same 25: our Put then writes the points the record already holds.
+    h.sim.adjustPoints(c.id, 25);
+    h.sim.releaseCalls();
+    const [end] = await h.waitFor([jobId]);
+    expect(ev(end!)).toMatchObject({ status: 'applied', pointsDelta: 25 });
+    expect(h.sim.calls.filter((x) => x.customerId === c.id && x.overwrote).map((x) => x.overwrote)).toEqual([
+      25,
+    ]);
+    await waitUntil(
+      async () => h.sim.getCustomer(c.id)!.LoyaltyPoints === c.points + 25 + 25,
+      'the restore',
+      5_000,
+    );
+    expect(await h.redis.hlen(h.keys.restoreDue(SHOP, c.id))).toBe(0);
+  });
+
   it("a change the give-back's own Put writes over is given back too, with no later job for that customer", async () => {
     const c = await linkedCustomer(300);
     // The order's Put overwrites +20 (held before it is applied, as above)…
