@@ -165,7 +165,8 @@ async function settleWrite(
     });
     if (counted) d.onBalanceChanged?.(shop);
     if (counted && intent.kind === 'restore') await announceRestore(d, shop, itrId, intent, rec);
-    d.logger?.info({ ...log, after: intent.after, why: j.why }, 'lost write found applied');
+    const { before, after } = intent;
+    d.logger?.info({ ...log, before, after, why: j.why }, 'lost write found applied');
   } else if (j.verdict === 'not-landed') {
     await ledger.discard(shop, itrId, intent);
     d.logger?.info({ ...log, why: j.why }, 'lost write found not applied');

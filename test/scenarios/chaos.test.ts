@@ -51,7 +51,7 @@ function reallyLanded(h: Harness, u: UncertainWrite): boolean {
 
 /**
  * The writes each worker counted without ever getting their Put's answer: found landed from the record
- * (and no 200 came later), or decided landed by the merchant. "<IT Retail id>|<points written>".
+ * (and no 200 came later), or decided landed by the merchant. "<IT Retail id>|<points before>|<written>".
  */
 function settledWithoutAnswer(lines: string[], decidedLanded: string[]): Set<string> {
   const found = new Map<string, string>();
@@ -62,10 +62,11 @@ function settledWithoutAnswer(lines: string[], decidedLanded: string[]): Set<str
       msg?: string;
       writeId?: string;
       itretailCustomerId?: string;
+      before?: number;
       after?: number;
     };
     if (l.msg === 'lost write found applied' && l.writeId)
-      found.set(l.writeId, `${l.itretailCustomerId}|${l.after}`);
+      found.set(l.writeId, `${l.itretailCustomerId}|${l.before}|${l.after}`);
     if (l.msg === 'write confirmed after the next holder had already counted it' && l.writeId)
       answeredLate.add(l.writeId);
   }
@@ -203,7 +204,7 @@ describe('chaos', () => {
         for (const u of open) {
           uncertain++;
           const landed = reallyLanded(h, u);
-          if (landed) decidedLanded.push(`${u.itrCustomerId}|${u.intent.after}`);
+          if (landed) decidedLanded.push(`${u.itrCustomerId}|${u.intent.before}|${u.intent.after}`);
           const rerun = await ledger.decide(SHOP, u.itrCustomerId, u.intent.id, landed ? 'landed' : 'apply');
           for (const id of rerun ?? []) {
             const job = await h.queue.getJob(id);
@@ -226,15 +227,27 @@ describe('chaos', () => {
       const withoutAnswer = settledWithoutAnswer([...logLines, ...childLog.split('\n')], decidedLanded);
       const lostUnseen = new Map<string, number>();
       let unseenCount = 0;
+      const wroteWithoutAnswer = new Set([...withoutAnswer].map((w) => w.replace(/\|[^|]*\|/, '|')));
       for (const c of h.sim.calls) {
         const answerLost =
           c.status === 'drop' ||
           c.fault === 'applied-then-error' ||
-          withoutAnswer.has(`${c.customerId}|${c.wrote}`);
+          wroteWithoutAnswer.has(`${c.customerId}|${c.wrote}`);
         if (c.call === 'UpdateCustomer' && c.overwrote && answerLost && c.customerId) {
           lostUnseen.set(c.customerId, (lostUnseen.get(c.customerId) ?? 0) + c.overwrote);
           unseenCount++;
         }
+      }
+      // The mirror case: a Put that never landed, its answer lost, while the register moved the points by
+      // exactly that write's change: the record looks as if it landed and it is counted. The service's own
+      // history says it did not (no manual operation ending at those points); that change is missing.
+      for (const w of withoutAnswer) {
+        const [id, before, after] = w.split('|') as [string, string, string];
+        const ops = h.sim.getCustomer(id)?.CustomerLoyaltyPointOperations ?? [];
+        if (ops.some((op) => op.IsManualUpdate === true && op.LoyaltyPointsAfterAdd === Number(after)))
+          continue;
+        lostUnseen.set(id, (lostUnseen.get(id) ?? 0) + Number(after) - Number(before));
+        unseenCount++;
       }
       console.log(
         `chaos: ${unseenCount} register changes overwritten inside the window of a write whose answer was lost`,
