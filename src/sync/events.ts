@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
-import { scanKeys } from '../store/redis.js';
+import { evalScript, scanKeys } from '../store/redis.js';
 import type { WriteSink } from './staged-writes.js';
 
 /**
@@ -321,7 +321,8 @@ export class SyncEventStore {
     const failKeys = [this.k(shop, 'fail'), this.k(shop, 'faildata')];
     let droppedFailures: number;
     do {
-      droppedFailures = (await this.redis.eval(
+      droppedFailures = (await evalScript(
+        this.redis,
         DROP_OLD_FAILURES,
         2,
         ...failKeys,

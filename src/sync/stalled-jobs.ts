@@ -34,7 +34,9 @@ export function recordStalledFailures(
   worker.on('failed', (job, err) => {
     if (!job || err?.message !== STALLED_REASON) return;
     const p = recordOne(deps, job)
-      .catch((e: unknown) => deps.logger.warn({ err: e, jobId: job.id }, 'recording a stalled-out job failed'))
+      .catch((e: unknown) =>
+        deps.logger.warn({ err: e, jobId: job.id }, 'recording a stalled-out job failed'),
+      )
       .finally(() => pending.delete(p));
     pending.add(p);
   });
