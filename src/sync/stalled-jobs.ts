@@ -16,7 +16,7 @@ import { looseContext } from './jobs/webhook.js';
  */
 
 /** BullMQ's own failedReason for a job failed after stalling more than maxStalledCount times. */
-export const STALLED_REASON = 'job stalled more than allowable limit';
+const STALLED_REASON = 'job stalled more than allowable limit';
 
 export interface StalledRecorderDeps {
   redis: Redis;
