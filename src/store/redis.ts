@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config.js';
@@ -128,4 +129,31 @@ export async function waitForRedis(redis: Redis, timeoutMs = 5_000): Promise<voi
     };
     redis.on('ready', onReady);
   });
+}
+
+const shaOf = new Map<string, string>();
+
+/**
+ * EVAL by the script's SHA1: Redis keeps every script it has run, so after the first call only the hash
+ * travels (scripts of several KB otherwise are sent, and hashed by Redis, on every call). A Redis that does
+ * not know the script yet (first call, restart, SCRIPT FLUSH, another cluster node) answers NOSCRIPT and the
+ * script is sent once in full.
+ */
+export async function evalScript(
+  redis: Redis,
+  script: string,
+  numKeys: number,
+  ...args: (string | number)[]
+): Promise<unknown> {
+  let sha = shaOf.get(script);
+  if (!sha) {
+    sha = createHash('sha1').update(script).digest('hex');
+    shaOf.set(script, sha);
+  }
+  try {
+    return await redis.evalsha(sha, numKeys, ...args);
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    return redis.eval(script, numKeys, ...args);
+  }
 }

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { CustomerRecord } from '../itretail/schemas.js';
 import type { Keys } from '../store/keys.js';
+import { pooledRandomBytes } from './entropy.js';
 import { AwaitingDecisionError, Ledger, WriteInFlightError } from './ledger.js';
 import { acquireLock, type Lock, LockLostError, type LockOptions, type LockRead } from './locks.js';
 import type { CustomerMatcher, SyncClient } from './matching.js';
@@ -57,7 +57,7 @@ interface RegisterRestore {
   orderId?: string;
 }
 
-const newWriteId = () => randomBytes(9).toString('base64url');
+const newWriteId = () => pooledRandomBytes(9).toString('base64url');
 
 const ledgerOf = (d: CustomerWriteDeps) => new Ledger(d.redis, d.keys);
 const outcomeTtlOf = (d: CustomerWriteDeps) => d.outcomeTtlSeconds ?? 14 * 86_400;

@@ -1,6 +1,7 @@
 import { AppError } from '../errors.js';
 import { EmailTakenError } from '../itretail/errors.js';
 import { type CustomerRecord, normalizePhone } from '../itretail/schemas.js';
+import { evalScript } from '../store/redis.js';
 import { giveBackOverwrite, withCustomer } from './customer-writes.js';
 import type { Lock } from './locks.js';
 import type { SyncClient } from './matching.js';
@@ -53,7 +54,7 @@ async function isOlderThanApplied(d: ReconcileDeps, shop: string, c: CustomerPay
 
 async function rememberApplied(d: ReconcileDeps, shop: string, c: CustomerPayload): Promise<void> {
   if (c.updatedAtMs === undefined) return;
-  await d.redis.eval(RECORD_UPDATED, 1, d.keys.customerUpdatedAt(shop), c.id, String(c.updatedAtMs));
+  await evalScript(d.redis, RECORD_UPDATED, 1, d.keys.customerUpdatedAt(shop), c.id, String(c.updatedAtMs));
 }
 
 type Fields = Partial<Pick<CustomerRecord, 'FirstName' | 'LastName' | 'Phone' | 'Email'>>;

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
 import type { Keys } from '../store/keys.js';
+import { evalScript } from '../store/redis.js';
 import { acquireLock } from './locks.js';
 import type { MatcherOptions, SyncClient } from './matching.js';
 import { normalizeEmail } from './payloads.js';
@@ -151,7 +152,7 @@ export class EmailIndex {
       if (batch.length === 0) return;
       const args = batch;
       batch = [];
-      emails += (await this.redis.eval(BUILD_SCRIPT, 2, tmpIdx, tmpDups, ...args)) as number;
+      emails += (await evalScript(this.redis, BUILD_SCRIPT, 2, tmpIdx, tmpDups, ...args)) as number;
     };
     const observer = await this.onRefresh?.(shop).catch(() => undefined);
     try {

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
-import { scanKeys } from '../store/redis.js';
+import { evalScript, scanKeys } from '../store/redis.js';
+import { pooledRandomBytes } from './entropy.js';
 import type { WriteSink } from './staged-writes.js';
 
 /**
@@ -70,7 +70,7 @@ let seq = 0;
 
 function newId(atMs: number): string {
   seq = (seq + 1) % 1_679_616; // 36^4
-  return `${String(atMs).padStart(13, '0')}-${seq.toString(36).padStart(4, '0')}${randomBytes(3).toString('hex')}`;
+  return `${String(atMs).padStart(13, '0')}-${seq.toString(36).padStart(4, '0')}${pooledRandomBytes(3).toString('hex')}`;
 }
 
 const hourKey = (d: Date) => d.toISOString().slice(0, 13).replace(/[-T]/g, '');
@@ -321,7 +321,8 @@ export class SyncEventStore {
     const failKeys = [this.k(shop, 'fail'), this.k(shop, 'faildata')];
     let droppedFailures: number;
     do {
-      droppedFailures = (await this.redis.eval(
+      droppedFailures = (await evalScript(
+        this.redis,
         DROP_OLD_FAILURES,
         2,
         ...failKeys,

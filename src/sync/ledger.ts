@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { AppError, type Deferral } from '../errors.js';
 import type { Keys } from '../store/keys.js';
+import { evalScript } from '../store/redis.js';
 import type { Lock } from './locks.js';
 import { evalThenWrites, type StagedRecord } from './staged-writes.js';
 import type { PendingIntent, UncertainWrite } from './write-evidence.js';
@@ -210,7 +211,8 @@ export class Ledger {
   ): Promise<number> {
     const k = this.k(shop);
     const orderKey = intent.orderId ? k.order(intent.orderId) : k.pending(itrId);
-    return (await this.redis.eval(
+    return (await evalScript(
+      this.redis,
       WRITE_INTENT,
       6,
       lock.key,
@@ -280,14 +282,15 @@ export class Ledger {
 
   /** A script alone, or followed in the same script by the writes `alongside` stages: one round trip. */
   private evalWith(alongside: StagedRecord | undefined, script: string, numKeys: number, ...args: string[]) {
-    if (!alongside) return this.redis.eval(script, numKeys, ...args);
+    if (!alongside) return evalScript(this.redis, script, numKeys, ...args);
     return evalThenWrites(this.redis, alongside, script, numKeys, ...args);
   }
 
   async discard(shop: string, itrId: string, intent: PendingIntent): Promise<boolean> {
     const k = this.k(shop);
     return (
-      (await this.redis.eval(
+      (await evalScript(
+        this.redis,
         DISCARD,
         2,
         k.marker(intent.id),
@@ -300,7 +303,8 @@ export class Ledger {
 
   async markUncertain(shop: string, u: UncertainWrite): Promise<boolean> {
     const k = this.k(shop);
-    const r = await this.redis.eval(
+    const r = await evalScript(
+      this.redis,
       MARK_UNCERTAIN,
       4,
       k.marker(u.intent.id),
@@ -316,7 +320,7 @@ export class Ledger {
   }
 
   async markEnded(shop: string, itrId: string, writeId: string): Promise<void> {
-    await this.redis.eval(MARK_ENDED, 1, this.k(shop).pending(itrId), writeId, String(Date.now()));
+    await evalScript(this.redis, MARK_ENDED, 1, this.k(shop).pending(itrId), writeId, String(Date.now()));
   }
 
   /** Jobs waiting for the customer's uncertain write to be decided (retried when it is). */
@@ -355,7 +359,8 @@ export class Ledger {
     const u = await this.getUncertain(shop, itrId);
     if (!u || u.intent.id !== writeId) return undefined;
     const i = u.intent;
-    const done = await this.redis.eval(
+    const done = await evalScript(
+      this.redis,
       DECIDE,
       5,
       k.uncertain(itrId),

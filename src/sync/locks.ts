@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AppError, type Deferral } from '../errors.js';
+import { evalScript } from '../store/redis.js';
 
 /**
  * A Redis lock held by one owner at a time, across every worker process: SET NX PX with a random token;
@@ -121,7 +122,8 @@ export async function acquireLock(
   let pause = baseRetry;
   for (;;) {
     if (script && onAcquire) {
-      read = await redis.eval(
+      read = await evalScript(
+        redis,
         script,
         1 + onAcquire.keys.length,
         key,
@@ -157,7 +159,7 @@ export function heldLock(
   let lost = false;
   const extend = async (ms = ttlMs) => {
     if (released) return false;
-    const r = (await redis.eval(EXTEND, 1, key, token, String(ms))) as number;
+    const r = (await evalScript(redis, EXTEND, 1, key, token, String(ms))) as number;
     if (r !== 1) lost = true;
     return r === 1;
   };
@@ -185,7 +187,7 @@ export function heldLock(
       if (timer) clearInterval(timer);
       if (released) return false;
       released = true;
-      return ((await redis.eval(RELEASE, 1, key, token)) as number) === 1;
+      return ((await evalScript(redis, RELEASE, 1, key, token)) as number) === 1;
     },
     releasedByScript() {
       if (timer) clearInterval(timer);

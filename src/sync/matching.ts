@@ -12,6 +12,7 @@ import {
 } from '../itretail/errors.js';
 import { type CustomerRecord, normalizePhone } from '../itretail/schemas.js';
 import type { Keys } from '../store/keys.js';
+import { evalScript } from '../store/redis.js';
 import { EmailIndex, type IndexMeta, MatchError } from './email-index.js';
 import { type LockOptions, withLock } from './locks.js';
 import { normalizeEmail } from './payloads.js';
@@ -126,9 +127,9 @@ export class CustomerMatcher {
     hints: { email?: string; shopifyCustomerId?: string } = {},
   ) {
     const script = `if redis.call('hget', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('hdel', KEYS[1], ARGV[1]) end`;
-    if (hints.email) await this.redis.eval(script, 1, this.keys.linkEmail(shop), hints.email, itrId);
+    if (hints.email) await evalScript(this.redis, script, 1, this.keys.linkEmail(shop), hints.email, itrId);
     if (hints.shopifyCustomerId) {
-      await this.redis.eval(script, 1, this.keys.linkCustomer(shop), hints.shopifyCustomerId, itrId);
+      await evalScript(this.redis, script, 1, this.keys.linkCustomer(shop), hints.shopifyCustomerId, itrId);
     }
     // The index may still name it until the next refresh; lookups verify with GetOne anyway.
   }

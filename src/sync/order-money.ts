@@ -10,8 +10,8 @@ import type { RefundAmounts } from './points.js';
 
 /** `{shop_money: {amount, currency_code}, presentment_money: …}` → the shop-money amount and currency. */
 export const moneySetSchema = z
-  .looseObject({
-    shop_money: z.looseObject({ amount: z.unknown(), currency_code: z.string().nullish() }).nullish(),
+  .object({
+    shop_money: z.object({ amount: z.unknown(), currency_code: z.string().nullish() }).nullish(),
   })
   .nullish()
   .transform((v) => ({ amount: v?.shop_money?.amount, currency: v?.shop_money?.currency_code ?? undefined }));
@@ -55,10 +55,10 @@ function prorate(x: number, part: number, whole: number): number {
   return Number(num / (2n * BigInt(whole)));
 }
 
-const taxLine = z.looseObject({ price: z.unknown().optional(), price_set: moneySetSchema });
-const allocation = z.looseObject({ amount: z.unknown().optional(), amount_set: moneySetSchema });
+const taxLine = z.object({ price: z.unknown().optional(), price_set: moneySetSchema });
+const allocation = z.object({ amount: z.unknown().optional(), amount_set: moneySetSchema });
 
-export const lineItemSchema = z.looseObject({
+export const lineItemSchema = z.object({
   gift_card: z.boolean().nullish(),
   quantity: z.number().int().nonnegative().nullish(),
   current_quantity: z.number().int().nonnegative().nullish(),
@@ -69,7 +69,7 @@ export const lineItemSchema = z.looseObject({
 });
 export type LineItem = z.output<typeof lineItemSchema>;
 
-export const shippingLineSchema = z.looseObject({
+export const shippingLineSchema = z.object({
   price: z.unknown().optional(),
   price_set: moneySetSchema,
   discounted_price: z.unknown().optional(),
@@ -109,26 +109,26 @@ export function shippingTotal(lines: ShippingLine[], m: MoneyReader): number {
   return sum;
 }
 
-const refundLineSchema = z.looseObject({
+const refundLineSchema = z.object({
   quantity: z.number().nullish(),
   subtotal: z.unknown().optional(),
   subtotal_set: moneySetSchema,
   total_tax: z.unknown().optional(),
   total_tax_set: moneySetSchema,
-  line_item: z.looseObject({ gift_card: z.boolean().nullish() }).nullish(),
+  line_item: z.object({ gift_card: z.boolean().nullish() }).nullish(),
 });
-const refundShippingSchema = z.looseObject({
+const refundShippingSchema = z.object({
   subtotal_amount_set: moneySetSchema,
   amount_set: moneySetSchema,
 });
-const orderAdjustmentSchema = z.looseObject({
+const orderAdjustmentSchema = z.object({
   kind: z.string().nullish(),
   amount: z.unknown().optional(),
   amount_set: moneySetSchema,
 });
 
 /** The money parts of a refund payload (refunds/create, or one of an order's `refunds[]`). */
-export const refundMoneySchema = z.looseObject({
+export const refundMoneySchema = z.object({
   refund_line_items: z.array(refundLineSchema).nullish(),
   refund_shipping_lines: z.array(refundShippingSchema).nullish(),
   order_adjustments: z.array(orderAdjustmentSchema).nullish(),

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { AppError } from '../errors.js';
 import type { Keys } from '../store/keys.js';
+import { evalScript } from '../store/redis.js';
 import type { OrderPayload, RefundPayload } from './payloads.js';
 import {
   DEFAULT_POINTS_RULES,
@@ -291,7 +292,7 @@ export async function mergeOrderFacts(
   nowMs: number = Date.now(),
 ): Promise<'merged' | 'compacted'> {
   const call = orderMergeCall(keys, shop, orderId, facts, buyer, nowMs);
-  const r = await redis.eval(MERGE_ORDER_FACTS, call.keys.length, ...call.keys, ...call.args);
+  const r = await evalScript(redis, MERGE_ORDER_FACTS, call.keys.length, ...call.keys, ...call.args);
   return r === 1 ? 'merged' : 'compacted';
 }
 

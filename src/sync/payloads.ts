@@ -58,7 +58,7 @@ const str = z
 export const refundSchema = z
   .preprocess(
     preferGid,
-    z.looseObject({
+    z.object({
       ...refundMoneySchema.shape,
       id,
       order_id: optId,
@@ -88,7 +88,7 @@ const orderCustomer = z
   .preprocess(
     preferGid,
     z
-      .looseObject({
+      .object({
         id: optId,
         email: str,
         first_name: str,
@@ -102,7 +102,7 @@ const orderCustomer = z
 export const orderSchema = z
   .preprocess(
     preferGid,
-    z.looseObject({
+    z.object({
       id,
       name: str,
       email: str,
@@ -176,15 +176,15 @@ export type OrderPayload = z.output<typeof orderSchema>;
  * not the order: no subtotal, no money at all. Shopify sends orders/updated with the whole order after
  * every edit, and that snapshot is what moves the points (see the processor).
  */
-const editChange = z.looseObject({ id: optId, delta: z.number().nullish() });
+const editChange = z.object({ id: optId, delta: z.number().nullish() });
 const editChanges = z
-  .looseObject({ additions: z.array(editChange).nullish(), removals: z.array(editChange).nullish() })
+  .object({ additions: z.array(editChange).nullish(), removals: z.array(editChange).nullish() })
   .nullish();
 const orderEditSchema = z
-  .looseObject({
+  .object({
     order_edit: z.preprocess(
       preferGid,
-      z.looseObject({ id, order_id: id, created_at: str, line_items: editChanges }),
+      z.object({ id, order_id: id, created_at: str, line_items: editChanges }),
     ),
   })
   .transform((e) => ({
@@ -199,14 +199,14 @@ export type OrderEditPayload = z.output<typeof orderEditSchema>;
 const customerSchema = z
   .preprocess(
     preferGid,
-    z.looseObject({
+    z.object({
       id,
       email: str,
       phone: str,
       first_name: str,
       last_name: str,
       updated_at: str,
-      default_address: z.looseObject({ phone: str }).nullish(),
+      default_address: z.object({ phone: str }).nullish(),
     }),
   )
   .transform((c) => ({
@@ -222,12 +222,12 @@ const customerSchema = z
 export type CustomerPayload = z.output<typeof customerSchema>;
 
 const redactCustomer = z
-  .looseObject({ id: optId, email: str, phone: str })
+  .object({ id: optId, email: str, phone: str })
   .nullish()
   .transform((c) => ({ id: c?.id, email: normalizeEmail(c?.email) }));
 
 const customersRedactSchema = z
-  .looseObject({
+  .object({
     shop_domain: str,
     customer: redactCustomer,
     orders_to_redact: z.array(id).nullish(),
@@ -239,11 +239,11 @@ const customersRedactSchema = z
   }));
 
 const dataRequestSchema = z
-  .looseObject({
+  .object({
     shop_domain: str,
     customer: redactCustomer,
     orders_requested: z.array(id).nullish(),
-    data_request: z.looseObject({ id }).nullish(),
+    data_request: z.object({ id }).nullish(),
   })
   .transform((r) => ({
     shopDomain: r.shop_domain,
@@ -252,9 +252,7 @@ const dataRequestSchema = z
     requestId: r.data_request?.id,
   }));
 
-const shopRedactSchema = z
-  .looseObject({ shop_domain: str })
-  .transform((r) => ({ shopDomain: r.shop_domain }));
+const shopRedactSchema = z.object({ shop_domain: str }).transform((r) => ({ shopDomain: r.shop_domain }));
 
 const appUninstalledSchema = z.unknown().transform(() => ({}));
 

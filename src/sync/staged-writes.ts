@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { evalScript } from '../store/redis.js';
 
 /**
  * Writes staged by one part of the worker (the job's sync event) for another part's script to make right
@@ -102,7 +103,8 @@ export async function evalThenWrites(
     withWrites.set(script, composed);
   }
   const scriptArgs = args.slice(numKeys);
-  const value = await redis.eval(
+  const value = await evalScript(
+    redis,
     composed,
     numKeys + w.keys.length,
     ...args.slice(0, numKeys),

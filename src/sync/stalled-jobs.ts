@@ -1,4 +1,4 @@
-import { type Queue, QueueEvents } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { type SyncJobData, webhookPayload } from '../queue/jobs.js';
@@ -9,50 +9,46 @@ import { looseContext } from './jobs/webhook.js';
 /**
  * A job whose worker died too often while running it (BullMQ's maxStalledCount) is failed by BullMQ itself,
  * without the processor running: nothing would record it, so the merchant would never see it under Failures
- * and could not retry it. This listens for those failures and records each once (every worker process
- * listens; a marker per job and failure moment makes one of them record it).
+ * and could not retry it. BullMQ 6 marks such a job when it finds it stalled and fails it in the worker that
+ * takes it next (one of ours: only the sync workers consume the queue), which then emits 'failed' with the
+ * stalled reason. Listening to the worker's own event costs nothing per job (no event-stream reads, no
+ * parsing of other jobs' events); a marker per job and failure moment keeps the record single.
  */
 
-/** BullMQ's own failedReason for a job moved to failed by the stalled-jobs check. */
+/** BullMQ's own failedReason for a job failed after stalling more than maxStalledCount times. */
 const STALLED_REASON = 'job stalled more than allowable limit';
 
 export interface StalledRecorderDeps {
-  queue: Pick<Queue<SyncJobData>, 'getJob' | 'name'>;
-  /** A connection QueueEvents may block on (it is closed with the recorder). */
-  connection: Redis;
-  prefix: string;
   redis: Redis;
   keys: Keys;
   logger: Logger;
   events: { record(e: NewSyncEvent): Promise<unknown> };
 }
 
-export function recordStalledFailures(deps: StalledRecorderDeps): {
-  /** Resolves once the listener's connection is up (failures before that are not seen). */
-  ready(): Promise<void>;
-  close(): Promise<void>;
-} {
-  const qe = new QueueEvents(deps.queue.name, { connection: deps.connection, prefix: deps.prefix });
-  qe.on('error', (err) => deps.logger.debug({ err: err.message }, 'stalled-job listener connection error'));
-  qe.on('failed', ({ jobId, failedReason }) => {
-    if (failedReason !== STALLED_REASON) return;
-    recordOne(deps, jobId).catch((err: unknown) =>
-      deps.logger.warn({ err, jobId }, 'recording a stalled-out job failed'),
-    );
+/** Records every job `worker` fails as stalled too often; returns a promise of the recordings under way. */
+export function recordStalledFailures(
+  worker: Pick<Worker<SyncJobData>, 'on'>,
+  deps: StalledRecorderDeps,
+): { settled(): Promise<void> } {
+  const pending = new Set<Promise<void>>();
+  worker.on('failed', (job, err) => {
+    if (!job || err?.message !== STALLED_REASON) return;
+    const p = recordOne(deps, job)
+      .catch((e: unknown) =>
+        deps.logger.warn({ err: e, jobId: job.id }, 'recording a stalled-out job failed'),
+      )
+      .finally(() => pending.delete(p));
+    pending.add(p);
   });
   return {
-    async ready() {
-      await qe.waitUntilReady();
-    },
-    async close() {
-      await qe.close();
+    async settled() {
+      await Promise.all([...pending]);
     },
   };
 }
 
-async function recordOne(deps: StalledRecorderDeps, jobId: string): Promise<void> {
-  const job = await deps.queue.getJob(jobId);
-  if (!job) return;
+async function recordOne(deps: StalledRecorderDeps, job: Job<SyncJobData>): Promise<void> {
+  const jobId = job.id!;
   const data = job.data;
   const marker = deps.keys.stalledRecorded(data.shop, `${jobId}:${job.finishedOn ?? 0}`);
   if ((await deps.redis.set(marker, '1', 'EX', 14 * 86_400, 'NX')) !== 'OK') return;

@@ -109,19 +109,8 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
   const workers = shardWorkers(deps, queues, run);
   for (const w of workers) w.on('error', (err) => deps.logger.error({ err }, 'sync worker error'));
   await Promise.all(workers.map((w) => w.waitUntilReady()));
-  // Jobs BullMQ fails itself (stalled too often) are recorded for the merchant: one listener per shard.
-  const stalled = queues.shards.map((q) =>
-    recordStalledFailures({
-      queue: q,
-      connection: deps.connection.duplicate(),
-      prefix: q.opts.prefix ?? deps.keys.bullPrefix,
-      redis: deps.redis,
-      keys: deps.keys,
-      logger: deps.logger,
-      events: deps.events,
-    }),
-  );
-  await Promise.all(stalled.map((s) => s.ready()));
+  // Jobs BullMQ fails itself (stalled too often) are recorded for the merchant, from each worker's own event.
+  const stalled = workers.map((w) => recordStalledFailures(w, deps));
   const refresher = scheduleIndexRefresh(deps, matcher, clients);
   const compactor = scheduleCompaction({ ...deps, everyMs: deps.compactionMs });
   const catchUp = scheduleCatchUp({
@@ -146,7 +135,7 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
         await compactor.stop();
         await catchUp.stop();
         await Promise.all(workers.map((w) => w.close()));
-        await Promise.all(stalled.map((s) => s.close()));
+        await Promise.all(stalled.map((s) => s.settled()));
         await health.flush();
         await queue?.close();
         await clients.closeAll();

@@ -39,6 +39,11 @@ if (file && !g[marker]) {
       record(callSite(), 'eval', args.slice(0, Number(numKeys)) as string[]);
       return evalFn.call(this, script, numKeys, ...args);
     };
+    const evalshaFn = C.prototype.evalsha!;
+    C.prototype.evalsha = function (this: unknown, sha: unknown, numKeys: unknown, ...args: unknown[]) {
+      record(callSite(), 'eval', args.slice(0, Number(numKeys)) as string[]);
+      return evalshaFn.call(this, sha, numKeys, ...args);
+    };
     for (const name of ['multi', 'pipeline'] as const) {
       const make = C.prototype[name]!;
       C.prototype[name] = function (this: unknown, ...a: unknown[]) {

@@ -118,7 +118,7 @@ describe('Redis round trips per order job', () => {
     // customer's lock), the commit with the job's event (keyed by the write's marker).
     expect(app.filter((e) => e.batch).map((e) => e.name)).toEqual(orders.flatMap(() => ['hgetall', 'pttl']));
     expect(app.filter((e) => !e.batch).map((e) => `${e.name} ${e.key.split(':').at(-2)}`)).toEqual(
-      orders.flatMap(() => ['eval order', 'eval cust', 'eval write']),
+      orders.flatMap(() => ['evalsha order', 'evalsha cust', 'evalsha write']),
     );
     // BullMQ: one moveToFinished per job (it hands over the next job), plus taking the first and one more
     // look when the queue ran dry.
