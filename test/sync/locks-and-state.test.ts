@@ -51,8 +51,10 @@ describe('locks', () => {
 
   it('is renewed in the background while held', async () => {
     const key = keys.customerLock(SHOP, 'c');
-    await withLock(redis, key, { ttlMs: 300 }, async (lock) => {
-      await new Promise((r) => setTimeout(r, 700));
+    // Held for more than twice its TTL: only the background renewal keeps it. The TTL leaves room for a
+    // busy machine's timer delays (renewal every third of it).
+    await withLock(redis, key, { ttlMs: 1_500 }, async (lock) => {
+      await new Promise((r) => setTimeout(r, 3_500));
       await lock.ensure();
       expect(await redis.pttl(key)).toBeGreaterThan(0);
     });
