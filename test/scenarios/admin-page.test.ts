@@ -99,8 +99,9 @@ beforeAll(async () => {
   const { deps } = h;
   workerRedis = createRedis(deps.config.redis.url, 'worker');
   await waitForRedis(workerRedis);
-  // Short IT Retail timeouts: a Put held by the simulator is given up on quickly.
-  const config = { ...deps.config, itretail: { ...deps.config.itretail, timeoutMs: 1_000 } };
+  // Short IT Retail timeouts: a Put held by the simulator is given up on quickly, yet not while the page
+  // under test is merely slow on a busy machine.
+  const config = { ...deps.config, itretail: { ...deps.config.itretail, timeoutMs: 3_000 } };
   worker = await startWorker(workerDepsFromConfig(config, pino({ level: 'silent' }), workerRedis, deps.keys));
   server = await new Promise<Server>((resolve) => {
     const s = h.app.listen(0, '127.0.0.1', () => resolve(s));
