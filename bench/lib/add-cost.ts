@@ -27,85 +27,48 @@ type V = {
   make: (i: number, body: string) => { data: unknown; opts: object };
 };
 let seq = 0;
+
+/** The app's webhook job data: the body kept as the text that came. */
+const webhookData = (i: number, body: string) => ({
+  kind: 'webhook',
+  shop: 's.myshopify.com',
+  topic: 'orders/paid',
+  webhookId: `w${i}`,
+  eventId: `e${i}`,
+  apiVersion: '2026-07',
+  triggeredAt: new Date().toISOString(),
+  receivedAt: new Date().toISOString(),
+  body,
+});
+
+/** The app's add options, with the parts a variant leaves out. */
+const appOpts = (i: number, parts: { jobId?: boolean; dedup?: boolean; priority?: boolean }) => ({
+  ...(parts.jobId ? { jobId: `wh|s.myshopify.com|orders%2Fpaid|e${i}|abcdef${i}` } : {}),
+  ...(parts.dedup ? { deduplication: { id: `wh|s.myshopify.com|orders%2Fpaid|e${i}`, ttl: 172800000 } } : {}),
+  ...(parts.priority ? { priority: 2 } : {}),
+});
+
+const ALL = { jobId: true, dedup: true, priority: true };
 const variants: V[] = [
   {
     name: 'app (body string, jobId, dedup, priority 2)',
     defaults: SYNC_JOB_OPTIONS,
-    make: (i, body) => ({
-      data: {
-        kind: 'webhook',
-        shop: 's.myshopify.com',
-        topic: 'orders/paid',
-        webhookId: `w${i}`,
-        eventId: `e${i}`,
-        apiVersion: '2026-07',
-        triggeredAt: new Date().toISOString(),
-        receivedAt: new Date().toISOString(),
-        body,
-      },
-      opts: {
-        jobId: `wh|s.myshopify.com|orders%2Fpaid|e${i}|abcdef${i}`,
-        deduplication: { id: `wh|s.myshopify.com|orders%2Fpaid|e${i}`, ttl: 172800000 },
-        priority: 2,
-      },
-    }),
+    make: (i, body) => ({ data: webhookData(i, body), opts: appOpts(i, ALL) }),
   },
   {
     name: 'app without priority',
     defaults: SYNC_JOB_OPTIONS,
-    make: (i, body) => ({
-      data: {
-        kind: 'webhook',
-        shop: 's.myshopify.com',
-        topic: 'orders/paid',
-        webhookId: `w${i}`,
-        eventId: `e${i}`,
-        apiVersion: '2026-07',
-        triggeredAt: new Date().toISOString(),
-        receivedAt: new Date().toISOString(),
-        body,
-      },
-      opts: {
-        jobId: `wh|s.myshopify.com|orders%2Fpaid|e${i}|abcdef${i}`,
-        deduplication: { id: `wh|s.myshopify.com|orders%2Fpaid|e${i}`, ttl: 172800000 },
-      },
-    }),
+    make: (i, body) => ({ data: webhookData(i, body), opts: appOpts(i, { jobId: true, dedup: true }) }),
   },
   {
     name: 'app without priority, no dedup',
     defaults: SYNC_JOB_OPTIONS,
-    make: (i, body) => ({
-      data: {
-        kind: 'webhook',
-        shop: 's.myshopify.com',
-        topic: 'orders/paid',
-        webhookId: `w${i}`,
-        eventId: `e${i}`,
-        apiVersion: '2026-07',
-        triggeredAt: new Date().toISOString(),
-        receivedAt: new Date().toISOString(),
-        body,
-      },
-      opts: { jobId: `wh|s.myshopify.com|orders%2Fpaid|e${i}|abcdef${i}` },
-    }),
+    make: (i, body) => ({ data: webhookData(i, body), opts: appOpts(i, { jobId: true }) }),
   },
   {
     name: 'app no priority, no dedup, no jobId',
     defaults: SYNC_JOB_OPTIONS,
-    make: (i, body) => ({
-      data: {
-        kind: 'webhook',
-        shop: 's.myshopify.com',
-        topic: 'orders/paid',
-        webhookId: `w${i}`,
-        eventId: `e${i}`,
-        apiVersion: '2026-07',
-        triggeredAt: new Date().toISOString(),
-        receivedAt: new Date().toISOString(),
-        body,
-      },
-      opts: {},
-    }),
+    make: (i, body) => ({ data: webhookData(i, body), opts: {} }),
   },
   {
     name: 'naive (payload object, naive defaults)',
@@ -118,14 +81,7 @@ const variants: V[] = [
   {
     name: 'tiny data, app opts',
     defaults: SYNC_JOB_OPTIONS,
-    make: (i) => ({
-      data: { kind: 'webhook', i },
-      opts: {
-        jobId: `wh|s.myshopify.com|orders%2Fpaid|e${i}|abcdef${i}`,
-        deduplication: { id: `wh|s.myshopify.com|orders%2Fpaid|e${i}`, ttl: 172800000 },
-        priority: 2,
-      },
-    }),
+    make: (i) => ({ data: { kind: 'webhook', i }, opts: appOpts(i, ALL) }),
   },
 ];
 
