@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Config, ITRetailCredentials } from './config.js';
 import { decrypt, encrypt } from './crypto.js';
 import type { Keys } from './store/keys.js';
+import { evalScript } from './store/redis.js';
 import {
   applyRedemptionPatch,
   type RedemptionRules,
@@ -172,6 +173,27 @@ end
 redis.call('hset', KEYS[1], 'installed', '0', 'uninstalledAt', ARGV[2], 'uninstalledAtMs', ARGV[1])
 return 1`;
 
+/**
+ * A digest of a shop's settings hash as stored (fields and values by name: any write by anyone changes it),
+ * computed in Redis by `readForJob` and by the order lock's script, which compares it with the digest of
+ * the settings the worker holds before it merges or locks anything.
+ */
+export const SETTINGS_DIGEST_LUA = `local function settingsDigest(pairs)
+  local names, value, sorted = {}, {}, {}
+  for i = 1, #pairs, 2 do names[#names + 1] = pairs[i]; value[pairs[i]] = pairs[i + 1] end
+  table.sort(names)
+  for _, n in ipairs(names) do sorted[#sorted + 1] = n; sorted[#sorted + 1] = value[n] end
+  return redis.sha1hex(cjson.encode(sorted))
+end`;
+
+/** KEYS: settings hash, another key of the shop. Returns the hash's pairs, its digest, the other key's PTTL. */
+const READ_FOR_JOB = `${SETTINGS_DIGEST_LUA}
+local h = redis.call('hgetall', KEYS[1])
+return { h, settingsDigest(h), redis.call('pttl', KEYS[2]) }`;
+
+/** `digest`: see SETTINGS_DIGEST_LUA. */
+export type SettingsForJob = { settings: ShopSettings; digest: string; pttl: number };
+
 /** The settings store as the configuration asks for it (web and worker build it the same way). */
 export function settingsStoreFromConfig(redis: Redis, keys: Keys, config: Config): SettingsStore {
   return new SettingsStore(redis, keys, config.encryptionKey, {
@@ -211,15 +233,20 @@ export class SettingsStore {
     return this.fromHash(await this.redis.hgetall(this.key(shop)));
   }
 
-  /** The settings and the PTTL of another key of the shop (same hash slot), in one round trip. */
-  async getWithPttl(shop: string, key: string): Promise<{ settings: ShopSettings; pttl: number }> {
-    const res = await this.redis.pipeline().hgetall(this.key(shop)).pttl(key).exec();
-    const [[e1, h], [e2, pttl]] = (res ?? []) as [
-      [Error | null, Record<string, string>],
-      [Error | null, number],
+  /**
+   * What a job reads before its work, in one round trip: the settings, their digest (SETTINGS_DIGEST_LUA:
+   * the order lock's script compares it, so a worker may keep these settings while the digest holds) and
+   * the PTTL of another key of the shop (same hash slot; the IT Retail throttle).
+   */
+  async readForJob(shop: string, key: string): Promise<SettingsForJob> {
+    const [pairs, digest, pttl] = (await evalScript(this.redis, READ_FOR_JOB, 2, this.key(shop), key)) as [
+      string[],
+      string,
+      number,
     ];
-    if (e1 || e2) throw e1 ?? e2;
-    return { settings: this.fromHash(h), pttl };
+    const h: Record<string, string> = {};
+    for (let i = 0; i + 1 < pairs.length; i += 2) h[pairs[i]!] = pairs[i + 1]!;
+    return { settings: this.fromHash(h), digest, pttl };
   }
 
   private fromHash(h: Record<string, string>): ShopSettings {

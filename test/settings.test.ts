@@ -165,3 +165,29 @@ describe('environment credentials in single-store mode', () => {
     });
   });
 });
+
+describe('readForJob: settings, their digest and the throttle in one read', () => {
+  const keys = createKeys(prefix);
+
+  it('the digest follows what is stored, not the order it was written in', async () => {
+    const [a, b, c] = ['digest-a', 'digest-b', 'digest-c'].map((s) => `${s}.myshopify.com`);
+    await redis.hset(keys.settings(a!), 'pointsPerDollar', '2', 'paused', '0');
+    await redis.hset(keys.settings(b!), 'paused', '0', 'pointsPerDollar', '2');
+    await redis.hset(keys.settings(c!), 'paused', '0', 'pointsPerDollar', '3');
+    await redis.set(keys.itretailThrottle(a!), '1', 'PX', 60_000);
+    const [ra, rb, rc] = await Promise.all(
+      [a!, b!, c!].map((s) => store.readForJob(s, keys.itretailThrottle(s))),
+    );
+    expect(ra!.settings.pointsPerDollar).toBe('2');
+    expect(ra!.digest).toMatch(/^[0-9a-f]{40}$/);
+    expect(rb!.digest).toBe(ra!.digest);
+    expect(rc!.digest).not.toBe(ra!.digest);
+    expect(ra!.pttl).toBeGreaterThan(50_000);
+    expect(rb!.pttl).toBe(-2);
+    // Any write changes it, through the store or straight into the hash.
+    await store.update(b!, { paused: false });
+    expect((await store.readForJob(b!, keys.itretailThrottle(b!))).digest).not.toBe(ra!.digest);
+    await redis.hset(keys.settings(a!), 'pointsPerDollar', '2.5');
+    expect((await store.readForJob(a!, keys.itretailThrottle(a!))).digest).not.toBe(ra!.digest);
+  });
+});

@@ -27,6 +27,8 @@ function failureOf(e: CallEvent): { code: string; message: string } | undefined 
 }
 
 export class ITRetailHealthRecorder {
+  /** The last good call per shop (ms), formatted only when written: most calls are good. */
+  private readonly okAt = new Map<string, number>();
   private readonly pending = new Map<string, Record<string, string>>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
 
@@ -36,16 +38,20 @@ export class ITRetailHealthRecorder {
     private readonly flushEveryMs = 5_000,
   ) {}
 
-  record(shop: string, e: CallEvent, now = new Date()): void {
-    const at = now.toISOString();
-    let fields: Record<string, string> | undefined;
-    if (typeof e.status === 'number' && e.status >= 200 && e.status < 300) fields = { lastOkAt: at };
-    else {
+  record(shop: string, e: CallEvent, now?: Date): void {
+    if (typeof e.status === 'number' && e.status >= 200 && e.status < 300) {
+      this.okAt.set(shop, now ? now.getTime() : Date.now());
+    } else {
       const f = failureOf(e);
-      if (f) fields = { lastErrorAt: at, lastErrorCode: f.code, lastErrorMessage: f.message };
+      if (!f) return;
+      const at = (now ?? new Date()).toISOString();
+      this.pending.set(shop, {
+        ...this.pending.get(shop),
+        lastErrorAt: at,
+        lastErrorCode: f.code,
+        lastErrorMessage: f.message,
+      });
     }
-    if (!fields) return;
-    this.pending.set(shop, { ...this.pending.get(shop), ...fields });
     if (!this.timers.has(shop)) {
       const t = setTimeout(() => void this.flush(shop), this.flushEveryMs);
       t.unref();
@@ -54,13 +60,17 @@ export class ITRetailHealthRecorder {
   }
 
   async flush(shop?: string): Promise<void> {
-    const shops = shop ? [shop] : [...this.pending.keys()];
+    const shops = shop ? [shop] : [...new Set([...this.pending.keys(), ...this.okAt.keys()])];
     for (const s of shops) {
       clearTimeout(this.timers.get(s));
       this.timers.delete(s);
-      const fields = this.pending.get(s);
+      const fields = { ...this.pending.get(s) };
+      const ok = this.okAt.get(s);
+      if (ok !== undefined) fields.lastOkAt = new Date(ok).toISOString();
       this.pending.delete(s);
-      if (fields) await this.redis.hset(this.keys.itretailHealth(s), fields).catch(() => undefined);
+      this.okAt.delete(s);
+      if (Object.keys(fields).length)
+        await this.redis.hset(this.keys.itretailHealth(s), fields).catch(() => undefined);
     }
   }
 }

@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis';
+import { AppError, type Deferral } from '../errors.js';
+import { SETTINGS_DIGEST_LUA } from '../settings.js';
 import type { Keys } from '../store/keys.js';
 import { ledgerKeys } from './ledger.js';
 import {
@@ -39,19 +41,29 @@ export interface OrderMerge {
  * register changes to give back. Locks are taken order first, customer second, as everywhere.
  * The customer's keys are named from the shop's prefixes passed in ARGV: they carry the shop's hash tag,
  * so they are in the slot of the declared keys (Redis checks that on a cluster).
- * KEYS: lock, order, link:email, idx, link:customer, then the merge's keys.
+ * First of all, when the job holds the shop's settings from before (a settings digest is given): settings
+ * that are no longer the shop's, or an IT Retail throttle on the shop, stop the script before anything is
+ * merged or locked.
+ * KEYS: lock, order, link:email, idx, link:customer, settings, IT Retail throttle, then the merge's keys.
  * ARGV: token, ttl, customer lock token ('' none), its ttl, prefixes of the customer lock, pending,
- * uncertain and restore-due keys, number of merge keys (0: no merge), then the merge's arguments.
+ * uncertain and restore-due keys, number of merge keys (0: no merge), settings digest ('' no check), then
+ * the merge's arguments.
  */
 const ORDER_LOCK_PRELUDE = `
 local function mergeFacts(KEYS, ARGV)
 ${MERGE_ORDER_FACTS}
 end
+${SETTINGS_DIGEST_LUA}
+if ARGV[10] ~= '' then
+  if settingsDigest(redis.call('hgetall', KEYS[6])) ~= ARGV[10] then return { 'stop', 'settings' } end
+  local wait = redis.call('pttl', KEYS[7])
+  if wait > 0 then return { 'stop', 'throttled', wait } end
+end
 local nmk = tonumber(ARGV[9])
 if nmk > 0 then
   local mk, ma = {}, {}
-  for i = 1, nmk do mk[i] = KEYS[5 + i] end
-  for i = 10, #ARGV do ma[#ma + 1] = ARGV[i] end
+  for i = 1, nmk do mk[i] = KEYS[7 + i] end
+  for i = 11, #ARGV do ma[#ma + 1] = ARGV[i] end
   if mergeFacts(mk, ma) == 0 then return { 'stop', 'compacted' } end
 end`;
 
@@ -86,6 +98,34 @@ if cand ~= '' and ARGV[3] ~= '' and redis.call('set', ARGV[5] .. cand, ARGV[3], 
 end
 return { h, cand, via, cust }`;
 
+/**
+ * The shop's settings changed after the job read them (a pause, new credentials, another points rate):
+ * the job is run again on the settings as they are now. Retried at once without using an attempt when it
+ * happens again.
+ */
+export class SettingsChangedError extends AppError {
+  override readonly code = 'SETTINGS_CHANGED' as const;
+  constructor() {
+    super('the shop’s settings changed while the job started; it runs again on the new ones', {
+      retryable: true,
+    });
+  }
+  override get deferral(): Deferral {
+    return {};
+  }
+}
+
+/** IT Retail asked the shop's traffic to wait (429 Retry-After): the job is put back until then. */
+class ShopThrottledError extends AppError {
+  override readonly code = 'ITR_THROTTLED' as const;
+  constructor(readonly waitMs: number) {
+    super(`IT Retail asked to slow down; waiting ${waitMs} ms`, { retryable: true });
+  }
+  override get deferral(): Deferral {
+    return { ms: this.waitMs + Math.random() * 250 };
+  }
+}
+
 export type Via = 'customer' | 'email' | 'index' | 'matched' | 'bound';
 
 /** The order's lock and what its script read; the customer's lock too when the script could take it. */
@@ -103,13 +143,15 @@ interface OrderLockTaken {
 /**
  * Takes the order's lock (waiting as LockOptions say), merging `merge`'s facts in the same script, and
  * tries the customer's lock once. 'compacted': the order was compacted and the facts cannot restore it
- * (nothing was written, no lock taken).
+ * (nothing was written, no lock taken). With `settingsDigest` (see SETTINGS_DIGEST_LUA) the settings the
+ * job holds are checked first: SettingsChangedError or ShopThrottledError, nothing written, no lock taken.
  */
 export async function takeOrderLock(
   d: { redis: Redis; keys: Keys; customerLock?: LockOptions; orderLock?: LockOptions },
   shop: string,
   orderId: string,
   merge: OrderMerge | undefined,
+  settingsDigest?: string,
 ): Promise<OrderLockTaken | 'compacted'> {
   const k = ledgerKeys(d.keys, shop);
   const custOpts: LockOptions = { ttlMs: 60_000, waitMs: 15_000, ...d.customerLock };
@@ -123,6 +165,8 @@ export async function takeOrderLock(
       k.linkEmail,
       d.keys.emailIndex(shop),
       k.linkCustomer,
+      d.keys.settings(shop),
+      d.keys.itretailThrottle(shop),
       ...(merge?.call.keys ?? []),
     ],
     args: [
@@ -133,6 +177,7 @@ export async function takeOrderLock(
       k.uncertain(''),
       k.restoreDue(''),
       String(merge?.call.keys.length ?? 0),
+      settingsDigest ?? '',
       ...(merge?.call.args ?? []),
     ],
   };
@@ -141,8 +186,10 @@ export async function takeOrderLock(
   try {
     orderLock = await acquireLock(d.redis, k.orderLock(orderId), lockOpts, read);
   } catch (e) {
-    if (e instanceof LockPreludeStop) return 'compacted';
-    throw e;
+    if (!(e instanceof LockPreludeStop)) throw e;
+    if (e.answer[1] === 'settings') throw new SettingsChangedError();
+    if (e.answer[1] === 'throttled') throw new ShopThrottledError(Number(e.answer[2]));
+    return 'compacted';
   }
   const [pairs, linked, via, custRead] = orderLock.read as [unknown, string, Via | '', unknown[] | null];
   const custLock = custRead

@@ -107,6 +107,11 @@ export interface ReconcileOptions {
   /** The job's facts, merged into the order by the script that takes the order lock (see OrderMerge). */
   merge?: OrderMerge;
   /**
+   * The digest of the shop's settings the job decided on (SETTINGS_DIGEST_LUA): the order lock's script
+   * checks it first (see takeOrderLock). Undefined: no check.
+   */
+  settingsDigest?: string;
+  /**
    * The job's sync event for an outcome, written in the same transaction as the ledger commit that makes
    * it true (one round trip for both); undefined to leave the recording to the caller.
    */
@@ -124,7 +129,7 @@ export async function reconcileOrder(
   orderId: string,
   opts: ReconcileOptions,
 ): Promise<ReconcileOutcome> {
-  const taken = await takeOrderLock(d, shop, orderId, opts.merge);
+  const taken = await takeOrderLock(d, shop, orderId, opts.merge, opts.settingsDigest);
   if (taken === 'compacted') {
     const reason = await opts.merge?.compacted();
     if (reason !== undefined) return { status: 'skipped', reason, worth: 0 };

@@ -10,10 +10,12 @@ import { createHarness, type Harness, SHOP } from '../helpers/sync-harness.js';
 /**
  * Redis round trips the worker makes for an order of a customer it already knows, counted on the worker's
  * own connection by wrapping its sendCommand: one per command sent alone, one per pipeline or MULTI block,
- * one per script whatever it does inside. The job's own work is 4 round trips: the shop's settings with the
- * IT Retail throttle (one pipeline); the order lock's script (the job's facts merged, the order lock and the
- * customer's lock taken, what both guard read); the intent before the Put; the commit, whose script also
- * stores the job's sync event. BullMQ's completion (moveToFinished, which also hands over the next job) makes 5.
+ * one per script whatever it does inside. The job's own work is 3 round trips once the worker holds the
+ * shop's settings: the order lock's script (the held settings checked against the stored ones and the
+ * IT Retail throttle, the job's facts merged, the order lock and the customer's lock taken, what both guard
+ * read); the intent before the Put; the commit, whose script also stores the job's sync event. BullMQ's
+ * completion (moveToFinished, which also hands over the next job) makes 4. The worker's first job of a shop,
+ * or its first after the settings changed, reads them first (one script with the throttle): 5.
  */
 
 interface Sent {
@@ -90,7 +92,7 @@ function split(entries: Sent[]) {
 }
 
 describe('Redis round trips per order job', () => {
-  it('an order of a linked customer: 4 of its own, and BullMQ’s completion', async () => {
+  it('an order of a linked customer: 3 of its own, and BullMQ’s completion', async () => {
     const customers = [0, 1, 2].map((i) => `rt${i}-${Date.now()}@example.com`);
     const seeded = h.sim.seedCustomers(
       customers.map((Email) => ({ FirstName: 'R', LastName: 'T', Email, LoyaltyPoints: 10 })),
@@ -113,20 +115,20 @@ describe('Redis round trips per order job', () => {
     expect(h.sim.callCounts()).toEqual({ GetCustomer: 6, UpdateCustomer: 6 });
 
     const { bull, app } = split(log);
-    expect(roundTrips(app)).toBe(4 * orders.length);
-    // Each job's own: the settings pipeline, then three scripts: the order lock's, the intent (keyed by the
-    // customer's lock), the commit with the job's event (keyed by the write's marker).
-    expect(app.filter((e) => e.batch).map((e) => e.name)).toEqual(orders.flatMap(() => ['hgetall', 'pttl']));
-    expect(app.filter((e) => !e.batch).map((e) => `${e.name} ${e.key.split(':').at(-2)}`)).toEqual(
+    expect(roundTrips(app)).toBe(3 * orders.length);
+    // Each job's own: three scripts: the order lock's, the intent (keyed by the customer's lock), the commit
+    // with the job's event (keyed by the write's marker). No settings read: the worker holds them.
+    expect(app.filter((e) => e.batch)).toEqual([]);
+    expect(app.map((e) => `${e.name} ${e.key.split(':').at(-2)}`)).toEqual(
       orders.flatMap(() => ['evalsha order', 'evalsha cust', 'evalsha write']),
     );
     // BullMQ: one moveToFinished per job (it hands over the next job), plus taking the first and one more
     // look when the queue ran dry.
     expect(roundTrips(bull)).toBeLessThanOrEqual(orders.length + 2);
-    expect((roundTrips(app) + roundTrips(bull)) / orders.length).toBeLessThanOrEqual(5.34);
+    expect((roundTrips(app) + roundTrips(bull)) / orders.length).toBeLessThanOrEqual(4.34);
   });
 
-  it('a refund of an order already applied: the same 4', async () => {
+  it('a refund of an order already applied: the same 3', async () => {
     const email = `rt-refund-${Date.now()}@example.com`;
     const [c] = h.sim.seedCustomers([{ FirstName: 'R', LastName: 'F', Email: email, LoyaltyPoints: 0 }]);
     const orderId = nextOrderId();
@@ -142,7 +144,7 @@ describe('Redis round trips per order job', () => {
       shopifyCustomerId: expect.any(String),
     });
     expect(h.sim.getCustomer(c!.Id)!.LoyaltyPoints).toBe(20);
-    expect(roundTrips(split(log).app)).toBe(4);
+    expect(roundTrips(split(log).app)).toBe(3);
     // The event was stored with the commit, once.
     const events = await h.events.list(SHOP, { topic: 'refunds/create' });
     expect(events.events.filter((e) => e.jobId === end!.id)).toHaveLength(1);

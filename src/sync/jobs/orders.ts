@@ -45,6 +45,7 @@ async function reconcileJob(
     mayHaveRunBefore: !ctx.firstRun,
     customer,
     merge,
+    settingsDigest: ctx.settingsDigest,
     record: stage ? (o) => stage(orderJobOutcome(orderId, o)) : undefined,
   });
   const done = orderJobOutcome(orderId, out);

@@ -4,6 +4,7 @@ import type { ShopSettings } from '../../settings.js';
 import { markRecovered, RECOVERED_REASON } from '../catch-up-state.js';
 import type { NewSyncEvent, SyncEvent } from '../events.js';
 import { CustomerMatcher } from '../matching.js';
+import { SettingsChangedError } from '../order-lock.js';
 import { timeMs } from '../payloads.js';
 import type { ReconcileDeps } from '../reconcile.js';
 import { classifyError } from './error-policy.js';
@@ -37,11 +38,26 @@ const PAUSABLE = new Set([
   'customers/update',
 ]);
 
+/**
+ * Order topics whose settings the order lock's script checks (their facts are merged by that script, and
+ * nothing before it writes or calls IT Retail): their jobs may start on settings kept from an earlier job.
+ */
+const LOCK_CHECKED = new Set(['orders/paid', 'orders/updated', 'orders/cancelled', 'refunds/create']);
+/** Shops whose settings a worker keeps at most (then it starts over: a fresh read costs one round trip). */
+const KEPT_SHOPS_MAX = 10_000;
+
 interface Runner {
   deps: SyncDeps;
   handlers: JobHandlers;
   matcher: CustomerMatcher;
   reconcile: ReconcileDeps;
+  /**
+   * Settings of installed, unpaused shops as last read, with their digest (SETTINGS_DIGEST_LUA). An order job
+   * starts on them without a read; its lock script compares the digest with the stored settings before it
+   * merges or locks anything, so a change made before that moment (a pause, new credentials, a new rate)
+   * still applies to the job: it runs again on a fresh read.
+   */
+  kept: Map<string, { settings: ShopSettings; digest: string }>;
 }
 
 export type Processor = (job: Job<SyncJobData>, token?: string) => Promise<SyncEvent | undefined>;
@@ -49,7 +65,13 @@ export type Processor = (job: Job<SyncJobData>, token?: string) => Promise<SyncE
 export function createProcessor(deps: SyncDeps, handlers: JobHandlers): Processor {
   const matcher =
     deps.matcher ?? new CustomerMatcher(deps.redis, deps.keys, deps.logger, deps.matcherOptions);
-  const runner: Runner = { deps, handlers, matcher, reconcile: reconcileDeps(deps, matcher) };
+  const runner: Runner = {
+    deps,
+    handlers,
+    matcher,
+    reconcile: reconcileDeps(deps, matcher),
+    kept: new Map(),
+  };
   return (job, token) => new JobRun(runner, job, token).run();
 }
 
@@ -89,11 +111,15 @@ class JobRun {
   private readonly base: { shop: string; topic: string; jobId: string | undefined };
   /** What the job is about (order, customer), named as soon as it is known, for a failure too. */
   private context: Partial<NewSyncEvent> = {};
+  /** The digest of the settings the job runs on, for the order lock's script to check (LOCK_CHECKED). */
+  private settingsDigest: string | undefined;
 
   constructor(
     private readonly runner: Runner,
     private readonly job: Job<SyncJobData>,
     private readonly token: string | undefined,
+    /** Run on settings read now, not on kept ones (the kept ones were found changed). */
+    private readonly fresh = false,
   ) {
     this.deps = runner.deps;
     this.data = job.data;
@@ -116,23 +142,35 @@ class JobRun {
       return await this.finish({ ...this.context, ...outcome });
     } catch (e) {
       if (e instanceof DelayedError) throw e;
+      if (e instanceof SettingsChangedError && !this.fresh) {
+        this.runner.kept.delete(this.data.shop);
+        return await new JobRun(this.runner, this.job, this.token, true).run();
+      }
       return await this.fail(e);
     }
   }
 
   /**
    * The checks before any work: an erased shop (undefined: nothing at all is written), an uninstalled one
-   * (an outcome), a paused or throttled one (deferred); else the shop's settings, read fresh for the job.
+   * (an outcome), a paused or throttled one (deferred); else the shop's settings, read fresh for the job, or
+   * for an order job (LOCK_CHECKED) the ones kept from an earlier job, which its lock script checks.
    */
   private async prepare(): Promise<{ settings: ShopSettings } | JobOutcome | undefined> {
     const { deps, data } = this;
+    const checked = data.kind === 'webhook' && LOCK_CHECKED.has(data.topic) && deps.settings.readForJob;
+    const kept = checked && !this.fresh ? this.runner.kept.get(data.shop) : undefined;
+    if (kept) {
+      // Installed, not erased, not paused when read; the lock script checks they still are (and the throttle).
+      this.settingsDigest = kept.digest;
+      return { settings: kept.settings };
+    }
     const callsITRetail = data.kind !== 'webhook' || PAUSABLE.has(data.topic);
-    // Settings are read fresh for every job (a pause, an uninstall, new credentials or a new rate apply
-    // to the very next job); the throttle is read alongside, so both cost one network wait.
+    // Settings are read fresh for every other job (a pause, an uninstall, new credentials or a new rate
+    // apply to the very next job); the throttle is read alongside, so both cost one network wait.
     const throttleKey = deps.keys.itretailThrottle(data.shop);
     const both =
-      callsITRetail && deps.settings.getWithPttl
-        ? deps.settings.getWithPttl(data.shop, throttleKey)
+      callsITRetail && deps.settings.readForJob
+        ? deps.settings.readForJob(data.shop, throttleKey)
         : undefined;
     const throttle = both
       ? both.then((b) => b.pttl)
@@ -140,7 +178,12 @@ class JobRun {
         ? deps.redis.pttl(throttleKey)
         : undefined;
     throttle?.catch(() => undefined);
-    let settings = both ? (await both).settings : await deps.settings.get(data.shop);
+    const read = both ? await both : undefined;
+    let settings = read ? read.settings : await deps.settings.get(data.shop);
+    if (checked && read) {
+      this.settingsDigest = read.digest;
+      if (settings.installed && !settings.erasedAt && !settings.paused) this.keep(read.digest, settings);
+    }
     if (settings.erasedAt && erasedBefore(data, settings.erasedAt)) {
       // Erased by shop/redact after this was queued: nothing is written for the shop, not even an event.
       deps.logger.info({ ...this.base }, 'job of an erased shop skipped');
@@ -150,6 +193,7 @@ class JobRun {
       const again = await this.installedAgain(settings);
       if (!again) return { status: 'skipped', reason: 'app uninstalled' };
       settings = again;
+      this.settingsDigest = undefined;
     }
     if (settings.paused && callsITRetail) await this.defer(deps.pausedDelayMs ?? 60_000);
     // IT Retail asked this shop's traffic to slow down (429 + Retry-After): every worker holds the
@@ -159,6 +203,12 @@ class JobRun {
       if (wait > 0) await this.defer(wait + Math.random() * 250);
     }
     return { settings };
+  }
+
+  private keep(digest: string, settings: ShopSettings): void {
+    const kept = this.runner.kept;
+    if (kept.size >= KEPT_SHOPS_MAX && !kept.has(this.data.shop)) kept.clear();
+    kept.set(this.data.shop, { settings, digest });
   }
 
   /**
@@ -185,6 +235,7 @@ class JobRun {
       reconcile: runner.reconcile,
       matcher: runner.matcher,
       settings,
+      settingsDigest: this.settingsDigest,
       client: () => runner.deps.clientFor(data.shop, settings),
       // Each start (a retry, a stalled job taken back, a deferral) counts in attemptsStarted.
       firstRun: (job.attemptsStarted ?? 2) <= 1 && (job.attemptsMade ?? 1) === 0,

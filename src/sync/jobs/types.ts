@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AdminJobData, SyncJobData, WebhookJobData } from '../../queue/jobs.js';
 import type { SyncQueues } from '../../queue/shards.js';
-import type { ShopSettings } from '../../settings.js';
+import type { SettingsForJob, ShopSettings } from '../../settings.js';
 import type { Keys } from '../../store/keys.js';
 import type { NewSyncEvent, SyncEvent } from '../events.js';
 import type { LockOptions } from '../locks.js';
@@ -20,8 +20,8 @@ export interface SyncDeps {
   logger: Logger;
   settings: {
     get(shop: string): Promise<ShopSettings>;
-    /** The settings and the PTTL of another key of the shop, in one round trip. */
-    getWithPttl?(shop: string, key: string): Promise<{ settings: ShopSettings; pttl: number }>;
+    /** The settings, their digest and the PTTL of another key of the shop, in one round trip. */
+    readForJob?(shop: string, key: string): Promise<SettingsForJob>;
     /** As of `atMs`; false (nothing changed) when the shop was installed after that moment. */
     markUninstalled(shop: string, atMs?: number): Promise<boolean>;
     /** As of `atMs`; with ifAfterUninstall, only when `atMs` is later than the recorded uninstall. */
@@ -87,6 +87,8 @@ export interface ProcessorContext {
   reconcile: ReconcileDeps;
   matcher: CustomerMatcher;
   settings: ShopSettings;
+  /** The digest of `settings` as read (SETTINGS_DIGEST_LUA), for the order lock's script to check. */
+  settingsDigest?: string;
   client(): SyncClient;
   /** The job's first run: nothing of it can have been done before. */
   firstRun?: boolean;
