@@ -8,35 +8,37 @@
 // fast as looking for any 16 digits. A match inside a string only sends the body down the slower path.
 const LONG_NUMBER = /[:,[]\s*-?\d{16}/;
 
+/**
+ * Outside strings: a string's opening quote, or an integer literal of 16+ digits that is not the fraction
+ * or the exponent of another number and is not followed by one. Strings are skipped by indexOf.
+ */
+const TOKEN = /"|(?<![\d.eE+-])-?\d{16,}(?![\d.eE])/g;
+
 export function parseJsonKeepingBigIntegers(text: string): unknown {
   if (!LONG_NUMBER.test(text)) return JSON.parse(text);
   let out = '';
   let last = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c)
-        i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
+  const token = new RegExp(TOKEN);
+  for (let m = token.exec(text); m !== null; m = token.exec(text)) {
+    if (m[0] === '"') {
+      token.lastIndex = afterString(text, m.index + 1);
       continue;
     }
-    if (c === 0x22) {
-      inString = true;
-      continue;
-    }
-    const startsNumber = c === 0x2d || (c >= 0x30 && c <= 0x39);
-    if (!startsNumber) continue;
-    let j = i + (c === 0x2d ? 1 : 0);
-    while (j < text.length && text.charCodeAt(j) >= 0x30 && text.charCodeAt(j) <= 0x39) j++;
-    const digits = j - i - (c === 0x2d ? 1 : 0);
-    const next = text.charCodeAt(j);
-    const isInteger = next !== 0x2e && next !== 0x65 && next !== 0x45; // not followed by . e E
-    if (digits >= 16 && isInteger) {
-      out += `${text.slice(last, i)}"${text.slice(i, j)}"`;
-      last = j;
-    }
-    i = j - 1;
+    out += `${text.slice(last, m.index)}"${m[0]}"`;
+    last = m.index + m[0].length;
   }
   return JSON.parse(out + text.slice(last));
+}
+
+/** The index after the quote that closes the string starting at `from` (text.length when there is none). */
+function afterString(text: string, from: number): number {
+  for (let at = from; ; ) {
+    const quote = text.indexOf('"', at);
+    if (quote < 0) return text.length;
+    let backslashes = 0;
+    while (quote - backslashes - 1 >= from && text.charCodeAt(quote - backslashes - 1) === 0x5c)
+      backslashes++;
+    if (backslashes % 2 === 0) return quote + 1;
+    at = quote + 1;
+  }
 }
