@@ -10,7 +10,7 @@
  *
  * Used by bench/lib/web-child.ts (BENCH_WEB_MODE=naive) and bench/lib/raw-child.ts.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { type Job, Queue, Worker } from 'bullmq';
 import express from 'express';
 import type { Redis } from 'ioredis';
@@ -77,7 +77,14 @@ export function naiveWebApp(o: { secret: string; redis: Redis; queue: Queue<Naiv
   return app;
 }
 
-/** GetOne + Put of the customer the order's email is linked to; the link is one HGET. */
+/**
+ * GetOne + Put of the customer the order's email is linked to; the link is one HGET. With `exact`, the
+ * steps an exactly-once write cannot do without, written as plainly as they go: the link, the customer's
+ * lock and the order's ledger entry read in one pipeline (an order already applied stops there); the intent
+ * written before the Put, so a crash between the Put and the ledger leaves evidence; the ledger entry, the
+ * intent's removal and the lock's release in one MULTI after it. No events, no logging, no order facts, no
+ * checks of the Put's answer: a floor for what exactness costs, not a second implementation of it.
+ */
 export function naiveWorker(o: {
   redis: Redis;
   prefix: string;
@@ -86,17 +93,53 @@ export function naiveWorker(o: {
   client: ITRetailClient;
   concurrency: number;
   queueName?: string;
+  exact?: boolean;
 }): Worker {
   return new Worker(
     o.queueName ?? NAIVE_QUEUE,
     async (job: Job<{ shop: string; payload: unknown }>) => {
-      const payload = job.data.payload as { customer: { email: string }; current_subtotal_price: string };
-      const id = await o.redis.hget(o.linkKey(job.data.shop), payload.customer.email);
-      if (!id) throw new Error('not linked');
-      const rec = await o.client.getCustomer(id);
-      if (!rec) throw new Error('customer gone');
+      const payload = job.data.payload as {
+        id: number;
+        customer: { email: string };
+        current_subtotal_price: string;
+      };
       const points = Math.floor(Number(payload.current_subtotal_price));
-      await o.client.updateCustomer({ ...rec, LoyaltyPoints: (rec.LoyaltyPoints ?? 0) + points });
+      const email = payload.customer.email;
+      if (!o.exact) {
+        const id = await o.redis.hget(o.linkKey(job.data.shop), email);
+        if (!id) throw new Error('not linked');
+        const rec = await o.client.getCustomer(id);
+        if (!rec) throw new Error('customer gone');
+        await o.client.updateCustomer({ ...rec, LoyaltyPoints: (rec.LoyaltyPoints ?? 0) + points });
+        return;
+      }
+      const base = `${o.prefix}:floor:{${job.data.shop}}`;
+      const lock = `${base}:lock:${email}`;
+      const intent = `${base}:intent:${email}`;
+      const order = String(payload.id);
+      const token = randomUUID();
+      const read = await o.redis
+        .pipeline()
+        .hget(o.linkKey(job.data.shop), email)
+        .set(lock, token, 'PX', 30_000, 'NX')
+        .hget(`${base}:ledger`, order)
+        .exec();
+      const [id, locked, applied] = (read ?? []).map(([e, v]) => {
+        if (e) throw e;
+        return v;
+      });
+      if (!id) throw new Error('not linked');
+      if (locked !== 'OK') throw new Error('customer busy');
+      if (applied) {
+        await o.redis.del(lock);
+        return;
+      }
+      const rec = await o.client.getCustomer(String(id));
+      if (!rec) throw new Error('customer gone');
+      const before = rec.LoyaltyPoints ?? 0;
+      await o.redis.hset(intent, { order, before, after: before + points, modified: rec.Modified ?? '' });
+      await o.client.updateCustomer({ ...rec, LoyaltyPoints: before + points });
+      await o.redis.multi().hset(`${base}:ledger`, order, String(points)).del(intent).del(lock).exec();
     },
     { connection: o.redis, prefix: o.prefix, concurrency: o.concurrency },
   );

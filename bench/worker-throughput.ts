@@ -7,7 +7,9 @@
  * process) answering every call after 20 ms, while the web process (its own child) takes BENCH_WEB_ORDERS
  * (default N ÷ 5) signed deliveries at BENCH_WEB_RATE (100) per second, which become jobs too.
  * The naive bridge (bench/naive-bridge.ts: its web side and its GetOne + Put worker) runs the same load
- * alternately in the same script.
+ * in turn in the same script, and so does the floor: the naive bridge with the plain steps an exactly-once
+ * write cannot do without (lock, ledger check, intent, ledger entry; naiveWorker's `exact`), to show what
+ * part of the distance to the naive bridge is exactness itself (BENCH_FLOOR=0 leaves it out).
  * Figures: jobs/s against the bound concurrency ÷ (2 calls × latency), and against the naive bridge; CPU per
  * job (worker process + Redis INFO cpu, over every job of the run) against the naive bridge's; IT Retail
  * calls per job from the simulator's call counts; Redis commands and round trips per job (counted in the
@@ -27,7 +29,7 @@ import {
   table,
   writeResult,
 } from './lib/common.js';
-import { runThroughput, summarise, type ThroughputRun } from './lib/throughput.js';
+import { runThroughput, summarise, type ThroughputRun, type WorkerKind } from './lib/throughput.js';
 
 const ORDERS = envInt('BENCH_ORDERS', 2000, 10, 100_000);
 const CUSTOMERS = envInt('BENCH_CUSTOMERS', 200, 1, 100_000);
@@ -37,6 +39,8 @@ const WEB_RATE = envInt('BENCH_WEB_RATE', 100, 1, 10_000);
 const LATENCY_MS = envInt('BENCH_LATENCY_MS', 20, 1, 10_000);
 const RUNS = envInt('BENCH_RUNS', 3, 1, 20);
 const BASELINE = process.env.BENCH_BASELINE !== '0';
+const FLOOR = BASELINE && process.env.BENCH_FLOOR !== '0';
+const LABEL: Record<WorkerKind, string> = { real: 'worker', raw: 'naive ', floor: 'floor ' };
 
 async function main(): Promise<void> {
   const machine = printMachine('Benchmark 2: worker throughput');
@@ -51,7 +55,8 @@ async function main(): Promise<void> {
   let runNo = 0;
   try {
     for (let r = 0; r < RUNS; r++) {
-      const kinds = (r % 2 === 0 ? ['real', 'raw'] : ['raw', 'real']) as ('real' | 'raw')[];
+      const all: WorkerKind[] = ['real', 'raw', ...(FLOOR ? (['floor'] as const) : [])];
+      const kinds = all.map((_, i) => all[(i + r) % all.length]!);
       for (const kind of kinds) {
         if (kind === 'raw' && !BASELINE) continue;
         const run = await runThroughput(sim, simUrl, {
@@ -66,7 +71,7 @@ async function main(): Promise<void> {
         });
         runs.push(run);
         console.log(
-          `  run ${r + 1} ${kind === 'real' ? 'worker' : 'naive '}: ${run.jobsPerSec} jobs/s, ${run.callsPerJob} IT Retail calls/job, ` +
+          `  run ${r + 1} ${LABEL[kind]}: ${run.jobsPerSec} jobs/s, ${run.callsPerJob} IT Retail calls/job, ` +
             `${run.completed} done ${run.failed} failed, CPU ms/job worker ${run.cpuMsPerJob.workers} sim ${run.cpuMsPerJob.simulator} Redis ${run.cpuMsPerJob.redis}, ` +
             `${run.redisCommandsPerJob} Redis commands/job in ${run.redisRoundTripsPerJob} round trips (${run.redisRoundTripsPerJobPath} on the jobs' path), balances ×${run.balanceRatio}` +
             (run.web
@@ -81,14 +86,19 @@ async function main(): Promise<void> {
 
   const real = summarise(runs.filter((r) => r.kind === 'real'));
   const raw = BASELINE ? summarise(runs.filter((r) => r.kind === 'raw')) : undefined;
+  const floor = FLOOR ? summarise(runs.filter((r) => r.kind === 'floor')) : undefined;
   const bound = round(CONCURRENCY / (2 * (LATENCY_MS / 1000)), 1);
   const ofBound = round(real.jobsPerSec / bound, 3);
   const realRuns = runs.filter((r) => r.kind === 'real');
   const rawRuns = runs.filter((r) => r.kind === 'raw');
-  const perRun = (f: (r: ThroughputRun) => number) =>
-    realRuns.map((r, i) => (rawRuns[i] ? f(r) / f(rawRuns[i]) : Number.NaN));
-  const vsNaive = raw ? round(median(perRun((r) => r.jobsPerSec)), 3) : Number.NaN;
-  const cpuVsNaive = raw ? round(median(perRun((r) => r.cpuMsPerJob.workersPlusRedis)), 3) : Number.NaN;
+  const floorRuns = runs.filter((r) => r.kind === 'floor');
+  const ratios = (as: ThroughputRun[], bs: ThroughputRun[], f: (r: ThroughputRun) => number) =>
+    bs.length ? round(median(as.map((a, i) => (bs[i] ? f(a) / f(bs[i]) : Number.NaN))), 3) : Number.NaN;
+  const cpu = (r: ThroughputRun) => r.cpuMsPerJob.workersPlusRedis;
+  const vsNaive = ratios(realRuns, rawRuns, (r) => r.jobsPerSec);
+  const cpuVsNaive = ratios(realRuns, rawRuns, cpu);
+  const floorCpuVsNaive = ratios(floorRuns, rawRuns, cpu);
+  const cpuVsFloor = ratios(realRuns, floorRuns, cpu);
 
   console.log('');
   console.log(
@@ -125,6 +135,19 @@ async function main(): Promise<void> {
               ],
             ]
           : []),
+        ...(floor
+          ? [
+              [
+                'floor (naive + lock, intent, ledger)',
+                floor.jobsPerSec,
+                round(floor.jobsPerSec / bound, 3),
+                floor.callsPerJob,
+                `${floor.cpuMsPerJob.workersPlusRedis} (${floor.cpuMsPerJob.workers} + ${floor.cpuMsPerJob.redis})`,
+                `${floor.redisRoundTripsPerJobPath} (${floor.redisRoundTripsPerJob})`,
+                floor.redisCommandsPerJob,
+              ],
+            ]
+          : []),
       ],
     ),
   );
@@ -132,6 +155,11 @@ async function main(): Promise<void> {
     `bound ${CONCURRENCY} ÷ (2 calls × ${LATENCY_MS} ms) = ${bound} jobs/s; sync worker ÷ naive: jobs/s ${vsNaive}, CPU per job ${cpuVsNaive}; ` +
       `web CPU per delivery: app ${real.webCpuMsPerWebhook} ms, naive ${raw?.webCpuMsPerWebhook ?? '-'} ms`,
   );
+  if (floor)
+    console.log(
+      `CPU per job (worker + Redis): floor ÷ naive ${floorCpuVsNaive} (what the plain exactness steps cost), ` +
+        `sync worker ÷ floor ${cpuVsFloor}`,
+    );
   console.log(
     `sync worker: job time p50 ${real.jobMsP50} ms / p99 ${real.jobMsP99} ms (IT Retail alone ${real.callsPerJob * LATENCY_MS} ms), ` +
       `${real.effectiveConcurrency} jobs in progress on average`,
@@ -194,6 +222,9 @@ async function main(): Promise<void> {
     figures: {
       worker: real,
       naive: raw,
+      floor,
+      floorCpuToNaive: floorCpuVsNaive,
+      cpuPerJobWorkerToFloor: cpuVsFloor,
       bound,
       ofBound,
       workerToNaive: vsNaive,

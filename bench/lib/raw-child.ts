@@ -1,7 +1,8 @@
 /**
  * The naive bridge's worker (bench/naive-bridge.ts) in its own process, on the run's queue: for a linked
  * customer's order, one HGET of the email link, GetOne, Put of the record with the points added. No locks,
- * no ledger, no events, no logging. Environment as for worker-child.ts.
+ * no ledger, no events, no logging; with BENCH_NAIVE_EXACT=1 the floor (naiveWorker's `exact`). Environment as
+ * for worker-child.ts.
  */
 import { loadConfig } from '../../src/config.js';
 import { ITRetailClient } from '../../src/itretail/client.js';
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
     linkKey: (shop) => keys.linkEmail(shop),
     client,
     concurrency: config.workerConcurrency,
+    exact: process.env.BENCH_NAIVE_EXACT === '1',
   });
   await worker.waitUntilReady();
   serve({

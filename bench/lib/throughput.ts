@@ -26,7 +26,8 @@ import {
 } from './harness.js';
 import { appEnv, BENCH_SHOP, deliveryHeaders, orderPaidBody } from './shopify.js';
 
-export type WorkerKind = 'real' | 'raw';
+/** The app's worker, the naive bridge's, and the naive bridge with the plain steps exactness needs. */
+export type WorkerKind = 'real' | 'raw' | 'floor';
 
 export interface ThroughputRun {
   kind: WorkerKind;
@@ -108,7 +109,10 @@ export async function runThroughput(
     children.push(
       ...(await Promise.all(
         Array.from({ length: o.workers }, (_, i) =>
-          Child.start(script, { name: `${o.kind}-worker-${i + 1}`, env }),
+          Child.start(script, {
+            name: `${o.kind}-worker-${i + 1}`,
+            env: o.kind === 'floor' ? { ...env, BENCH_NAIVE_EXACT: '1' } : env,
+          }),
         ),
       )),
     );
