@@ -115,6 +115,8 @@ export interface DrainResult {
 
 export class MetafieldSync {
   private readonly askedAt = new Map<string, number>();
+  /** Shops with an ask due when this process's window closes (see changed). */
+  private readonly trailing = new Set<string>();
   private readonly delayMs: number;
 
   constructor(private readonly d: MetafieldSyncDeps) {
@@ -122,14 +124,29 @@ export class MetafieldSync {
   }
 
   /**
-   * Asks for the shop's sync job (no Redis call when this process asked within the window: that job starts
-   * after every mark made before the window closed). Never throws: a lost ask is made good by the next
-   * change or the scheduled refresh, as the marks stay.
+   * Asks for the shop's sync job. Within the window of this process's last ask it makes no Redis call then,
+   * but asks once more when the window closes: that last ask may have been folded into a job asked for
+   * earlier (by another process, or by a drain that found marks left), which can start before a mark made
+   * now. Every mark is thus followed by an ask made after it, so some job starts after it. Never throws: a
+   * lost ask is made good by the next change or the scheduled refresh, as the marks stay.
    */
   changed = (shop: string): void => {
     const now = Date.now();
     const last = this.askedAt.get(shop);
-    if (last !== undefined && now - last < this.delayMs) return;
+    if (last !== undefined && now - last < this.delayMs) {
+      if (!this.trailing.has(shop)) {
+        this.trailing.add(shop);
+        const t = setTimeout(
+          () => {
+            this.trailing.delete(shop);
+            this.changed(shop);
+          },
+          last + this.delayMs - now,
+        );
+        t.unref();
+      }
+      return;
+    }
     this.askedAt.set(shop, now);
     if (this.askedAt.size > 10_000) this.askedAt.clear();
     void this.askIfAccess(shop).catch((err: unknown) => {

@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nextOrderId, orderPayload, refundPayload } from '../../fakes/shopify/webhooks.js';
-import { metafieldKeys, metafieldWritten } from '../../src/storefront/metafields.js';
+import { createSyncQueues } from '../../src/queue/shards.js';
+import { createKeys } from '../../src/store/keys.js';
+import { MetafieldSync, metafieldKeys, metafieldWritten } from '../../src/storefront/metafields.js';
 import { CustomerMatcher } from '../../src/sync/matching.js';
+import { dropPrefix, uniquePrefix } from '../helpers/redis.js';
 import { SHOP } from '../helpers/sync-harness.js';
 import {
   createStorefrontHarness,
@@ -172,5 +175,47 @@ describe('the loyalty points metafield', () => {
     expect(await s.h.redis.hexists(metafieldKeys(s.h.keys, SHOP).dirty, bad.id)).toBe(0);
     const errors = await s.h.redis.hget(metafieldKeys(s.h.keys, SHOP).errors, bad.id);
     expect(JSON.parse(errors ?? '{}')).toMatchObject({ message: 'Owner does not exist', points: 3 });
+  });
+});
+
+describe('asking for the metafield sync', () => {
+  it('a change inside the window of an ask that was folded into an earlier job is asked for again', async () => {
+    // Queues of their own that no worker takes: they show what was asked for and when.
+    const keys = createKeys(uniquePrefix('metafield-window'));
+    const shop = `window-${Date.now()}.myshopify.com`;
+    const queue = createSyncQueues(s.h.redis, keys, 1);
+    const sync = new MetafieldSync({
+      redis: s.h.redis,
+      keys,
+      graphqlFor: async () => (() => Promise.resolve({})) as never,
+      queue,
+      delayMs: 1_000,
+    });
+    const jobsOf = async () =>
+      (await queue.forShop(shop).getJobs(['delayed', 'wait'])).filter((j) => j.data.shop === shop);
+    const t0 = Date.now();
+    // A drain found marks left and asked (a job due at t0 + 1 s); half a window later this process asks,
+    // and BullMQ folds that ask into the same job.
+    await sync.ask(shop);
+    await new Promise((r) => setTimeout(r, 500));
+    sync.changed(shop);
+    await until(
+      'the folded ask',
+      async () => (await jobsOf()).length,
+      (v) => v === 1,
+    );
+    // After that job is due, but inside this process's window, another balance changes.
+    await new Promise((r) => setTimeout(r, Math.max(0, t0 + 1_200 - Date.now())));
+    const markedAt = Date.now();
+    sync.changed(shop);
+    // A job must start after that change: the ask made when the window closes.
+    const after = await until(
+      'a job asked for after the change',
+      async () => (await jobsOf()).filter((j) => j.timestamp > markedAt),
+      (v) => v.length === 1,
+    );
+    expect(after[0]!.timestamp + (after[0]!.opts.delay ?? 0)).toBeGreaterThan(markedAt);
+    await queue.close();
+    await dropPrefix(s.h.redis, keys.prefix);
   });
 });
