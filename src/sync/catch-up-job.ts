@@ -8,6 +8,7 @@ import type { Shopify } from '../shopify/api.js';
 import { type GraphqlRequest, graphqlRequestFor } from '../shopify/graphql.js';
 import type { Keys } from '../store/keys.js';
 import { type CatchUpOptions, startCatchUp } from './catch-up.js';
+import { type Chore, eachShopPeriodically, noChore } from './periodic.js';
 
 /** The shop has no Admin API token (never opened from the Shopify admin, or uninstalled). */
 export class NoShopifyAccess extends PermanentJobError {
@@ -51,45 +52,26 @@ export interface CatchUpScheduleDeps {
  * ago. A key with that TTL per shop (SET NX) lets one worker of many queue it. A shop that was paused is
  * due again as soon as it is resumed, once its period has passed.
  */
-export function scheduleCatchUp(deps: CatchUpScheduleDeps): { stop(): Promise<void> } {
+export function scheduleCatchUp(deps: CatchUpScheduleDeps): Chore {
   const everyMs = deps.options?.everyMs ?? 15 * 60_000;
   const checkMs = deps.checkMs ?? 60_000;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  const listShops = deps.settings.listShops?.bind(deps.settings);
-  const check = async () => {
-    for (const shop of (await listShops?.()) ?? []) {
-      if (stopped) return;
+  if (everyMs <= 0) return noChore;
+  return eachShopPeriodically({
+    everyMs: checkMs,
+    firstMs: Math.min(checkMs, 2_000 + Math.random() * 3_000),
+    listShops: deps.settings.listShops?.bind(deps.settings),
+    onError: (err) => deps.logger.warn({ err }, 'scheduling catch-ups failed'),
+    async visit(shop) {
       try {
         const s = await deps.settings.get(shop);
-        if (!s.installed || s.paused) continue;
+        if (!s.installed || s.paused) return;
         const due = await deps.redis.set(deps.keys.catchUpDue(shop), 'scheduled', 'PX', everyMs, 'NX');
-        if (due !== 'OK') continue;
+        if (due !== 'OK') return;
         const { jobId, started } = await startCatchUp(deps, shop, { everyMs });
         if (started) deps.logger.debug({ shop, jobId }, 'scheduled catch-up queued');
       } catch (err) {
         deps.logger.warn({ shop, err }, 'scheduling a catch-up failed');
       }
-    }
-  };
-  const arm = (ms: number) => {
-    timer = setTimeout(() => {
-      running = check()
-        .catch((err) => deps.logger.warn({ err }, 'scheduling catch-ups failed'))
-        .finally(() => {
-          running = undefined;
-          if (!stopped) arm(checkMs);
-        });
-    }, ms);
-    timer.unref();
-  };
-  if (everyMs > 0 && listShops) arm(Math.min(checkMs, 2_000 + Math.random() * 3_000));
-  return {
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
     },
-  };
+  });
 }

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Keys } from '../store/keys.js';
 import { ledgerKeys } from './ledger.js';
+import { type Chore, eachShopPeriodically } from './periodic.js';
 
 /**
  * Bounded Redis: an order's facts (snapshot, refunds, identity, buyer) and its index entries are compacted
@@ -142,36 +143,15 @@ export interface CompactionScheduleDeps {
  * Sweeps every known shop on a timer (first run after a random part of the period, so workers started
  * together spread out). Several workers sweeping at once is harmless: each order is compacted by one script.
  */
-export function scheduleCompaction(deps: CompactionScheduleDeps) {
-  const everyMs = deps.everyMs ?? 3_600_000;
-  let running: Promise<void> | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const runOnce = async () => {
-    for (const shop of (await deps.settings.listShops?.()) ?? []) {
-      if (stopped) return;
+export function scheduleCompaction(deps: CompactionScheduleDeps): Chore {
+  return eachShopPeriodically({
+    everyMs: deps.everyMs ?? 3_600_000,
+    listShops: deps.settings.listShops?.bind(deps.settings),
+    onError: (err) => deps.logger.warn({ err }, 'order compaction failed'),
+    async visit(shop) {
       const { orderRetentionDays } = await deps.settings.get(shop);
       const r = await compactOrders(deps.redis, deps.keys, shop, { horizonMs: orderRetentionDays * DAY_MS });
       if (r.compacted) deps.logger.info({ shop, ...r }, 'orders past the retention horizon compacted');
-    }
-  };
-  const arm = (ms: number) => {
-    timer = setTimeout(() => {
-      running = runOnce()
-        .catch((err) => deps.logger.warn({ err }, 'order compaction failed'))
-        .finally(() => {
-          running = undefined;
-          if (!stopped) arm(everyMs);
-        });
-    }, ms);
-    timer.unref();
-  };
-  if (everyMs > 0 && deps.settings.listShops) arm(Math.random() * everyMs);
-  return {
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
     },
-  };
+  });
 }

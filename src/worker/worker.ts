@@ -15,8 +15,9 @@ import { buildJobHandlers } from '../sync/jobs/handlers.js';
 import { createProcessor, type Processor } from '../sync/jobs/runner.js';
 import type { JobHandlers, SyncDeps } from '../sync/jobs/types.js';
 import { CustomerMatcher } from '../sync/matching.js';
+import { type Chore, eachShopPeriodically } from '../sync/periodic.js';
 import { scheduleCompaction } from '../sync/retention.js';
-import { recordStalledFailures } from '../sync/stalled-jobs.js';
+import { recordStalledFailures, scheduleStalledSweep } from '../sync/stalled-jobs.js';
 
 /**
  * The sync worker: takes jobs off the `sync` queue and runs them through src/sync/jobs. Everything it needs is
@@ -63,6 +64,8 @@ export interface StartWorkerDeps extends Omit<SyncDeps, 'clientFor' | 'queue'> {
    */
   catchUpEveryMs?: number;
   catchUpCheckMs?: number;
+  /** How often each worker looks for stalled-out jobs nobody recorded (default 10 min; 0 turns it off). */
+  stalledSweepMs?: number;
 }
 
 export interface RunningWorker {
@@ -111,6 +114,7 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   // Jobs BullMQ fails itself (stalled too often) are recorded for the merchant, from each worker's own event.
   const stalled = workers.map((w) => recordStalledFailures(w, deps));
+  const stalledSweep = scheduleStalledSweep({ ...deps, queues, everyMs: deps.stalledSweepMs });
   const refresher = scheduleIndexRefresh(deps, matcher, clients);
   const compactor = scheduleCompaction({ ...deps, everyMs: deps.compactionMs });
   const catchUp = scheduleCatchUp({
@@ -134,6 +138,7 @@ export async function startWorker(deps: StartWorkerDeps): Promise<RunningWorker>
         await refresher.stop();
         await compactor.stop();
         await catchUp.stop();
+        await stalledSweep.stop();
         await Promise.all(workers.map((w) => w.close()));
         await Promise.all(stalled.map((s) => s.settled()));
         await health.flush();
@@ -187,45 +192,28 @@ function shardWorkers(
  * Every `indexRefreshMs` (first run after a random part of it, so workers started together spread out):
  * brings each installed, unpaused shop's email index up to date unless one was started within the period.
  */
-function scheduleIndexRefresh(deps: StartWorkerDeps, matcher: CustomerMatcher, clients: ClientRegistry) {
+function scheduleIndexRefresh(
+  deps: StartWorkerDeps,
+  matcher: CustomerMatcher,
+  clients: ClientRegistry,
+): Chore {
   const everyMs = deps.indexRefreshMs ?? 15 * 60_000;
-  let running: Promise<void> | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const listShops = deps.settings.listShops?.bind(deps.settings);
-  const runOnce = async () => {
-    for (const shop of (await listShops?.()) ?? []) {
-      if (stopped) return;
+  return eachShopPeriodically({
+    everyMs,
+    listShops: deps.settings.listShops?.bind(deps.settings),
+    onError: (err) => deps.logger.warn({ err }, 'scheduled customer index refresh failed'),
+    async visit(shop) {
       try {
         const settings = await deps.settings.get(shop);
-        if (!settings.installed || settings.paused) continue;
+        if (!settings.installed || settings.paused) return;
         const client = clients.clientFor(shop, settings);
         await matcher.ensureIndex(shop, client, Date.now() - everyMs);
       } catch (err) {
-        if (err instanceof CredentialsMissingError) continue;
+        if (err instanceof CredentialsMissingError) return;
         deps.logger.warn({ shop, err }, 'scheduled customer index refresh failed');
       }
-    }
-  };
-  const arm = (ms: number) => {
-    timer = setTimeout(() => {
-      running = runOnce()
-        .catch((err) => deps.logger.warn({ err }, 'scheduled customer index refresh failed'))
-        .finally(() => {
-          running = undefined;
-          if (!stopped) arm(everyMs);
-        });
-    }, ms);
-    timer.unref();
-  };
-  if (everyMs > 0 && listShops) arm(Math.random() * everyMs);
-  return {
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
     },
-  };
+  });
 }
 
 /**
