@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Config, ITRetailCredentials } from './config.js';
 import { decrypt, encrypt } from './crypto.js';
 import type { Keys } from './store/keys.js';
-import { evalScript } from './store/redis.js';
+import { evalScript, hashFromPairs } from './store/redis.js';
 import {
   applyRedemptionPatch,
   type RedemptionRules,
@@ -244,9 +244,7 @@ export class SettingsStore {
       string,
       number,
     ];
-    const h: Record<string, string> = {};
-    for (let i = 0; i + 1 < pairs.length; i += 2) h[pairs[i]!] = pairs[i + 1]!;
-    return { settings: this.fromHash(h), digest, pttl };
+    return { settings: this.fromHash(hashFromPairs(pairs)), digest, pttl };
   }
 
   private fromHash(h: Record<string, string>): ShopSettings {

@@ -133,6 +133,14 @@ export async function waitForRedis(redis: Redis, timeoutMs = 5_000): Promise<voi
 
 const shaOf = new Map<string, string>();
 
+/** A hash as a Lua script returns HGETALL (a flat [field, value, …] list) → an object. */
+export function hashFromPairs(pairs: unknown): Record<string, string> {
+  const h: Record<string, string> = {};
+  if (!Array.isArray(pairs)) return h;
+  for (let i = 0; i + 1 < pairs.length; i += 2) h[String(pairs[i])] = String(pairs[i + 1]);
+  return h;
+}
+
 /**
  * EVAL by the script's SHA1: Redis keeps every script it has run, so after the first call only the hash
  * travels (scripts of several KB otherwise are sent, and hashed by Redis, on every call). A Redis that does

@@ -2,11 +2,11 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { CustomerRecord } from '../itretail/schemas.js';
 import type { Keys } from '../store/keys.js';
+import { hashFromPairs } from '../store/redis.js';
 import { pooledRandomBytes } from './entropy.js';
 import { AwaitingDecisionError, Ledger, WriteInFlightError } from './ledger.js';
 import { acquireLock, type Lock, LockLostError, type LockOptions, type LockRead } from './locks.js';
 import type { CustomerMatcher, SyncClient } from './matching.js';
-import { hashFromPairs } from './order-state.js';
 import type { StagedRecord } from './staged-writes.js';
 import {
   judgeWrite,

@@ -306,14 +306,6 @@ export async function readOrderState(
   return orderStateFromHash(await redis.hgetall(keys.order(shop, orderId)));
 }
 
-/** A hash as a Lua script returns HGETALL (a flat [field, value, …] list) → an object. */
-export function hashFromPairs(pairs: unknown): Record<string, string> {
-  const h: Record<string, string> = {};
-  if (!Array.isArray(pairs)) return h;
-  for (let i = 0; i + 1 < pairs.length; i += 2) h[String(pairs[i])] = String(pairs[i + 1]);
-  return h;
-}
-
 export function orderStateFromHash(h: Record<string, string>): OrderState {
   const state: OrderState = {
     refunds: {},

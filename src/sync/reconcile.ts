@@ -1,11 +1,12 @@
 import { AppError } from '../errors.js';
+import { hashFromPairs } from '../store/redis.js';
 import { appliedOutcome, type CustomerWriteDeps, withCustomer, writePoints } from './customer-writes.js';
 import { MatchError } from './email-index.js';
 import { ledgerKeys } from './ledger.js';
 import { type Lock, type LockOptions, releaseLocks } from './locks.js';
 import { isLiveWithEmail, type MatchInput, type SyncClient } from './matching.js';
 import { type OrderMerge, takeOrderLock, type Via } from './order-lock.js';
-import { hashFromPairs, orderStateFromHash, readOrderState } from './order-state.js';
+import { orderStateFromHash, readOrderState } from './order-state.js';
 import { type OrderState, worth, worthBasis } from './points.js';
 import type { StagedRecord } from './staged-writes.js';
 import type { PendingIntent } from './write-evidence.js';
