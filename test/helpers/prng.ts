@@ -1,14 +1,7 @@
-/** mulberry32: a small seeded PRNG, so randomised tests are reproducible. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../fakes/itretail/faults.js';
+
+/** A small seeded PRNG (the simulator's mulberry32), so randomised tests are reproducible. */
+export const seeded = mulberry32;
 
 export function shuffle<T>(items: T[], rnd: () => number): T[] {
   const a = [...items];
