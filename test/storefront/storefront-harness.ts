@@ -3,10 +3,10 @@ import type { SimulatorOptions } from '../../fakes/itretail/simulator.js';
 import { ShopifyAdminFake } from '../../fakes/shopify/admin.js';
 import { installLoyaltyApi, type LoyaltyFake } from '../../fakes/shopify/admin-loyalty.js';
 import { routeAllShops } from '../../fakes/shopify/shop-origin.js';
-import { loadConfig } from '../../src/config.js';
 import { adminAccessFromConfig } from '../../src/shopify/admin-access.js';
 import { registerStorefrontJobs } from '../../src/storefront/worker-jobs.js';
 import { graphqlForSessions } from '../../src/sync/catch-up-job.js';
+import { testConfig } from '../helpers/admin.js';
 import { createHarness, type Harness, SHOP } from '../helpers/sync-harness.js';
 
 /**
@@ -42,14 +42,9 @@ export async function createStorefrontHarness(
   const loyalty = installLoyaltyApi(fake);
   // Every Admin API request of the Shopify library goes to the stand-in.
   const unroute = routeAllShops(fake.origin);
-  const config = loadConfig({
-    SHOPIFY_API_KEY: 'key',
-    SHOPIFY_API_SECRET: 'secret-for-tests',
-    SHOPIFY_APP_URL: 'https://app.example.com',
-    ENCRYPTION_KEY: 'ab'.repeat(32),
+  const config = testConfig({
     SHOPIFY_SHOP: SHOP,
     SHOPIFY_ADMIN_ACCESS_TOKEN: TOKEN,
-    LOG_LEVEL: 'silent',
   });
   const access = adminAccessFromConfig({ config, redis: h.redis, keys: h.keys, logger });
   const sf = registerStorefrontJobs({

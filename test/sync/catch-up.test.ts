@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOrder, ShopifyAdminFake } from '../../fakes/shopify/admin.js';
 import { routeAllShops } from '../../fakes/shopify/shop-origin.js';
 import { orderPayload, refundPayload } from '../../fakes/shopify/webhooks.js';
-import { loadConfig } from '../../src/config.js';
 import type { WebhookJobData } from '../../src/queue/jobs.js';
 import { adminAccessFromConfig } from '../../src/shopify/admin-access.js';
 import { RedisSessionStorage } from '../../src/shopify/session-storage.js';
@@ -16,6 +15,7 @@ import type { JobHandlers } from '../../src/sync/jobs/types.js';
 import type { FetchOrderSnapshot } from '../../src/sync/order-jobs.js';
 import { parsePayload } from '../../src/sync/payloads.js';
 import { compactedLedger, compactOrders, DAY_MS } from '../../src/sync/retention.js';
+import { testConfig } from '../helpers/admin.js';
 import { createHarness, type Harness, SHOP } from '../helpers/sync-harness.js';
 
 /**
@@ -202,14 +202,9 @@ beforeAll(async () => {
     { FirstName: 'Grace', LastName: 'Hopper', Email: 'grace@example.com', LoyaltyPoints: 10 },
   ]);
   // Single-store install mode (every Admin API request goes to the stand-in, routed above).
-  const config = loadConfig({
-    SHOPIFY_API_KEY: 'key',
-    SHOPIFY_API_SECRET: 'secret-for-tests',
-    SHOPIFY_APP_URL: 'https://app.example.com',
-    ENCRYPTION_KEY: 'ab'.repeat(32),
+  const config = testConfig({
     SHOPIFY_SHOP: SHOP,
     SHOPIFY_ADMIN_ACCESS_TOKEN: TOKEN,
-    LOG_LEVEL: 'silent',
   });
   const jobs = jobsFromConfig({
     config,
@@ -299,13 +294,7 @@ describe('catch-up from the Admin API', () => {
     const shop = 'second-shop.myshopify.com';
     const token = 'shpat_offline_session';
     fake.accessTokens.add(token);
-    const config = loadConfig({
-      SHOPIFY_API_KEY: 'key',
-      SHOPIFY_API_SECRET: 'secret-for-tests',
-      SHOPIFY_APP_URL: 'https://app.example.com',
-      ENCRYPTION_KEY: 'ab'.repeat(32),
-      LOG_LEVEL: 'silent',
-    });
+    const config = testConfig();
     const access = adminAccessFromConfig({ config, redis: h.redis, keys: h.keys, logger });
     const graphqlFor = graphqlForSessions(access.shopify, access.offlineSession);
     const job = {
@@ -358,14 +347,9 @@ describe('catch-up from the Admin API', () => {
     const shop = 'resume-shop.myshopify.com';
     const token = 'shpat_resume';
     fake.accessTokens.add(token);
-    const config = loadConfig({
-      SHOPIFY_API_KEY: 'key',
-      SHOPIFY_API_SECRET: 'secret-for-tests',
-      SHOPIFY_APP_URL: 'https://app.example.com',
-      ENCRYPTION_KEY: 'ab'.repeat(32),
+    const config = testConfig({
       SHOPIFY_SHOP: shop,
       SHOPIFY_ADMIN_ACCESS_TOKEN: token,
-      LOG_LEVEL: 'silent',
     });
     const access = adminAccessFromConfig({ config, redis: h.redis, keys: h.keys, logger });
     const added: string[] = [];
