@@ -12,11 +12,11 @@
  *
  *   npx tsx bench/metafield-latency.ts   (BENCH_RATE=100 BENCH_SECONDS=30 BENCH_LATENCY_MS=20 BENCH_CONCURRENCY=10)
  */
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { ShopifyAdminFake } from '../fakes/shopify/admin.js';
 import { installLoyaltyApi } from '../fakes/shopify/admin-loyalty.js';
 import { createKeys } from '../src/store/keys.js';
-import { Child } from './lib/child.js';
+import type { Child } from './lib/child.js';
 import {
   type BenchResult,
   benchPrefix,
@@ -24,33 +24,21 @@ import {
   dropPrefix,
   envInt,
   type Goal,
-  percentile,
   printGoals,
   printMachine,
   round,
-  sleep,
   table,
   waitUntil,
   writeResult,
 } from './lib/common.js';
-import { type BenchCustomer, prelink, seedCustomers, startWorkers, workerEnv } from './lib/harness.js';
-import { BENCH_SHOP, deliveryHeaders, orderPaidBody } from './lib/shopify.js';
+import { deliverOrder, latencyStats, sendOpenLoop, startOrderStack, warmUp } from './lib/open-loop.js';
+import { BENCH_SHOP } from './lib/shopify.js';
 
 const RATE = envInt('BENCH_RATE', 100, 1, 5000);
 const SECONDS = envInt('BENCH_SECONDS', 30, 1, 600);
 const LATENCY_MS = envInt('BENCH_LATENCY_MS', 20, 0, 10_000);
 const CONCURRENCY = envInt('BENCH_CONCURRENCY', 10, 1, 1000);
 const TOKEN = 'shpat_bench_metafields';
-
-function stats(xs: number[]) {
-  return {
-    n: xs.length,
-    p50: percentile(xs, 50),
-    p90: percentile(xs, 90),
-    p99: percentile(xs, 99),
-    max: xs.length ? Math.max(...xs) : Number.NaN,
-  };
-}
 
 async function main(): Promise<void> {
   const machine = printMachine('Benchmark 8: time to the loyalty metafield');
@@ -67,56 +55,44 @@ async function main(): Promise<void> {
     const id = m.ownerId.replace('gid://shopify/Customer/', '');
     if (!landed.has(id)) landed.set(id, Date.now());
   };
-  const sim = await Child.start('sim-child.ts', { env: { BENCH_SIM_LATENCY_MS: String(LATENCY_MS) } });
-  const children: Child[] = [sim];
+  const children: Child[] = [];
   const dispatcher = new Agent({ connections: 64, keepAliveTimeout: 30_000 });
   try {
-    const simUrl = await sim.call<string>('url');
-    const customers = await seedCustomers(sim, total, 100_000);
-    await prelink(redis, keys, customers);
-    const env = {
-      ...workerEnv(prefix, simUrl, CONCURRENCY),
-      SHOPIFY_SHOP: BENCH_SHOP,
-      SHOPIFY_ADMIN_ACCESS_TOKEN: TOKEN,
-      BENCH_SHOPIFY_ORIGIN: fake.origin,
-    };
-    const web = await Child.start('web-child.ts', { name: 'web', env: { ...env, BENCH_WEB_MODE: 'app' } });
-    children.push(web);
-    children.push(...(await startWorkers(1, env)));
-    const port = await web.call<number>('port');
-    const url = `http://127.0.0.1:${port}/webhooks`;
+    const stack = await startOrderStack(
+      {
+        redis,
+        keys,
+        prefix,
+        latencyMs: LATENCY_MS,
+        concurrency: CONCURRENCY,
+        total,
+        env: {
+          SHOPIFY_SHOP: BENCH_SHOP,
+          SHOPIFY_ADMIN_ACCESS_TOKEN: TOKEN,
+          BENCH_SHOPIFY_ORIGIN: fake.origin,
+        },
+      },
+      children,
+    );
+    const { sim, customers, url } = stack;
     console.log(
       `${RATE} orders/s for ${SECONDS} s (${total} orders, one per pre-linked customer), IT Retail latency ${LATENCY_MS} ms, ` +
         `worker concurrency ${CONCURRENCY}; Admin API stand-in (2,000-point bucket, 100/s) in this process`,
     );
 
-    const spare = await seedCustomers(sim, 20, 900_000);
-    await prelink(redis, keys, spare);
-    await Promise.all(spare.map((c, i) => deliver(url, dispatcher, 3_000_000_000 + i, c)));
-    await sleep(2000);
-    await sim.call('clearCalls');
+    await warmUp(stack, redis, keys, dispatcher, 2000);
     const callsBefore = loyalty.metafieldCalls.length;
 
     const okAt = new Map<string, number>();
-    const inflight: Promise<void>[] = [];
-    const start = Date.now();
-    const interval = 1000 / RATE;
-    for (let i = 0; i < total; i++) {
-      const due = start + i * interval;
-      const wait = due - Date.now();
-      if (wait > 1) await sleep(wait);
+    const sendSeconds = await sendOpenLoop(total, RATE, (i) => {
       const c = customers[i]!;
-      inflight.push(
-        deliver(url, dispatcher, 2_000_000_000 + i, c).then(
-          (r) => {
-            if (r.status === 200) okAt.set(String(c.shopifyId), r.at);
-          },
-          () => undefined,
-        ),
+      return deliverOrder(url, dispatcher, 2_000_000_000 + i, c).then(
+        (r) => {
+          if (r.status === 200) okAt.set(String(c.shopifyId), r.at);
+        },
+        () => undefined,
       );
-    }
-    const sendSeconds = (Date.now() - start) / 1000;
-    await Promise.all(inflight);
+    });
 
     const byShopify = new Map(customers.map((c) => [String(c.shopifyId), c.id]));
     await waitUntil(
@@ -139,8 +115,8 @@ async function main(): Promise<void> {
     }
     const calls = loyalty.metafieldCalls.slice(callsBefore);
     const written = calls.reduce((a, b) => a + b, 0);
-    const mf = stats(toMetafield);
-    const ttb = stats(toBalance);
+    const mf = latencyStats(toMetafield);
+    const ttb = latencyStats(toBalance);
     const throttled = fake.received.filter(
       (x) => x.operationName === 'LoyaltyPointsMetafieldsSet' && x.outcome === 'throttled',
     ).length;
@@ -207,18 +183,6 @@ async function main(): Promise<void> {
     await dropPrefix(redis, prefix);
     await redis.quit();
   }
-}
-
-async function deliver(
-  url: string,
-  dispatcher: Agent,
-  orderId: number,
-  c: BenchCustomer,
-): Promise<{ status: number; at: number }> {
-  const body = orderPaidBody({ orderId, email: c.email, customerId: c.shopifyId, subtotal: '54.00' });
-  const res = await request(url, { method: 'POST', body, headers: deliveryHeaders(body), dispatcher });
-  await res.body.dump();
-  return { status: res.statusCode, at: Date.now() };
 }
 
 main().catch((e) => {

@@ -12,9 +12,9 @@
  *
  *   npx tsx bench/time-to-balance.ts   (BENCH_RATE=100 BENCH_SECONDS=60 BENCH_LATENCY_MS=20 BENCH_CONCURRENCY=10)
  */
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { createKeys } from '../src/store/keys.js';
-import { Child } from './lib/child.js';
+import type { Child } from './lib/child.js';
 import {
   type BenchResult,
   benchPrefix,
@@ -22,24 +22,15 @@ import {
   dropPrefix,
   envInt,
   type Goal,
-  percentile,
   printGoals,
   printMachine,
   round,
-  sleep,
   table,
   waitUntil,
   writeResult,
 } from './lib/common.js';
-import {
-  type BenchCustomer,
-  jobTimes,
-  prelink,
-  seedCustomers,
-  startWorkers,
-  workerEnv,
-} from './lib/harness.js';
-import { deliveryHeaders, orderPaidBody } from './lib/shopify.js';
+import { type BenchCustomer, jobTimes } from './lib/harness.js';
+import { deliverOrder, latencyStats, sendOpenLoop, startOrderStack, warmUp } from './lib/open-loop.js';
 
 const RATE = envInt('BENCH_RATE', 100, 1, 5000);
 const SECONDS = envInt('BENCH_SECONDS', 60, 1, 600);
@@ -57,16 +48,6 @@ interface Sent {
   status?: number;
 }
 
-function stats(xs: number[]) {
-  return {
-    n: xs.length,
-    p50: percentile(xs, 50),
-    p90: percentile(xs, 90),
-    p99: percentile(xs, 99),
-    max: xs.length ? Math.max(...xs) : Number.NaN,
-  };
-}
-
 async function main(): Promise<void> {
   const machine = printMachine('Benchmark 4: time to balance');
   const t0 = Date.now();
@@ -74,57 +55,37 @@ async function main(): Promise<void> {
   const prefix = benchPrefix('ttb');
   const redis = benchRedis();
   const keys = createKeys(prefix);
-  const sim = await Child.start('sim-child.ts', { env: { BENCH_SIM_LATENCY_MS: String(LATENCY_MS) } });
-  const children: Child[] = [sim];
+  const children: Child[] = [];
   const dispatcher = new Agent({ connections: 64, keepAliveTimeout: 30_000 });
   try {
-    const simUrl = await sim.call<string>('url');
-    const customers = await seedCustomers(sim, total, 100_000);
-    await prelink(redis, keys, customers);
-    const env = workerEnv(prefix, simUrl, CONCURRENCY);
-    const web = await Child.start('web-child.ts', { name: 'web', env: { ...env, BENCH_WEB_MODE: 'app' } });
-    children.push(web);
-    children.push(...(await startWorkers(1, env)));
-    const port = await web.call<number>('port');
-    const url = `http://127.0.0.1:${port}/webhooks`;
+    const stack = await startOrderStack(
+      { redis, keys, prefix, latencyMs: LATENCY_MS, concurrency: CONCURRENCY, total },
+      children,
+    );
+    const { sim, customers, url } = stack;
     console.log(
       `${RATE} orders/s for ${SECONDS} s (${total} orders, one per pre-linked customer), IT Retail latency ${LATENCY_MS} ms, ` +
         `worker concurrency ${CONCURRENCY}; web, worker and simulator in child processes, sender in this process`,
     );
 
-    // Warm the web process and the worker with a few orders for spare customers, then start clean.
-    const spare = await seedCustomers(sim, 20, 900_000);
-    await prelink(redis, keys, spare);
-    await Promise.all(spare.map((c, i) => deliver(url, dispatcher, 3_000_000_000 + i, c)));
-    await sleep(1500);
-    await sim.call('clearCalls');
+    await warmUp(stack, redis, keys, dispatcher, 1500);
 
     const sent: Sent[] = [];
-    const inflight: Promise<void>[] = [];
-    const start = Date.now();
-    const interval = 1000 / RATE;
-    for (let i = 0; i < total; i++) {
-      const due = start + i * interval;
-      const wait = due - Date.now();
-      if (wait > 1) await sleep(wait);
+    const sendSeconds = await sendOpenLoop(total, RATE, (i) => {
       const s: Sent = { i, customer: customers[i]!, eventId: '', sentAt: Date.now() };
       sent.push(s);
-      inflight.push(
-        deliver(url, dispatcher, 2_000_000_000 + i, s.customer).then(
-          (r) => {
-            s.eventId = r.eventId;
-            s.jobId = r.jobId;
-            s.status = r.status;
-            s.okAt = r.at;
-          },
-          () => {
-            s.status = -1;
-          },
-        ),
+      return deliverOrder(url, dispatcher, 2_000_000_000 + i, s.customer).then(
+        (r) => {
+          s.eventId = r.eventId;
+          s.jobId = r.jobId;
+          s.status = r.status;
+          s.okAt = r.at;
+        },
+        () => {
+          s.status = -1;
+        },
       );
-    }
-    const sendSeconds = (Date.now() - start) / 1000;
-    await Promise.all(inflight);
+    });
 
     // Every order's Put, as the simulator logged it.
     const putAt = new Map<string, number>();
@@ -167,7 +128,7 @@ async function main(): Promise<void> {
         working.push(done - p);
       }
     }
-    const ttb = stats(toBalance);
+    const ttb = latencyStats(toBalance);
     const figures = {
       ordersSent: total,
       sendSeconds: round(sendSeconds, 2),
@@ -176,9 +137,9 @@ async function main(): Promise<void> {
       reachedITRetail: toBalance.length,
       missedLogDrains: missedDrains,
       timeToBalanceMs: ttb,
-      queueWaitMs: stats(waiting),
-      workMs: stats(working),
-      webhookResponseMs: stats(ingress),
+      queueWaitMs: latencyStats(waiting),
+      workMs: latencyStats(working),
+      webhookResponseMs: latencyStats(ingress),
     };
 
     console.log('');
@@ -233,24 +194,6 @@ async function main(): Promise<void> {
     await dropPrefix(redis, prefix);
     await redis.quit();
   }
-}
-
-async function deliver(
-  url: string,
-  dispatcher: Agent,
-  orderId: number,
-  c: BenchCustomer,
-): Promise<{ status: number; at: number; eventId: string; jobId?: string }> {
-  const body = orderPaidBody({ orderId, email: c.email, customerId: c.shopifyId, subtotal: '54.00' });
-  const headers = deliveryHeaders(body);
-  const res = await request(url, { method: 'POST', body, headers, dispatcher });
-  const answer = (await res.body.json().catch(() => ({}))) as { jobId?: string };
-  return {
-    status: res.statusCode,
-    at: Date.now(),
-    eventId: headers['x-shopify-event-id']!,
-    jobId: answer.jobId,
-  };
 }
 
 main().catch((e) => {
