@@ -89,6 +89,15 @@ async function main(): Promise<void> {
   const floor = FLOOR ? summarise(runs.filter((r) => r.kind === 'floor')) : undefined;
   const bound = round(CONCURRENCY / (2 * (LATENCY_MS / 1000)), 1);
   const ofBound = round(real.jobsPerSec / bound, 3);
+  const row = (label: string, w: ReturnType<typeof summarise>) => [
+    label,
+    w.jobsPerSec,
+    round(w.jobsPerSec / bound, 3),
+    w.callsPerJob,
+    `${w.cpuMsPerJob.workersPlusRedis} (${w.cpuMsPerJob.workers} + ${w.cpuMsPerJob.redis})`,
+    `${w.redisRoundTripsPerJobPath} (${w.redisRoundTripsPerJob})`,
+    w.redisCommandsPerJob,
+  ];
   const realRuns = runs.filter((r) => r.kind === 'real');
   const rawRuns = runs.filter((r) => r.kind === 'raw');
   const floorRuns = runs.filter((r) => r.kind === 'floor');
@@ -113,41 +122,9 @@ async function main(): Promise<void> {
         'commands/job',
       ],
       [
-        [
-          'sync worker',
-          real.jobsPerSec,
-          ofBound,
-          real.callsPerJob,
-          `${real.cpuMsPerJob.workersPlusRedis} (${real.cpuMsPerJob.workers} + ${real.cpuMsPerJob.redis})`,
-          `${real.redisRoundTripsPerJobPath} (${real.redisRoundTripsPerJob})`,
-          real.redisCommandsPerJob,
-        ],
-        ...(raw
-          ? [
-              [
-                'naive bridge (GetOne + Put)',
-                raw.jobsPerSec,
-                round(raw.jobsPerSec / bound, 3),
-                raw.callsPerJob,
-                `${raw.cpuMsPerJob.workersPlusRedis} (${raw.cpuMsPerJob.workers} + ${raw.cpuMsPerJob.redis})`,
-                `${raw.redisRoundTripsPerJobPath} (${raw.redisRoundTripsPerJob})`,
-                raw.redisCommandsPerJob,
-              ],
-            ]
-          : []),
-        ...(floor
-          ? [
-              [
-                'floor (naive + lock, intent, ledger)',
-                floor.jobsPerSec,
-                round(floor.jobsPerSec / bound, 3),
-                floor.callsPerJob,
-                `${floor.cpuMsPerJob.workersPlusRedis} (${floor.cpuMsPerJob.workers} + ${floor.cpuMsPerJob.redis})`,
-                `${floor.redisRoundTripsPerJobPath} (${floor.redisRoundTripsPerJob})`,
-                floor.redisCommandsPerJob,
-              ],
-            ]
-          : []),
+        row('sync worker', real),
+        ...(raw ? [row('naive bridge (GetOne + Put)', raw)] : []),
+        ...(floor ? [row('floor (naive + lock, intent, ledger)', floor)] : []),
       ],
     ),
   );
